@@ -1,0 +1,398 @@
+// actors/assembly.cpp -- keeps one VM and its resources running.
+//
+//   STOPPED --start--> STARTING (start domain) --agent hello--> ACTIVE
+//   ACTIVE --domain died / agent link lost / boot timeout / resource
+//            escalated--> RECOVERING --backoff--> destroy, start --hello-->
+//            ACTIVE
+//   RECOVERING --failure while destroying or starting--> ignored
+//   any --more than N failures in T--> FAILED, escalates to the deployable
+//   any --restart (deployable restart-all)--> RECOVERING, counters reset
+//   any --stop--> graceful shutdown --> STOPPED
+#include "actors/assembly.hpp"
+
+#include <caf/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/resource.hpp"
+
+namespace pcloud::actors {
+
+namespace {
+
+using self_ptr = msg::assembly_actor::stateful_pointer<assembly_state>;
+using phase = assembly_state::phase;
+using msg::state;
+
+/// How long a destroy may take before the hypervisor is deemed stuck.
+constexpr auto destroy_timeout = std::chrono::seconds(60);
+
+std::string qualified(const assembly_state& st) {
+  return st.ctx.deployable + "/" + st.spec.name;
+}
+
+msg::assembly_status status_of(self_ptr self) {
+  auto& st = self->state;
+  msg::assembly_status result;
+  result.name = st.spec.name;
+  result.state = st.current;
+  result.reason = st.reason;
+  result.domain_name = st.domain.domain_name;
+  result.incarnation = st.domain.incarnation;
+  result.restarts = st.restarts;
+  result.failures_in_window = st.tracker.failures_in_window(
+    self->clock().now());
+  for (auto& [name, child] : st.resources) {
+    result.resources.push_back(child.status);
+  }
+  return result;
+}
+
+void report_status(self_ptr self) {
+  self->send(self->state.parent, caf::update_atom::value, status_of(self));
+}
+
+void transition(self_ptr self, state next, std::string reason,
+                std::string action = {}, uint32_t failures = 0) {
+  auto& st = self->state;
+  st.current = next;
+  st.reason = reason;
+  auto ev = make_event(st.ctx, st.spec.name, {}, next, std::move(reason),
+                       std::move(action));
+  ev.failures = failures;
+  ev.max_failures = st.tracker.policy().max_failures;
+  ev.window = st.tracker.policy().window;
+  ev.restarts = st.restarts;
+  if (next == state::active && st.failed_at) {
+    ev.downtime = self->clock().now() - *st.failed_at;
+  }
+  self->send(st.ctx.bus, caf::publish_atom::value, std::move(ev));
+  report_status(self);
+}
+
+void spawn_resource(self_ptr self, const msg::resource_spec& spec) {
+  auto& st = self->state;
+  auto handle = caf::actor_cast<msg::assembly_actor>(self);
+  auto child = self->spawn<caf::linked>(resource, spec, st.spec.name, st.ctx,
+                                        msg::resource_parent_actor{handle});
+  msg::resource_status status;
+  status.name = spec.name;
+  st.resources[spec.name] = assembly_state::child{child, status};
+}
+
+template <class... Ts>
+void tell_resources(self_ptr self, const Ts&... xs) {
+  for (auto& [name, child] : self->state.resources) {
+    self->send(child.actor, xs...);
+  }
+}
+
+void start_domain(self_ptr self);
+
+/// Destroys whatever is left of the domain and starts it again.
+void restart_vm(self_ptr self) {
+  auto& st = self->state;
+  st.now = phase::destroying;
+  ++st.restarts;
+  auto gen = st.generation;
+  self->request(st.ctx.hypervisor, destroy_timeout, msg::destroy_atom::value,
+                st.spec.name)
+    .then(
+      [=](caf::ok_atom) {
+        if (gen == self->state.generation) {
+          start_domain(self);
+        }
+      },
+      [=](caf::error& err) {
+        if (gen != self->state.generation) {
+          return;
+        }
+        // Starting will tell whether the old domain is really in the way.
+        spdlog::warn("{}: destroying the VM failed: {}",
+                     qualified(self->state), self->system().render(err));
+        start_domain(self);
+      });
+}
+
+void on_vm_failure(self_ptr self, const std::string& reason) {
+  auto& st = self->state;
+  auto now = self->clock().now();
+  if (!st.failed_at) {
+    st.failed_at = now;
+  }
+  auto d = st.tracker.record_failure(now);
+  ++st.generation;
+  self->send(st.ctx.gateway, msg::detach_atom::value, st.spec.name);
+  // The VM's recovery supersedes whatever the resources were doing.
+  tell_resources(self, msg::vm_lost_atom::value,
+                 "VM of " + st.spec.name + " lost: " + reason);
+  if (d.escalate) {
+    st.now = phase::idle;
+    transition(self, state::failed, reason, "escalating to deployable",
+               d.failures);
+    self->send(st.parent, msg::escalate_atom::value, st.spec.name,
+               "assembly " + st.spec.name + " failed "
+                 + std::to_string(d.failures) + " times in "
+                 + msg::format_duration(st.tracker.policy().window) + " ("
+                 + reason + ")");
+    return;
+  }
+  auto action = d.delay.count() == 0
+                  ? std::string{"restarting VM"}
+                  : "restarting VM in " + msg::format_duration(d.delay);
+  transition(self, state::recovering, reason, std::move(action), d.failures);
+  if (d.delay.count() == 0) {
+    restart_vm(self);
+  } else {
+    st.now = phase::backoff;
+    self->delayed_send(self, d.delay, msg::backoff_atom::value,
+                       st.generation);
+  }
+}
+
+void on_domain_started(self_ptr self, msg::domain_info info) {
+  auto& st = self->state;
+  st.domain = std::move(info);
+  st.now = phase::booting;
+  spdlog::info("{}: domain {} (incarnation {}) {}", qualified(st),
+               st.domain.domain_name, st.domain.incarnation,
+               st.domain.adopted ? "adopted" : "started");
+  std::vector<msg::resource_spec> specs = st.spec.resources;
+  self->send(st.ctx.gateway, msg::attach_atom::value, st.domain,
+             std::move(specs),
+             msg::guest_listener_actor{
+               caf::actor_cast<msg::assembly_actor>(self)});
+  self->delayed_send(self, st.spec.boot_timeout,
+                     msg::boot_timeout_atom::value, st.generation);
+  report_status(self);
+}
+
+void start_domain(self_ptr self) {
+  auto& st = self->state;
+  st.now = phase::starting_domain;
+  auto gen = st.generation;
+  self
+    ->request(st.ctx.hypervisor, st.spec.boot_timeout, msg::start_atom::value,
+              st.spec,
+              msg::domain_listener_actor{
+                caf::actor_cast<msg::assembly_actor>(self)})
+    .then(
+      [=](msg::domain_info& info) {
+        if (gen == self->state.generation) {
+          on_domain_started(self, std::move(info));
+        }
+      },
+      [=](caf::error& err) {
+        if (gen != self->state.generation) {
+          return;
+        }
+        self->state.now = phase::idle;
+        on_vm_failure(self, "VM start failed: " + self->system().render(err));
+      });
+}
+
+bool is_current(self_ptr self, const std::string& assembly,
+                uint64_t incarnation) {
+  auto& st = self->state;
+  return assembly == st.spec.name && st.domain.incarnation != 0
+         && incarnation == st.domain.incarnation;
+}
+
+/// The VM runs and nothing is in flight: failures count from here on.
+bool is_running(self_ptr self) {
+  auto& st = self->state;
+  return st.now == phase::idle && st.current == state::active;
+}
+
+void on_hello(self_ptr self, const msg::agent_hello& hello) {
+  auto& st = self->state;
+  if (!is_current(self, hello.assembly, hello.incarnation)) {
+    spdlog::debug("{}: stale hello from incarnation {}", qualified(st),
+                  hello.incarnation);
+    return;
+  }
+  if (st.now == phase::booting) {
+    ++st.generation; // cancels the boot timeout
+    st.now = phase::idle;
+    std::string reason;
+    if (st.failed_at) {
+      reason = "VM restarted in "
+               + msg::format_duration(self->clock().now() - *st.failed_at);
+    } else {
+      reason = "agent " + hello.agent_version + " connected";
+    }
+    transition(self, state::active, std::move(reason));
+    st.failed_at.reset();
+    tell_resources(self, msg::start_atom::value);
+  } else if (is_running(self)) {
+    // The agent reconnected to a guest that kept running: resources went on
+    // running in there, so confirm rather than restart them.
+    spdlog::info("{}: agent reconnected (boot {})", qualified(st),
+                 hello.boot_id);
+    tell_resources(self, msg::start_atom::value);
+  }
+}
+
+void on_child_exit(self_ptr self, const caf::exit_msg& em) {
+  auto& st = self->state;
+  for (auto& [name, child] : st.resources) {
+    if (child.actor.address() == em.source) {
+      // A resource actor broke an invariant and died: replace it and let it
+      // find the resource's state by starting it again.
+      spdlog::error("{}/{}: resource actor died ({}), replacing it",
+                    qualified(st), name, self->system().render(em.reason));
+      auto spec = std::find_if(st.spec.resources.begin(),
+                               st.spec.resources.end(),
+                               [&](auto& r) { return r.name == name; });
+      spawn_resource(self, *spec);
+      if (is_running(self)) {
+        self->send(st.resources[name].actor, msg::start_atom::value);
+      }
+      return;
+    }
+  }
+  self->quit(em.reason);
+}
+
+} // namespace
+
+msg::assembly_actor::behavior_type
+assembly(msg::assembly_actor::stateful_pointer<assembly_state> self,
+         msg::assembly_spec spec, tree_context ctx,
+         msg::assembly_parent_actor parent) {
+  auto& st = self->state;
+  st.tracker = restart_tracker{spec.escalation.value_or(
+    msg::default_assembly_policy())};
+  st.spec = std::move(spec);
+  st.ctx = std::move(ctx);
+  st.parent = std::move(parent);
+  for (auto& r : st.spec.resources) {
+    spawn_resource(self, r);
+  }
+  self->set_exit_handler(
+    [=](const caf::exit_msg& em) { on_child_exit(self, em); });
+  return {
+    [=](const msg::agent_hello& hello) { on_hello(self, hello); },
+    [=](const msg::agent_gone& gone) {
+      if (is_current(self, gone.assembly, gone.incarnation)
+          && is_running(self)) {
+        on_vm_failure(self, "agent link lost: " + gone.reason);
+      }
+    },
+    [=](const msg::resource_report& rep) {
+      auto& st = self->state;
+      if (!is_current(self, rep.assembly, rep.incarnation)
+          || !is_running(self)) {
+        return;
+      }
+      auto i = st.resources.find(rep.resource);
+      if (i == st.resources.end()) {
+        spdlog::warn("{}: report for unknown resource '{}' dropped",
+                     qualified(st), rep.resource);
+        return;
+      }
+      self->send(i->second.actor, rep);
+    },
+    [=](const msg::domain_event& ev) {
+      auto& st = self->state;
+      if (ev.requested || !msg::is_death(ev.kind)
+          || !is_current(self, ev.assembly, ev.incarnation)) {
+        return;
+      }
+      if (is_running(self) || st.now == phase::booting) {
+        on_vm_failure(self, "VM " + msg::to_string(ev.kind)
+                              + (ev.reason.empty() ? "" : ": " + ev.reason));
+      }
+    },
+    [=](msg::escalate_atom, const std::string&, const std::string& reason) {
+      if (is_running(self)) {
+        on_vm_failure(self, reason);
+      }
+    },
+    [=](caf::update_atom, msg::resource_status status) {
+      auto i = self->state.resources.find(status.name);
+      if (i != self->state.resources.end()) {
+        i->second.status = std::move(status);
+        report_status(self);
+      }
+    },
+    [=](msg::start_atom) {
+      auto& st = self->state;
+      if (st.current != state::stopped && st.current != state::failed) {
+        return;
+      }
+      ++st.generation;
+      st.tracker.reset();
+      st.failed_at.reset();
+      transition(self, state::starting, "start requested", "starting VM");
+      start_domain(self);
+    },
+    [=](msg::restart_atom, const std::string& reason) {
+      auto& st = self->state;
+      if (st.now == phase::stopping) {
+        return;
+      }
+      ++st.generation;
+      st.tracker.reset();
+      if (!st.failed_at) {
+        st.failed_at = self->clock().now();
+      }
+      self->send(st.ctx.gateway, msg::detach_atom::value, st.spec.name);
+      tell_resources(self, msg::vm_lost_atom::value, reason);
+      transition(self, state::recovering, reason, "restarting VM");
+      restart_vm(self);
+    },
+    [=](msg::stop_atom) {
+      auto& st = self->state;
+      if (st.now == phase::stopping
+          || (st.current == state::stopped && st.now == phase::idle)) {
+        return;
+      }
+      ++st.generation;
+      st.now = phase::stopping;
+      st.failed_at.reset();
+      self->send(st.ctx.gateway, msg::detach_atom::value, st.spec.name);
+      tell_resources(self, msg::stop_atom::value);
+      auto gen = st.generation;
+      self
+        ->request(st.ctx.hypervisor, st.spec.stop_timeout + destroy_timeout,
+                  msg::shutdown_atom::value, st.spec.name,
+                  st.spec.stop_timeout)
+        .then(
+          [=](caf::ok_atom) {
+            auto& st = self->state;
+            if (gen != st.generation) {
+              return;
+            }
+            st.now = phase::idle;
+            st.domain = msg::domain_info{};
+            transition(self, state::stopped, "stopped on request");
+          },
+          [=](caf::error& err) {
+            auto& st = self->state;
+            if (gen != st.generation) {
+              return;
+            }
+            st.now = phase::idle;
+            transition(self, state::failed,
+                       "could not stop VM: " + self->system().render(err));
+          });
+    },
+    [=](caf::get_atom) { return status_of(self); },
+    [=](msg::backoff_atom, uint64_t gen) {
+      auto& st = self->state;
+      if (gen == st.generation && st.now == phase::backoff) {
+        restart_vm(self);
+      }
+    },
+    [=](msg::boot_timeout_atom, uint64_t gen) {
+      auto& st = self->state;
+      if (gen == st.generation && st.now == phase::booting) {
+        st.now = phase::idle;
+        on_vm_failure(self, "agent did not say hello within "
+                              + msg::format_duration(st.spec.boot_timeout));
+      }
+    },
+  };
+}
+
+} // namespace pcloud::actors

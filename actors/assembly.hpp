@@ -1,0 +1,60 @@
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+
+#include "actors/context.hpp"
+#include "actors/restart_tracker.hpp"
+#include "messages/interfaces.hpp"
+
+namespace pcloud::actors {
+
+struct assembly_state {
+  static inline const char* name = "pcloud.assembly";
+
+  /// Where the assembly is in its VM's life cycle.
+  enum class phase {
+    /// Nothing in flight: the VM runs (or is not meant to).
+    idle,
+    /// Waiting for the backoff timer before a restart.
+    backoff,
+    /// Destroying the old domain before starting it again.
+    destroying,
+    /// Asked the hypervisor to start the domain.
+    starting_domain,
+    /// Domain started, waiting for the agent's hello.
+    booting,
+    /// Shutting the VM down on request.
+    stopping,
+  };
+
+  struct child {
+    msg::resource_actor actor;
+    msg::resource_status status;
+  };
+
+  msg::assembly_spec spec;
+  tree_context ctx;
+  msg::assembly_parent_actor parent;
+  restart_tracker tracker;
+  msg::state current = msg::state::stopped;
+  phase now = phase::idle;
+  /// Bumped whenever pending timers and replies must be ignored.
+  uint64_t generation = 0;
+  /// The domain incarnation this assembly is running; 0 for none.
+  msg::domain_info domain;
+  std::map<std::string, child> resources;
+  uint32_t restarts = 0;
+  std::string reason;
+  std::optional<caf::actor_clock::time_point> failed_at;
+};
+
+/// Keeps one VM and its resources running. `spec.escalation` and each
+/// resource's `escalation` must be set (the deployable resolves defaults).
+msg::assembly_actor::behavior_type
+assembly(msg::assembly_actor::stateful_pointer<assembly_state> self,
+         msg::assembly_spec spec, tree_context ctx,
+         msg::assembly_parent_actor parent);
+
+} // namespace pcloud::actors

@@ -1,0 +1,35 @@
+// What every actor of one deployable's supervision tree shares: where events
+// go and how the outside world is reached.
+#pragma once
+
+#include <string>
+
+#include <caf/timestamp.hpp>
+
+#include "messages/interfaces.hpp"
+
+namespace pcloud::actors {
+
+struct tree_context {
+  std::string deployable;
+  msg::event_bus_actor bus;
+  msg::hypervisor_actor hypervisor;
+  msg::guest_gateway_actor gateway;
+};
+
+/// An event about `deployable/assembly/resource`, stamped with the wall clock.
+inline msg::event make_event(const tree_context& ctx, std::string assembly,
+                             std::string resource, msg::state state,
+                             std::string reason, std::string action = {}) {
+  msg::event ev;
+  ev.time = caf::make_timestamp();
+  ev.deployable = ctx.deployable;
+  ev.assembly = std::move(assembly);
+  ev.resource = std::move(resource);
+  ev.state = state;
+  ev.reason = std::move(reason);
+  ev.action = std::move(action);
+  return ev;
+}
+
+} // namespace pcloud::actors

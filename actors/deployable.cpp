@@ -1,0 +1,243 @@
+// actors/deployable.cpp -- applies the deployable policy.
+//
+//   STOPPED --start--> STARTING --every assembly and resource ACTIVE--> ACTIVE
+//   ACTIVE --anything recovering--> RECOVERING --all ACTIVE again--> ACTIVE
+//   any --assembly escalated, policy restart-all, within its limit-->
+//         RECOVERING (every assembly restarted)
+//   any --assembly escalated, policy stop or limit reached--> FAILED (all
+//         assemblies stopped)
+//   any --stop--> STOPPED once every assembly has stopped
+#include "actors/deployable.hpp"
+
+#include <caf/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/assembly.hpp"
+
+namespace pcloud::actors {
+
+namespace {
+
+using self_ptr = msg::deployable_actor::stateful_pointer<deployable_state>;
+using msg::state;
+
+msg::deployable_status status_of(const deployable_state& st) {
+  msg::deployable_status result;
+  result.name = st.spec.name;
+  result.state = st.current;
+  result.reason = st.reason;
+  result.restarts = st.restarts;
+  for (auto& [name, child] : st.assemblies) {
+    result.assemblies.push_back(child.status);
+  }
+  return result;
+}
+
+void transition(self_ptr self, state next, std::string reason,
+                std::string action = {}, uint32_t failures = 0) {
+  auto& st = self->state;
+  st.current = next;
+  st.reason = reason;
+  auto ev = make_event(st.ctx, {}, {}, next, std::move(reason),
+                       std::move(action));
+  ev.failures = failures;
+  ev.max_failures = st.spec.policy == msg::deployable_policy::restart_all
+                      ? st.spec.max_restarts
+                      : 0;
+  ev.window = st.spec.restart_window;
+  ev.restarts = st.restarts;
+  self->send(st.ctx.bus, caf::publish_atom::value, std::move(ev));
+}
+
+bool all_active(const deployable_state& st) {
+  for (auto& [name, child] : st.assemblies) {
+    if (child.status.state != state::active) {
+      return false;
+    }
+    for (auto& r : child.status.resources) {
+      if (r.state != state::active) {
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+bool all_stopped(const deployable_state& st) {
+  for (auto& [name, child] : st.assemblies) {
+    if (child.status.state != state::stopped) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/// The first thing that is not ACTIVE, in words, for the RECOVERING reason.
+std::string first_trouble(const deployable_state& st) {
+  for (auto& [name, child] : st.assemblies) {
+    if (child.status.state != state::active) {
+      return name + " " + msg::to_string(child.status.state);
+    }
+    for (auto& r : child.status.resources) {
+      if (r.state != state::active) {
+        return name + "/" + r.name + " " + msg::to_string(r.state);
+      }
+    }
+  }
+  return {};
+}
+
+/// Derives the deployable's state from its children's after every update.
+void reconcile(self_ptr self) {
+  auto& st = self->state;
+  if (st.gave_up) {
+    return; // FAILED until the operator starts or stops it
+  }
+  if (!st.wanted) {
+    if (st.current != state::stopped && all_stopped(st)) {
+      transition(self, state::stopped, "all assemblies stopped");
+    }
+    return;
+  }
+  if (all_active(st)) {
+    if (st.current != state::active) {
+      st.restarting_all = false;
+      transition(self, state::active,
+                 "all " + std::to_string(st.assemblies.size())
+                   + " assemblies active");
+    }
+  } else if (st.current == state::active) {
+    transition(self, state::recovering, first_trouble(st));
+  }
+}
+
+template <class... Ts>
+void tell_assemblies(self_ptr self, const Ts&... xs) {
+  for (auto& [name, child] : self->state.assemblies) {
+    self->send(child.actor, xs...);
+  }
+}
+
+void give_up(self_ptr self, std::string reason, std::string action,
+             uint32_t failures = 0) {
+  auto& st = self->state;
+  st.wanted = false;
+  st.gave_up = true;
+  st.restarting_all = false;
+  transition(self, state::failed, std::move(reason), std::move(action),
+             failures);
+  tell_assemblies(self, msg::stop_atom::value);
+}
+
+void on_escalation(self_ptr self, const std::string& assembly,
+                   const std::string& reason) {
+  auto& st = self->state;
+  if (!st.wanted) {
+    return;
+  }
+  if (st.restarting_all) {
+    // Every assembly is being restarted already: one escalation is enough.
+    spdlog::info("{}: {} escalated during restart-all, ignored", st.spec.name,
+                 assembly);
+    return;
+  }
+  if (st.spec.policy == msg::deployable_policy::stop) {
+    give_up(self, reason, "stopping deployable (policy stop)");
+    return;
+  }
+  auto d = st.tracker.record_failure(self->clock().now());
+  if (d.escalate) {
+    give_up(self, reason, "stopping deployable: restart-all limit reached",
+            d.failures);
+    return;
+  }
+  st.restarting_all = true;
+  ++st.restarts;
+  transition(self, state::recovering, reason, "restarting all assemblies",
+             d.failures);
+  tell_assemblies(self, msg::restart_atom::value,
+                  "deployable " + st.spec.name + " restart-all");
+}
+
+msg::escalation_policy deployable_limit(const msg::deployable_spec& spec) {
+  auto result = msg::no_escalation_policy();
+  result.max_failures = spec.max_restarts;
+  result.window = spec.restart_window;
+  return result;
+}
+
+} // namespace
+
+msg::deployable_spec resolve_defaults(msg::deployable_spec spec) {
+  for (auto& a : spec.assemblies) {
+    if (!a.escalation) {
+      a.escalation = spec.assembly_escalation;
+    }
+    for (auto& r : a.resources) {
+      if (!r.escalation) {
+        r.escalation = spec.resource_escalation;
+      }
+    }
+  }
+  return spec;
+}
+
+msg::deployable_actor::behavior_type
+deployable(msg::deployable_actor::stateful_pointer<deployable_state> self,
+           msg::deployable_spec spec, msg::event_bus_actor bus,
+           msg::hypervisor_actor hypervisor, msg::guest_gateway_actor gateway) {
+  auto& st = self->state;
+  st.spec = resolve_defaults(std::move(spec));
+  st.tracker = restart_tracker{deployable_limit(st.spec)};
+  st.ctx = tree_context{st.spec.name, std::move(bus), std::move(hypervisor),
+                        std::move(gateway)};
+  auto handle = caf::actor_cast<msg::deployable_actor>(self);
+  for (auto& a : st.spec.assemblies) {
+    auto child = self->spawn<caf::linked>(assembly, a, st.ctx,
+                                          msg::assembly_parent_actor{handle});
+    msg::assembly_status status;
+    status.name = a.name;
+    st.assemblies[a.name] = deployable_state::child{child, status};
+  }
+  self->set_exit_handler([=](const caf::exit_msg& em) {
+    // An assembly actor only dies by a bug; the tree then goes down as one
+    // and the daemon's supervisor brings it back (adopting the VMs).
+    self->quit(em.reason);
+  });
+  return {
+    [=](msg::escalate_atom, const std::string& assembly,
+        const std::string& reason) { on_escalation(self, assembly, reason); },
+    [=](caf::update_atom, msg::assembly_status status) {
+      auto i = self->state.assemblies.find(status.name);
+      if (i != self->state.assemblies.end()) {
+        i->second.status = std::move(status);
+        reconcile(self);
+      }
+    },
+    [=](msg::start_atom) {
+      auto& st = self->state;
+      if (st.wanted) {
+        return;
+      }
+      st.wanted = true;
+      st.gave_up = false;
+      st.tracker.reset();
+      transition(self, state::starting,
+                 "starting " + std::to_string(st.assemblies.size())
+                   + " assemblies");
+      tell_assemblies(self, msg::start_atom::value);
+      reconcile(self);
+    },
+    [=](msg::stop_atom) {
+      auto& st = self->state;
+      st.wanted = false;
+      st.gave_up = false;
+      st.restarting_all = false;
+      tell_assemblies(self, msg::stop_atom::value);
+      reconcile(self);
+    },
+    [=](caf::get_atom) { return status_of(self->state); },
+  };
+}
+
+} // namespace pcloud::actors

@@ -1,0 +1,49 @@
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "actors/context.hpp"
+#include "actors/restart_tracker.hpp"
+#include "messages/interfaces.hpp"
+
+namespace pcloud::actors {
+
+struct resource_state {
+  static inline const char* name = "pcloud.resource";
+
+  /// What the resource is doing about a failure.
+  enum class recovery {
+    /// Nothing pending.
+    none,
+    /// Waiting for the backoff timer.
+    backoff,
+    /// Restart sent to the agent, waiting for its result.
+    restarting,
+    /// The VM is being recovered by the assembly; wait for `start`.
+    vm,
+  };
+
+  msg::resource_spec spec;
+  std::string assembly;
+  tree_context ctx;
+  msg::resource_parent_actor parent;
+  restart_tracker tracker;
+  msg::state current = msg::state::stopped;
+  recovery pending = recovery::none;
+  /// Bumped whenever a pending timer must be ignored when it fires.
+  uint64_t generation = 0;
+  uint32_t restarts = 0;
+  std::string reason;
+  /// When the failure being recovered from was seen.
+  std::optional<caf::actor_clock::time_point> failed_at;
+};
+
+/// Keeps one resource inside one guest running. `spec.escalation` must be set
+/// (the deployable resolves defaults before spawning).
+msg::resource_actor::behavior_type
+resource(msg::resource_actor::stateful_pointer<resource_state> self,
+         msg::resource_spec spec, std::string assembly, tree_context ctx,
+         msg::resource_parent_actor parent);
+
+} // namespace pcloud::actors

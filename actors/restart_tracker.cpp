@@ -1,0 +1,70 @@
+#include "actors/restart_tracker.hpp"
+
+#include <algorithm>
+#include <limits>
+
+namespace pcloud::actors {
+
+restart_tracker::restart_tracker(msg::escalation_policy policy)
+  : policy_(policy) {
+  // nop
+}
+
+bool restart_tracker::in_window(time_point failure, time_point now) const {
+  // A zero window keeps every failure: the limit then counts for ever.
+  return policy_.window.count() == 0 || now - failure < policy_.window;
+}
+
+restart_tracker::decision restart_tracker::record_failure(time_point now) {
+  while (!failures_.empty() && !in_window(failures_.front(), now)) {
+    failures_.pop_front();
+  }
+  failures_.push_back(now);
+  decision result;
+  result.failures = static_cast<uint32_t>(failures_.size());
+  result.escalate = policy_.max_failures > 0
+                    && result.failures > policy_.max_failures;
+  result.delay = next_delay(now);
+  last_failure_ = now;
+  return result;
+}
+
+caf::timespan restart_tracker::next_delay(time_point now) {
+  if (last_failure_ && policy_.backoff_reset.count() > 0
+      && now - *last_failure_ >= policy_.backoff_reset) {
+    consecutive_ = 0;
+  }
+  auto step = consecutive_++;
+  if (step == 0 || policy_.backoff_initial.count() == 0) {
+    return caf::timespan{0};
+  }
+  // initial * 2^(step - 1), without overflowing on long crash loops.
+  auto delay = policy_.backoff_initial;
+  for (uint32_t i = 1; i < step; ++i) {
+    if (policy_.backoff_max.count() > 0 && delay >= policy_.backoff_max) {
+      break;
+    }
+    if (delay.count() > std::numeric_limits<caf::timespan::rep>::max() / 2) {
+      break;
+    }
+    delay *= 2;
+  }
+  if (policy_.backoff_max.count() > 0) {
+    delay = std::min(delay, policy_.backoff_max);
+  }
+  return delay;
+}
+
+uint32_t restart_tracker::failures_in_window(time_point now) const {
+  return static_cast<uint32_t>(
+    std::count_if(failures_.begin(), failures_.end(),
+                  [&](time_point t) { return in_window(t, now); }));
+}
+
+void restart_tracker::reset() {
+  failures_.clear();
+  last_failure_.reset();
+  consecutive_ = 0;
+}
+
+} // namespace pcloud::actors

@@ -1,0 +1,141 @@
+// What the operator defines: resources, assemblies, deployables and the
+// escalation settings that govern their recovery. Plain data, inspectable so
+// it can cross CAF remote links between pcloudsh and pcloudd.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <caf/meta/type_name.hpp>
+#include <caf/optional.hpp>
+#include <caf/timespan.hpp>
+
+namespace pcloud::msg {
+
+/// How often a level may fail before it stops recovering by itself, and how
+/// long it waits between attempts. Intensity follows Erlang's supervisors:
+/// more than `max_failures` failures within the sliding `window` escalate.
+/// Backoff follows Kubernetes' crash loop: the first restart is immediate, the
+/// next waits `backoff_initial`, doubling up to `backoff_max`; after
+/// `backoff_reset` without a failure the next restart is immediate again.
+struct escalation_policy {
+  /// 0 means never escalate.
+  uint32_t max_failures = 0;
+  caf::timespan window{0};
+  /// 0 means no backoff at all: every restart is immediate.
+  caf::timespan backoff_initial{0};
+  caf::timespan backoff_max{0};
+  caf::timespan backoff_reset{0};
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, escalation_policy& x) {
+  return f(caf::meta::type_name("escalation_policy"), x.max_failures, x.window,
+           x.backoff_initial, x.backoff_max, x.backoff_reset);
+}
+
+bool operator==(const escalation_policy& x, const escalation_policy& y);
+
+/// Resource default: 5 failures in 60 s; 0 s, then 1 s doubling to 30 s;
+/// reset after 5 minutes without a failure.
+escalation_policy default_resource_policy();
+
+/// Assembly default: 3 VM failures in 300 s; 0 s, then 5 s doubling to 60 s;
+/// reset after 5 minutes without a failure.
+escalation_policy default_assembly_policy();
+
+/// Neither backoff nor escalation: what restart-path benchmarks run with.
+escalation_policy no_escalation_policy();
+
+/// What a deployable does when one of its assemblies exceeds its intensity.
+enum class deployable_policy : uint8_t {
+  /// Restart every assembly, at most `max_failures` times per `window`; past
+  /// that, stop everything and declare the deployable FAILED.
+  restart_all,
+  /// Stop everything and declare the deployable FAILED at once.
+  stop,
+};
+
+std::string to_string(deployable_policy x);
+std::optional<deployable_policy> parse_deployable_policy(const std::string& x);
+
+/// A managed service inside a guest, e.g. httpd. `name` is unique within its
+/// assembly only: three assemblies may each run a resource called "httpd".
+struct resource_spec {
+  std::string name;
+  /// exec, ocf, lsb or systemd.
+  std::string resource_class;
+  /// The agent, script or unit: "heartbeat:apache", "httpd.service", or the
+  /// command line for the exec class.
+  std::string type;
+  std::map<std::string, std::string> parameters;
+  caf::timespan monitor_interval{std::chrono::seconds(10)};
+  caf::timespan monitor_timeout{std::chrono::seconds(20)};
+  /// Overrides the deployable's resource default when set.
+  caf::optional<escalation_policy> escalation;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, resource_spec& x) {
+  return f(caf::meta::type_name("resource_spec"), x.name, x.resource_class,
+           x.type, x.parameters, x.monitor_interval, x.monitor_timeout,
+           x.escalation);
+}
+
+bool operator==(const resource_spec& x, const resource_spec& y);
+
+/// One VM: a JEOS image plus its identity and its resources. `uuid` is
+/// pcloud's identity of the assembly; libvirt domains come and go under it.
+struct assembly_spec {
+  std::string name;
+  std::string uuid;
+  std::string jeos;
+  uint32_t memory_mib = 128;
+  uint32_t vcpus = 1;
+  std::vector<resource_spec> resources;
+  /// Overrides the deployable's assembly default when set.
+  caf::optional<escalation_policy> escalation;
+  /// How long a booting VM may take until its agent says hello.
+  caf::timespan boot_timeout{std::chrono::seconds(120)};
+  /// How long a graceful shutdown may take before the VM is forced off.
+  caf::timespan stop_timeout{std::chrono::seconds(30)};
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, assembly_spec& x) {
+  return f(caf::meta::type_name("assembly_spec"), x.name, x.uuid, x.jeos,
+           x.memory_mib, x.vcpus, x.resources, x.escalation, x.boot_timeout,
+           x.stop_timeout);
+}
+
+bool operator==(const assembly_spec& x, const assembly_spec& y);
+
+/// A set of assemblies that together provide one service.
+struct deployable_spec {
+  std::string name;
+  std::vector<assembly_spec> assemblies;
+  deployable_policy policy = deployable_policy::restart_all;
+  /// How often `restart_all` may happen: once per hour by default.
+  uint32_t max_restarts = 1;
+  caf::timespan restart_window{std::chrono::hours(1)};
+  /// Defaults for the assemblies and resources that set none of their own.
+  escalation_policy assembly_escalation = default_assembly_policy();
+  escalation_policy resource_escalation = default_resource_policy();
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, deployable_spec& x) {
+  return f(caf::meta::type_name("deployable_spec"), x.name, x.assemblies,
+           x.policy, x.max_restarts, x.restart_window, x.assembly_escalation,
+           x.resource_escalation);
+}
+
+bool operator==(const deployable_spec& x, const deployable_spec& y);
+
+/// Renders a duration for people: "0s", "250ms", "5s", "2m", "1h".
+std::string format_duration(caf::timespan x);
+
+} // namespace pcloud::msg

@@ -1,0 +1,91 @@
+// Typed actor interfaces: how the parts of pcloud talk to each other. actors/
+// reaches the hypervisor and the guests only through these, so tests plug in
+// fakes and runtime/ plugs in libvirt and AMQP.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "messages/type_ids.hpp"
+
+namespace pcloud::msg {
+
+// -- listeners ----------------------------------------------------------------
+
+/// Receives every event, in the order the bus numbered them.
+using event_listener_actor = caf::typed_actor<caf::reacts_to<event>>;
+
+/// Receives lifecycle events of the domains it started.
+using domain_listener_actor = caf::typed_actor<caf::reacts_to<domain_event>>;
+
+/// Receives what an assembly's agent says, relayed by the guest gateway.
+using guest_listener_actor
+  = caf::typed_actor<caf::reacts_to<agent_hello>, caf::reacts_to<agent_gone>,
+                     caf::reacts_to<resource_report>>;
+
+// -- services -----------------------------------------------------------------
+
+/// Orders events and hands them to subscribers; keeps recent history.
+using event_bus_actor = caf::typed_actor<
+  caf::reacts_to<caf::publish_atom, event>,
+  caf::reacts_to<caf::subscribe_atom, event_listener_actor>,
+  caf::reacts_to<caf::unsubscribe_atom, event_listener_actor>,
+  caf::replies_to<caf::get_atom>::with<std::vector<event>>>;
+
+/// One per libvirt URI. Domains are named by their assembly; a start of an
+/// assembly whose domain already runs adopts it (`domain_info::adopted`).
+using hypervisor_actor = caf::typed_actor<
+  caf::replies_to<start_atom, assembly_spec,
+                  domain_listener_actor>::with<domain_info>,
+  /// Force off, as `virDomainDestroy`. Answers once the domain is gone.
+  caf::replies_to<destroy_atom, std::string>::with<caf::ok_atom>,
+  /// Graceful shutdown, forced off after the timeout.
+  caf::replies_to<shutdown_atom, std::string, caf::timespan>::with<caf::ok_atom>>;
+
+/// AMQP links to guest agents. `attach` makes the gateway talk to the agent of
+/// one domain incarnation; on hello it configures the agent's resource set and
+/// relays everything the agent says to the listener.
+using guest_gateway_actor = caf::typed_actor<
+  caf::reacts_to<attach_atom, domain_info, std::vector<resource_spec>,
+                 guest_listener_actor>,
+  caf::reacts_to<detach_atom, std::string>, caf::reacts_to<resource_command>>;
+
+// -- the supervision tree -------------------------------------------------------
+
+/// What a resource tells its assembly.
+using resource_parent_actor
+  = caf::typed_actor<caf::reacts_to<escalate_atom, std::string, std::string>,
+                     caf::reacts_to<caf::update_atom, resource_status>>;
+
+/// What an assembly tells its deployable.
+using assembly_parent_actor
+  = caf::typed_actor<caf::reacts_to<escalate_atom, std::string, std::string>,
+                     caf::reacts_to<caf::update_atom, assembly_status>>;
+
+using resource_actor = caf::typed_actor<
+  /// The agent is up: start the resource (a no-op if it already runs).
+  caf::reacts_to<start_atom>, caf::reacts_to<stop_atom>,
+  /// The VM is being recovered: drop any own recovery and wait for start.
+  caf::reacts_to<vm_lost_atom, std::string>, caf::reacts_to<resource_report>,
+  /// Timer: a backoff of the given generation has elapsed.
+  caf::reacts_to<backoff_atom, uint64_t>>;
+
+using assembly_actor = guest_listener_actor::extend_with<
+  domain_listener_actor, resource_parent_actor>::
+  extend<caf::reacts_to<start_atom>, caf::reacts_to<stop_atom>,
+         /// Destroy and start the VM without counting a failure (the
+         /// deployable's restart-all); resets the intensity window.
+         caf::reacts_to<restart_atom, std::string>,
+         caf::replies_to<caf::get_atom>::with<assembly_status>,
+         caf::reacts_to<backoff_atom, uint64_t>,
+         caf::reacts_to<boot_timeout_atom, uint64_t>>;
+
+using deployable_actor = assembly_parent_actor::extend<
+  caf::reacts_to<start_atom>, caf::reacts_to<stop_atom>,
+  caf::replies_to<caf::get_atom>::with<deployable_status>>;
+
+} // namespace pcloud::msg

@@ -1,0 +1,220 @@
+#include <cstdio>
+#include <tuple>
+
+#include <caf/actor_system_config.hpp>
+
+#include "messages/interfaces.hpp"
+
+namespace pcloud::msg {
+
+using namespace std::chrono_literals;
+
+// -- definitions ----------------------------------------------------------------
+
+bool operator==(const escalation_policy& x, const escalation_policy& y) {
+  return std::tie(x.max_failures, x.window, x.backoff_initial, x.backoff_max,
+                  x.backoff_reset)
+         == std::tie(y.max_failures, y.window, y.backoff_initial,
+                     y.backoff_max, y.backoff_reset);
+}
+
+escalation_policy default_resource_policy() {
+  return {5, 60s, 1s, 30s, 5min};
+}
+
+escalation_policy default_assembly_policy() {
+  return {3, 300s, 5s, 60s, 5min};
+}
+
+escalation_policy no_escalation_policy() {
+  return {0, caf::timespan{0}, caf::timespan{0}, caf::timespan{0},
+          caf::timespan{0}};
+}
+
+std::string to_string(deployable_policy x) {
+  switch (x) {
+    case deployable_policy::restart_all:
+      return "restart-all";
+    case deployable_policy::stop:
+      return "stop";
+  }
+  return "invalid";
+}
+
+std::optional<deployable_policy> parse_deployable_policy(const std::string& x) {
+  if (x == "restart-all") {
+    return deployable_policy::restart_all;
+  }
+  if (x == "stop") {
+    return deployable_policy::stop;
+  }
+  return std::nullopt;
+}
+
+bool operator==(const resource_spec& x, const resource_spec& y) {
+  return std::tie(x.name, x.resource_class, x.type, x.parameters,
+                  x.monitor_interval, x.monitor_timeout, x.escalation)
+         == std::tie(y.name, y.resource_class, y.type, y.parameters,
+                     y.monitor_interval, y.monitor_timeout, y.escalation);
+}
+
+bool operator==(const assembly_spec& x, const assembly_spec& y) {
+  return std::tie(x.name, x.uuid, x.jeos, x.memory_mib, x.vcpus, x.resources,
+                  x.escalation, x.boot_timeout, x.stop_timeout)
+         == std::tie(y.name, y.uuid, y.jeos, y.memory_mib, y.vcpus,
+                     y.resources, y.escalation, y.boot_timeout,
+                     y.stop_timeout);
+}
+
+bool operator==(const deployable_spec& x, const deployable_spec& y) {
+  return std::tie(x.name, x.assemblies, x.policy, x.max_restarts,
+                  x.restart_window, x.assembly_escalation,
+                  x.resource_escalation)
+         == std::tie(y.name, y.assemblies, y.policy, y.max_restarts,
+                     y.restart_window, y.assembly_escalation,
+                     y.resource_escalation);
+}
+
+std::string format_duration(caf::timespan x) {
+  using std::chrono::duration_cast;
+  auto ns = x.count();
+  auto whole = [](auto count, const char* unit) {
+    return std::to_string(count) + unit;
+  };
+  if (ns == 0) {
+    return "0s";
+  }
+  if (ns % 3'600'000'000'000 == 0) {
+    return whole(ns / 3'600'000'000'000, "h");
+  }
+  if (ns % 60'000'000'000 == 0 && ns >= 600'000'000'000) {
+    return whole(ns / 60'000'000'000, "min");
+  }
+  if (ns % 1'000'000'000 == 0) {
+    return whole(ns / 1'000'000'000, "s");
+  }
+  if (ns >= 1'000'000'000) {
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "%.2fs", static_cast<double>(ns) / 1e9);
+    return buf;
+  }
+  if (ns >= 1'000'000) {
+    return whole(duration_cast<std::chrono::milliseconds>(x).count(), " ms");
+  }
+  if (ns >= 1'000) {
+    return whole(duration_cast<std::chrono::microseconds>(x).count(), " us");
+  }
+  return whole(ns, " ns");
+}
+
+// -- guest ------------------------------------------------------------------------
+
+std::string to_string(resource_condition x) {
+  switch (x) {
+    case resource_condition::running:
+      return "running";
+    case resource_condition::stopped:
+      return "stopped";
+    case resource_condition::failed:
+      return "failed";
+    case resource_condition::start_failed:
+      return "start_failed";
+  }
+  return "invalid";
+}
+
+std::string to_string(resource_operation x) {
+  switch (x) {
+    case resource_operation::start:
+      return "start";
+    case resource_operation::stop:
+      return "stop";
+    case resource_operation::restart:
+      return "restart";
+    case resource_operation::monitor:
+      return "monitor";
+  }
+  return "invalid";
+}
+
+// -- hypervisor ---------------------------------------------------------------------
+
+std::string to_string(domain_event_kind x) {
+  switch (x) {
+    case domain_event_kind::started:
+      return "started";
+    case domain_event_kind::stopped:
+      return "stopped";
+    case domain_event_kind::shutdown:
+      return "shutdown";
+    case domain_event_kind::crashed:
+      return "crashed";
+    case domain_event_kind::paused:
+      return "paused";
+    case domain_event_kind::resumed:
+      return "resumed";
+  }
+  return "invalid";
+}
+
+bool is_death(domain_event_kind x) {
+  return x == domain_event_kind::stopped || x == domain_event_kind::shutdown
+         || x == domain_event_kind::crashed;
+}
+
+// -- events ---------------------------------------------------------------------------
+
+std::string to_string(state x) {
+  switch (x) {
+    case state::stopped:
+      return "STOPPED";
+    case state::starting:
+      return "STARTING";
+    case state::active:
+      return "ACTIVE";
+    case state::recovering:
+      return "RECOVERING";
+    case state::failed:
+      return "FAILED";
+  }
+  return "INVALID";
+}
+
+std::string path_of(const event& x) {
+  auto result = x.deployable;
+  for (auto* part : {&x.assembly, &x.resource}) {
+    if (!part->empty()) {
+      result += '/';
+      result += *part;
+    }
+  }
+  return result;
+}
+
+std::string to_string(const event& x) {
+  auto result = path_of(x);
+  result += ' ';
+  result += to_string(x.state);
+  if (!x.reason.empty()) {
+    result += ": ";
+    result += x.reason;
+  }
+  if (!x.action.empty()) {
+    result += " -> ";
+    result += x.action;
+  }
+  if (x.max_failures > 0 && x.failures > 0) {
+    result += " (" + std::to_string(x.failures) + " of "
+              + std::to_string(x.max_failures) + " in "
+              + format_duration(x.window) + ")";
+  }
+  return result;
+}
+
+// -- registration ---------------------------------------------------------------------
+
+void add_message_types(caf::actor_system_config& cfg) {
+  cfg.add_message_types<caf::id_block::pcloud>();
+}
+
+} // namespace pcloud::msg

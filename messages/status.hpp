@@ -1,0 +1,62 @@
+// Live state of a deployable and everything in it, as `deployable_status`
+// shows it. Children push their status to their parent on every change, so a
+// status query is a read, not a fan-out.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/meta/type_name.hpp>
+
+#include "messages/event.hpp"
+
+namespace pcloud::msg {
+
+struct resource_status {
+  std::string name;
+  msg::state state = state::stopped;
+  std::string reason;
+  uint32_t restarts = 0;
+  uint32_t failures_in_window = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, resource_status& x) {
+  return f(caf::meta::type_name("resource_status"), x.name, x.state, x.reason,
+           x.restarts, x.failures_in_window);
+}
+
+struct assembly_status {
+  std::string name;
+  msg::state state = state::stopped;
+  std::string reason;
+  std::string domain_name;
+  uint64_t incarnation = 0;
+  uint32_t restarts = 0;
+  uint32_t failures_in_window = 0;
+  std::vector<resource_status> resources;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, assembly_status& x) {
+  return f(caf::meta::type_name("assembly_status"), x.name, x.state, x.reason,
+           x.domain_name, x.incarnation, x.restarts, x.failures_in_window,
+           x.resources);
+}
+
+struct deployable_status {
+  std::string name;
+  msg::state state = state::stopped;
+  std::string reason;
+  uint32_t restarts = 0;
+  std::vector<assembly_status> assemblies;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, deployable_status& x) {
+  return f(caf::meta::type_name("deployable_status"), x.name, x.state,
+           x.reason, x.restarts, x.assemblies);
+}
+
+} // namespace pcloud::msg

@@ -1,0 +1,62 @@
+// The one type-ID block of pcloud. Every type that crosses an actor boundary
+// is listed here; `add_message_types(cfg)` registers them all, on both sides of
+// a remote link, under the same names.
+#pragma once
+
+#include <vector>
+
+#include <caf/type_id.hpp>
+
+#include "messages/definitions.hpp"
+#include "messages/event.hpp"
+#include "messages/guest.hpp"
+#include "messages/hypervisor.hpp"
+#include "messages/status.hpp"
+
+namespace caf {
+class actor_system_config;
+} // namespace caf
+
+CAF_BEGIN_TYPE_ID_BLOCK(pcloud, caf::first_custom_type_id)
+
+  CAF_ADD_TYPE_ID(pcloud, (pcloud::msg::escalation_policy))
+  CAF_ADD_TYPE_ID(pcloud, (pcloud::msg::deployable_policy))
+  CAF_ADD_TYPE_ID(pcloud, (pcloud::msg::resource_spec))
+  CAF_ADD_TYPE_ID(pcloud, (pcloud::msg::assembly_spec))
+  CAF_ADD_TYPE_ID(pcloud, (pcloud::msg::deployable_spec))
+  CAF_ADD_TYPE_ID(pcloud, (pcloud::msg::agent_hello))
+  CAF_ADD_TYPE_ID(pcloud, (pcloud::msg::agent_gone))
+  CAF_ADD_TYPE_ID(pcloud, (pcloud::msg::resource_condition))
+  CAF_ADD_TYPE_ID(pcloud, (pcloud::msg::resource_report))
+  CAF_ADD_TYPE_ID(pcloud, (pcloud::msg::resource_operation))
+  CAF_ADD_TYPE_ID(pcloud, (pcloud::msg::resource_command))
+  CAF_ADD_TYPE_ID(pcloud, (pcloud::msg::domain_info))
+  CAF_ADD_TYPE_ID(pcloud, (pcloud::msg::domain_event_kind))
+  CAF_ADD_TYPE_ID(pcloud, (pcloud::msg::domain_event))
+  CAF_ADD_TYPE_ID(pcloud, (pcloud::msg::state))
+  CAF_ADD_TYPE_ID(pcloud, (pcloud::msg::event))
+  CAF_ADD_TYPE_ID(pcloud, (pcloud::msg::resource_status))
+  CAF_ADD_TYPE_ID(pcloud, (pcloud::msg::assembly_status))
+  CAF_ADD_TYPE_ID(pcloud, (pcloud::msg::deployable_status))
+
+  // Atoms: at most 10 characters on CAF 0.17.
+  CAF_ADD_ATOM(pcloud, pcloud::msg, start_atom, "start")
+  CAF_ADD_ATOM(pcloud, pcloud::msg, stop_atom, "stop")
+  CAF_ADD_ATOM(pcloud, pcloud::msg, restart_atom, "restart")
+  CAF_ADD_ATOM(pcloud, pcloud::msg, destroy_atom, "destroy")
+  CAF_ADD_ATOM(pcloud, pcloud::msg, shutdown_atom, "shutdown")
+  CAF_ADD_ATOM(pcloud, pcloud::msg, escalate_atom, "escalate")
+  CAF_ADD_ATOM(pcloud, pcloud::msg, attach_atom, "attach")
+  CAF_ADD_ATOM(pcloud, pcloud::msg, detach_atom, "detach")
+  CAF_ADD_ATOM(pcloud, pcloud::msg, vm_lost_atom, "vm_lost")
+  CAF_ADD_ATOM(pcloud, pcloud::msg, backoff_atom, "backoff")
+  CAF_ADD_ATOM(pcloud, pcloud::msg, boot_timeout_atom, "boot_tmo")
+
+CAF_END_TYPE_ID_BLOCK(pcloud)
+
+namespace pcloud::msg {
+
+/// Registers every pcloud message type with `cfg`.
+void add_message_types(caf::actor_system_config& cfg);
+
+} // namespace pcloud::msg

@@ -1,0 +1,34 @@
+#include "runtime/logging.hpp"
+
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+namespace pcloud::runtime {
+
+std::string configure_logging(const log_options& opts) {
+  auto level = spdlog::level::from_str(opts.level);
+  // from_str maps anything it does not know to "off".
+  if (level == spdlog::level::off && opts.level != "off") {
+    return "unknown log level '" + opts.level
+           + "' (trace, debug, info, warn, error, critical, off)";
+  }
+  std::shared_ptr<spdlog::logger> logger;
+  try {
+    spdlog::drop("pcloud");
+    if (opts.file.empty()) {
+      logger = spdlog::stderr_logger_mt("pcloud");
+    } else {
+      logger = spdlog::basic_logger_mt("pcloud", opts.file);
+    }
+  } catch (const spdlog::spdlog_ex& ex) {
+    return "cannot set up logging: " + std::string{ex.what()};
+  }
+  logger->set_level(level);
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ %v");
+  logger->flush_on(spdlog::level::warn);
+  spdlog::set_default_logger(logger);
+  return {};
+}
+
+} // namespace pcloud::runtime
