@@ -108,7 +108,7 @@ void restart_vm(self_ptr self) {
         }
         // Starting will tell whether the old domain is really in the way.
         spdlog::warn("{}: destroying the VM failed: {}",
-                     qualified(self->state), self->system().render(err));
+                     qualified(self->state), describe(self->system(), err));
         start_domain(self);
       });
 }
@@ -186,7 +186,7 @@ void start_domain(self_ptr self) {
           return;
         }
         self->state.now = phase::idle;
-        on_vm_failure(self, "VM start failed: " + self->system().render(err));
+        on_vm_failure(self, "VM start failed: " + describe(self->system(), err));
       });
 }
 
@@ -374,7 +374,7 @@ assembly(msg::assembly_actor::stateful_pointer<assembly_state> self,
             }
             st.now = phase::idle;
             transition(self, state::failed,
-                       "could not stop VM: " + self->system().render(err));
+                       "could not stop VM: " + describe(self->system(), err));
           });
     },
     [=](caf::get_atom) { return status_of(self); },

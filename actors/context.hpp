@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include <caf/error.hpp>
+#include <caf/fwd.hpp>
 #include <caf/timestamp.hpp>
 
 #include "messages/interfaces.hpp"
@@ -31,5 +33,9 @@ inline msg::event make_event(const tree_context& ctx, std::string assembly,
   ev.action = std::move(action);
   return ev;
 }
+
+/// An error in words: the context text a runtime adapter attached, or CAF's
+/// rendering when there is none.
+std::string describe(caf::actor_system& sys, const caf::error& err);
 
 } // namespace pcloud::actors

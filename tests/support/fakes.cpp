@@ -70,7 +70,7 @@ fake_gateway(msg::guest_gateway_actor::pointer self,
       script->calls.push_back("attach " + domain.assembly + "#"
                               + std::to_string(domain.incarnation));
       auto name = domain.assembly;
-      script->links[name] = {domain, listener, std::move(resources)};
+      script->links[name] = {domain, listener, std::move(resources), true};
       if (script->auto_hello) {
         self->send(listener,
                    msg::agent_hello{domain.assembly, domain.incarnation,
@@ -82,13 +82,17 @@ fake_gateway(msg::guest_gateway_actor::pointer self,
     },
     [=](msg::detach_atom, const std::string& assembly) {
       script->calls.push_back("detach " + assembly);
-      script->links.erase(assembly);
+      auto i = script->links.find(assembly);
+      if (i != script->links.end()) {
+        i->second.attached = false;
+      }
     },
     [=](const msg::resource_command& cmd) {
       script->calls.push_back(msg::to_string(cmd.operation) + " "
                               + cmd.assembly + "/" + cmd.resource);
       auto i = script->links.find(cmd.assembly);
-      if (i == script->links.end() || !script->auto_running) {
+      if (i == script->links.end() || !i->second.attached
+          || !script->auto_running) {
         return;
       }
       if (cmd.operation == msg::resource_operation::start

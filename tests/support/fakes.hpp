@@ -43,6 +43,9 @@ struct gateway_script {
     msg::domain_info domain;
     msg::guest_listener_actor listener;
     std::vector<msg::resource_spec> resources;
+    /// False once pcloud detached: the listener is kept for tests that
+    /// play a late message of the old link.
+    bool attached = true;
   };
   /// "attach assy1#1", "detach assy1", "restart assy1/httpd", ...
   std::vector<std::string> calls;
