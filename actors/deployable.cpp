@@ -199,6 +199,10 @@ deployable(msg::deployable_actor::stateful_pointer<deployable_state> self,
     status.name = a.name;
     st.assemblies[a.name] = deployable_state::child{child, status};
   }
+  // The assemblies hold their own specs; the deployable keeps only its own
+  // settings (one tree holds thousands of resources, so copies add up).
+  st.spec.assemblies.clear();
+  st.spec.assemblies.shrink_to_fit();
   self->set_exit_handler([=](const caf::exit_msg& em) {
     // An assembly actor only dies by a bug; the tree then goes down as one
     // and the daemon's supervisor brings it back (adopting the VMs).

@@ -21,7 +21,7 @@ using msg::state;
 
 msg::resource_status status_of(const resource_state& st,
                                caf::actor_clock::time_point now) {
-  return {st.spec.name, st.current, st.reason, st.restarts,
+  return {st.resource, st.current, st.reason, st.restarts,
           st.tracker.failures_in_window(now)};
 }
 
@@ -32,7 +32,7 @@ void transition(self_ptr self, state next, std::string reason,
   auto& st = self->state;
   st.current = next;
   st.reason = reason;
-  auto ev = make_event(st.ctx, st.assembly, st.spec.name, next,
+  auto ev = make_event(st.ctx, st.assembly, st.resource, next,
                        std::move(reason), std::move(action));
   ev.failures = failures;
   ev.max_failures = st.tracker.policy().max_failures;
@@ -49,7 +49,7 @@ void transition(self_ptr self, state next, std::string reason,
 void send_command(self_ptr self, msg::resource_operation op) {
   auto& st = self->state;
   self->send(st.ctx.gateway,
-             msg::resource_command{st.assembly, st.spec.name, op});
+             msg::resource_command{st.assembly, st.resource, op});
 }
 
 /// Drops whatever recovery was pending, timers included.
@@ -72,7 +72,7 @@ void on_failure(self_ptr self, const std::string& cause) {
     // A restart (or the VM's recovery) is already under way: the same
     // failure seen again must not restart the resource twice.
     spdlog::debug("{}/{}/{}: {} while recovering, ignored", st.ctx.deployable,
-                  st.assembly, st.spec.name, cause);
+                  st.assembly, st.resource, cause);
     return;
   }
   auto now = self->clock().now();
@@ -83,8 +83,8 @@ void on_failure(self_ptr self, const std::string& cause) {
   if (d.escalate) {
     transition(self, state::failed, cause, "escalating to assembly "
                + st.assembly, d.failures);
-    self->send(st.parent, msg::escalate_atom::value, st.spec.name,
-               "resource " + st.spec.name + " failed "
+    self->send(st.parent, msg::escalate_atom::value, st.resource,
+               "resource " + st.resource + " failed "
                  + std::to_string(d.failures) + " times in "
                  + msg::format_duration(st.tracker.policy().window) + " ("
                  + cause + ")");
@@ -167,7 +167,7 @@ resource(msg::resource_actor::stateful_pointer<resource_state> self,
   auto& st = self->state;
   st.tracker = restart_tracker{spec.escalation.value_or(
     msg::default_resource_policy())};
-  st.spec = std::move(spec);
+  st.resource = std::move(spec.name);
   st.assembly = std::move(assembly);
   st.ctx = std::move(ctx);
   st.parent = std::move(parent);

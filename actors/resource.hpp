@@ -24,7 +24,9 @@ struct resource_state {
     vm,
   };
 
-  msg::resource_spec spec;
+  /// Only the name: the agent holds the rest of the spec (a resource actor
+  /// exists per supervised resource, so its state is kept lean).
+  std::string resource;
   std::string assembly;
   tree_context ctx;
   msg::resource_parent_actor parent;

@@ -16,12 +16,22 @@ bool restart_tracker::in_window(time_point failure, time_point now) const {
 }
 
 restart_tracker::decision restart_tracker::record_failure(time_point now) {
-  while (!failures_.empty() && !in_window(failures_.front(), now)) {
-    failures_.pop_front();
-  }
+  failures_.erase(std::remove_if(failures_.begin(), failures_.end(),
+                                 [&](time_point t) {
+                                   return !in_window(t, now);
+                                 }),
+                  failures_.end());
   failures_.push_back(now);
   decision result;
   result.failures = static_cast<uint32_t>(failures_.size());
+  // Only the newest max_failures + 1 decide anything: drop older ones, so a
+  // crash loop without escalation (max_failures 0) cannot grow this
+  // beyond what status shows.
+  size_t keep = policy_.max_failures > 0 ? policy_.max_failures + 1 : 64;
+  if (failures_.size() > keep) {
+    failures_.erase(failures_.begin(),
+                    failures_.end() - static_cast<std::ptrdiff_t>(keep));
+  }
   result.escalate = policy_.max_failures > 0
                     && result.failures > policy_.max_failures;
   result.delay = next_delay(now);
@@ -63,6 +73,7 @@ uint32_t restart_tracker::failures_in_window(time_point now) const {
 
 void restart_tracker::reset() {
   failures_.clear();
+  failures_.shrink_to_fit();
   last_failure_.reset();
   consecutive_ = 0;
 }

@@ -3,8 +3,8 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <optional>
+#include <vector>
 
 #include <caf/actor_clock.hpp>
 
@@ -48,7 +48,10 @@ private:
   caf::timespan next_delay(time_point now);
 
   msg::escalation_policy policy_;
-  std::deque<time_point> failures_;
+  /// Failures within the window, oldest first. Holds at most
+  /// `max_failures + 1` entries (or none while nothing failed): one per
+  /// supervised thing, so it must stay small.
+  std::vector<time_point> failures_;
   std::optional<time_point> last_failure_;
   /// Restarts since the backoff was last reset.
   uint32_t consecutive_ = 0;
