@@ -39,8 +39,8 @@ msg::assembly_status status_of(self_ptr self) {
   result.domain_name = st.domain.domain_name;
   result.incarnation = st.domain.incarnation;
   result.restarts = st.restarts;
-  result.failures_in_window = st.tracker.failures_in_window(
-    self->clock().now());
+  result.failures_in_window
+    = st.tracker.failures_in_window(self->clock().now());
   for (auto& [name, child] : st.resources) {
     result.resources.push_back(child.status);
   }
@@ -94,8 +94,9 @@ void restart_vm(self_ptr self) {
   st.now = phase::destroying;
   ++st.restarts;
   auto gen = st.generation;
-  self->request(st.ctx.hypervisor, destroy_timeout, msg::destroy_atom::value,
-                st.spec.name)
+  self
+    ->request(st.ctx.hypervisor, destroy_timeout, msg::destroy_atom::value,
+              st.spec.name)
     .then(
       [=](caf::ok_atom) {
         if (gen == self->state.generation) {
@@ -107,8 +108,8 @@ void restart_vm(self_ptr self) {
           return;
         }
         // Starting will tell whether the old domain is really in the way.
-        spdlog::warn("{}: destroying the VM failed: {}",
-                     qualified(self->state), describe(self->system(), err));
+        spdlog::warn("{}: destroying the VM failed: {}", qualified(self->state),
+                     describe(self->system(), err));
         start_domain(self);
       });
 }
@@ -144,8 +145,7 @@ void on_vm_failure(self_ptr self, const std::string& reason) {
     restart_vm(self);
   } else {
     st.now = phase::backoff;
-    self->delayed_send(self, d.delay, msg::backoff_atom::value,
-                       st.generation);
+    self->delayed_send(self, d.delay, msg::backoff_atom::value, st.generation);
   }
 }
 
@@ -157,12 +157,11 @@ void on_domain_started(self_ptr self, msg::domain_info info) {
                st.domain.domain_name, st.domain.incarnation,
                st.domain.adopted ? "adopted" : "started");
   std::vector<msg::resource_spec> specs = st.spec.resources;
-  self->send(st.ctx.gateway, msg::attach_atom::value, st.domain,
-             std::move(specs),
-             msg::guest_listener_actor{
-               caf::actor_cast<msg::assembly_actor>(self)});
-  self->delayed_send(self, st.spec.boot_timeout,
-                     msg::boot_timeout_atom::value, st.generation);
+  self->send(
+    st.ctx.gateway, msg::attach_atom::value, st.domain, std::move(specs),
+    msg::guest_listener_actor{caf::actor_cast<msg::assembly_actor>(self)});
+  self->delayed_send(self, st.spec.boot_timeout, msg::boot_timeout_atom::value,
+                     st.generation);
   report_status(self);
 }
 
@@ -171,10 +170,9 @@ void start_domain(self_ptr self) {
   st.now = phase::starting_domain;
   auto gen = st.generation;
   self
-    ->request(st.ctx.hypervisor, st.spec.boot_timeout, msg::start_atom::value,
-              st.spec,
-              msg::domain_listener_actor{
-                caf::actor_cast<msg::assembly_actor>(self)})
+    ->request(
+      st.ctx.hypervisor, st.spec.boot_timeout, msg::start_atom::value, st.spec,
+      msg::domain_listener_actor{caf::actor_cast<msg::assembly_actor>(self)})
     .then(
       [=](msg::domain_info& info) {
         if (gen == self->state.generation) {
@@ -186,7 +184,8 @@ void start_domain(self_ptr self) {
           return;
         }
         self->state.now = phase::idle;
-        on_vm_failure(self, "VM start failed: " + describe(self->system(), err));
+        on_vm_failure(self,
+                      "VM start failed: " + describe(self->system(), err));
       });
 }
 
@@ -240,9 +239,9 @@ void on_child_exit(self_ptr self, const caf::exit_msg& em) {
       // find the resource's state by starting it again.
       spdlog::error("{}/{}: resource actor died ({}), replacing it",
                     qualified(st), name, self->system().render(em.reason));
-      auto spec = std::find_if(st.spec.resources.begin(),
-                               st.spec.resources.end(),
-                               [&](auto& r) { return r.name == name; });
+      auto spec
+        = std::find_if(st.spec.resources.begin(), st.spec.resources.end(),
+                       [&](auto& r) { return r.name == name; });
       spawn_resource(self, *spec);
       if (is_running(self)) {
         self->send(st.resources[name].actor, msg::start_atom::value);
@@ -260,8 +259,8 @@ assembly(msg::assembly_actor::stateful_pointer<assembly_state> self,
          msg::assembly_spec spec, tree_context ctx,
          msg::assembly_parent_actor parent) {
   auto& st = self->state;
-  st.tracker = restart_tracker{spec.escalation.value_or(
-    msg::default_assembly_policy())};
+  st.tracker
+    = restart_tracker{spec.escalation.value_or(msg::default_assembly_policy())};
   st.spec = std::move(spec);
   st.ctx = std::move(ctx);
   st.parent = std::move(parent);
@@ -355,8 +354,7 @@ assembly(msg::assembly_actor::stateful_pointer<assembly_state> self,
       auto gen = st.generation;
       self
         ->request(st.ctx.hypervisor, st.spec.stop_timeout + destroy_timeout,
-                  msg::shutdown_atom::value, st.spec.name,
-                  st.spec.stop_timeout)
+                  msg::shutdown_atom::value, st.spec.name, st.spec.stop_timeout)
         .then(
           [=](caf::ok_atom) {
             auto& st = self->state;

@@ -38,8 +38,8 @@ void transition(self_ptr self, state next, std::string reason,
   auto& st = self->state;
   st.current = next;
   st.reason = reason;
-  auto ev = make_event(st.ctx, {}, {}, next, std::move(reason),
-                       std::move(action));
+  auto ev
+    = make_event(st.ctx, {}, {}, next, std::move(reason), std::move(action));
   ev.failures = failures;
   ev.max_failures = st.spec.policy == msg::deployable_policy::restart_all
                       ? st.spec.max_restarts

@@ -13,14 +13,14 @@ namespace {
 void log_event(const msg::event& ev) {
   auto line = msg::to_string(ev);
   switch (ev.state) {
-    case msg::state::failed:
-      spdlog::error("{}", line);
-      break;
-    case msg::state::recovering:
-      spdlog::warn("{}", line);
-      break;
-    default:
-      spdlog::info("{}", line);
+  case msg::state::failed:
+    spdlog::error("{}", line);
+    break;
+  case msg::state::recovering:
+    spdlog::warn("{}", line);
+    break;
+  default:
+    spdlog::info("{}", line);
   }
 }
 

@@ -81,8 +81,8 @@ void on_failure(self_ptr self, const std::string& cause) {
   }
   auto d = st.tracker.record_failure(now);
   if (d.escalate) {
-    transition(self, state::failed, cause, "escalating to assembly "
-               + st.assembly, d.failures);
+    transition(self, state::failed, cause,
+               "escalating to assembly " + st.assembly, d.failures);
     self->send(st.parent, msg::escalate_atom::value, st.resource,
                "resource " + st.resource + " failed "
                  + std::to_string(d.failures) + " times in "
@@ -100,61 +100,60 @@ void on_failure(self_ptr self, const std::string& cause) {
     restart_now(self);
   } else {
     st.pending = resource_state::recovery::backoff;
-    self->delayed_send(self, d.delay, msg::backoff_atom::value,
-                       st.generation);
+    self->delayed_send(self, d.delay, msg::backoff_atom::value, st.generation);
   }
 }
 
 void on_running(self_ptr self, const std::string& cause) {
   auto& st = self->state;
   switch (st.current) {
-    case state::starting:
-      transition(self, state::active, cause.empty() ? "started" : cause);
-      break;
-    case state::recovering:
-      if (st.pending == resource_state::recovery::backoff) {
-        // It came back by itself (a monitor found it healthy again): the
-        // pending restart is no longer needed.
-        ++st.generation;
-      }
-      st.pending = resource_state::recovery::none;
-      transition(self, state::active,
-                 "restarted in "
-                   + msg::format_duration(self->clock().now()
-                                          - st.failed_at.value_or(
-                                            self->clock().now())));
-      st.failed_at.reset();
-      break;
-    default:
-      // A probe confirming what is known, or a report for a resource that is
-      // not meant to run (the VM is going down): nothing to do.
-      break;
+  case state::starting:
+    transition(self, state::active, cause.empty() ? "started" : cause);
+    break;
+  case state::recovering:
+    if (st.pending == resource_state::recovery::backoff) {
+      // It came back by itself (a monitor found it healthy again): the
+      // pending restart is no longer needed.
+      ++st.generation;
+    }
+    st.pending = resource_state::recovery::none;
+    transition(
+      self, state::active,
+      "restarted in "
+        + msg::format_duration(self->clock().now()
+                               - st.failed_at.value_or(self->clock().now())));
+    st.failed_at.reset();
+    break;
+  default:
+    // A probe confirming what is known, or a report for a resource that is
+    // not meant to run (the VM is going down): nothing to do.
+    break;
   }
 }
 
 void on_report(self_ptr self, const msg::resource_report& rep) {
   auto& st = self->state;
   switch (rep.condition) {
-    case msg::resource_condition::running:
-      on_running(self, rep.cause);
-      return;
-    case msg::resource_condition::start_failed:
-      // The result of our own (re)start: counts even while restarting.
-      if (st.pending == resource_state::recovery::restarting) {
-        st.pending = resource_state::recovery::none;
-      }
-      if (st.current == state::starting || st.current == state::recovering
-          || st.current == state::active) {
-        on_failure(self, "start failed: " + rep.cause);
-      }
-      return;
-    case msg::resource_condition::failed:
-    case msg::resource_condition::stopped:
-      if (st.current == state::active || st.current == state::starting) {
-        auto cause = rep.cause.empty() ? "stopped unexpectedly" : rep.cause;
-        on_failure(self, cause);
-      }
-      return;
+  case msg::resource_condition::running:
+    on_running(self, rep.cause);
+    return;
+  case msg::resource_condition::start_failed:
+    // The result of our own (re)start: counts even while restarting.
+    if (st.pending == resource_state::recovery::restarting) {
+      st.pending = resource_state::recovery::none;
+    }
+    if (st.current == state::starting || st.current == state::recovering
+        || st.current == state::active) {
+      on_failure(self, "start failed: " + rep.cause);
+    }
+    return;
+  case msg::resource_condition::failed:
+  case msg::resource_condition::stopped:
+    if (st.current == state::active || st.current == state::starting) {
+      auto cause = rep.cause.empty() ? "stopped unexpectedly" : rep.cause;
+      on_failure(self, cause);
+    }
+    return;
   }
 }
 
@@ -165,8 +164,8 @@ resource(msg::resource_actor::stateful_pointer<resource_state> self,
          msg::resource_spec spec, std::string assembly, tree_context ctx,
          msg::resource_parent_actor parent) {
   auto& st = self->state;
-  st.tracker = restart_tracker{spec.escalation.value_or(
-    msg::default_resource_policy())};
+  st.tracker
+    = restart_tracker{spec.escalation.value_or(msg::default_resource_policy())};
   st.resource = std::move(spec.name);
   st.assembly = std::move(assembly);
   st.ctx = std::move(ctx);
@@ -206,8 +205,7 @@ resource(msg::resource_actor::stateful_pointer<resource_state> self,
       if (!st.failed_at) {
         st.failed_at = self->clock().now();
       }
-      transition(self, state::recovering, std::move(reason),
-                 "waiting for VM");
+      transition(self, state::recovering, std::move(reason), "waiting for VM");
     },
     [=](const msg::resource_report& rep) { on_report(self, rep); },
     [=](msg::backoff_atom, uint64_t generation) {

@@ -6,7 +6,7 @@
 namespace pcloud::actors {
 
 restart_tracker::restart_tracker(msg::escalation_policy policy)
-  : policy_(policy) {
+    : policy_(policy) {
   // nop
 }
 
@@ -16,11 +16,10 @@ bool restart_tracker::in_window(time_point failure, time_point now) const {
 }
 
 restart_tracker::decision restart_tracker::record_failure(time_point now) {
-  failures_.erase(std::remove_if(failures_.begin(), failures_.end(),
-                                 [&](time_point t) {
-                                   return !in_window(t, now);
-                                 }),
-                  failures_.end());
+  failures_.erase(
+    std::remove_if(failures_.begin(), failures_.end(),
+                   [&](time_point t) { return !in_window(t, now); }),
+    failures_.end());
   failures_.push_back(now);
   decision result;
   result.failures = static_cast<uint32_t>(failures_.size());
@@ -32,8 +31,8 @@ restart_tracker::decision restart_tracker::record_failure(time_point now) {
     failures_.erase(failures_.begin(),
                     failures_.end() - static_cast<std::ptrdiff_t>(keep));
   }
-  result.escalate = policy_.max_failures > 0
-                    && result.failures > policy_.max_failures;
+  result.escalate
+    = policy_.max_failures > 0 && result.failures > policy_.max_failures;
   result.delay = next_delay(now);
   last_failure_ = now;
   return result;

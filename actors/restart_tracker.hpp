@@ -26,8 +26,8 @@ public:
     uint32_t failures = 0;
   };
 
-  explicit restart_tracker(
-    msg::escalation_policy policy = msg::no_escalation_policy());
+  explicit restart_tracker(msg::escalation_policy policy
+                           = msg::no_escalation_policy());
 
   /// Counts a failure seen at `now` and decides what to do about it. A failure
   /// that finds every earlier one outside the window counts as 1.
@@ -39,9 +39,7 @@ public:
   /// Forgets all failures and the backoff: a fresh start ordered from above.
   void reset();
 
-  const msg::escalation_policy& policy() const {
-    return policy_;
-  }
+  const msg::escalation_policy& policy() const { return policy_; }
 
 private:
   bool in_window(time_point failure, time_point now) const;

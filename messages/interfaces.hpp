@@ -44,7 +44,8 @@ using hypervisor_actor = caf::typed_actor<
   /// Force off, as `virDomainDestroy`. Answers once the domain is gone.
   caf::replies_to<destroy_atom, std::string>::with<caf::ok_atom>,
   /// Graceful shutdown, forced off after the timeout.
-  caf::replies_to<shutdown_atom, std::string, caf::timespan>::with<caf::ok_atom>>;
+  caf::replies_to<shutdown_atom, std::string,
+                  caf::timespan>::with<caf::ok_atom>>;
 
 /// AMQP links to guest agents. `attach` makes the gateway talk to the agent of
 /// one domain incarnation; on hello it configures the agent's resource set and
@@ -54,7 +55,8 @@ using guest_gateway_actor = caf::typed_actor<
                  guest_listener_actor>,
   caf::reacts_to<detach_atom, std::string>, caf::reacts_to<resource_command>>;
 
-// -- the supervision tree -------------------------------------------------------
+// -- the supervision tree
+// -------------------------------------------------------
 
 /// What a resource tells its assembly.
 using resource_parent_actor
@@ -74,15 +76,16 @@ using resource_actor = caf::typed_actor<
   /// Timer: a backoff of the given generation has elapsed.
   caf::reacts_to<backoff_atom, uint64_t>>;
 
-using assembly_actor = guest_listener_actor::extend_with<
-  domain_listener_actor, resource_parent_actor>::
-  extend<caf::reacts_to<start_atom>, caf::reacts_to<stop_atom>,
-         /// Destroy and start the VM without counting a failure (the
-         /// deployable's restart-all); resets the intensity window.
-         caf::reacts_to<restart_atom, std::string>,
-         caf::replies_to<caf::get_atom>::with<assembly_status>,
-         caf::reacts_to<backoff_atom, uint64_t>,
-         caf::reacts_to<boot_timeout_atom, uint64_t>>;
+using assembly_actor
+  = guest_listener_actor::extend_with<domain_listener_actor,
+                                      resource_parent_actor>::
+    extend<caf::reacts_to<start_atom>, caf::reacts_to<stop_atom>,
+           /// Destroy and start the VM without counting a failure (the
+           /// deployable's restart-all); resets the intensity window.
+           caf::reacts_to<restart_atom, std::string>,
+           caf::replies_to<caf::get_atom>::with<assembly_status>,
+           caf::reacts_to<backoff_atom, uint64_t>,
+           caf::reacts_to<boot_timeout_atom, uint64_t>>;
 
 using deployable_actor = assembly_parent_actor::extend<
   caf::reacts_to<start_atom>, caf::reacts_to<stop_atom>,

@@ -9,13 +9,14 @@ namespace pcloud::msg {
 
 using namespace std::chrono_literals;
 
-// -- definitions ----------------------------------------------------------------
+// -- definitions
+// ----------------------------------------------------------------
 
 bool operator==(const escalation_policy& x, const escalation_policy& y) {
   return std::tie(x.max_failures, x.window, x.backoff_initial, x.backoff_max,
                   x.backoff_reset)
-         == std::tie(y.max_failures, y.window, y.backoff_initial,
-                     y.backoff_max, y.backoff_reset);
+         == std::tie(y.max_failures, y.window, y.backoff_initial, y.backoff_max,
+                     y.backoff_reset);
 }
 
 escalation_policy default_resource_policy() {
@@ -33,10 +34,10 @@ escalation_policy no_escalation_policy() {
 
 std::string to_string(deployable_policy x) {
   switch (x) {
-    case deployable_policy::restart_all:
-      return "restart-all";
-    case deployable_policy::stop:
-      return "stop";
+  case deployable_policy::restart_all:
+    return "restart-all";
+  case deployable_policy::stop:
+    return "stop";
   }
   return "invalid";
 }
@@ -61,9 +62,8 @@ bool operator==(const resource_spec& x, const resource_spec& y) {
 bool operator==(const assembly_spec& x, const assembly_spec& y) {
   return std::tie(x.name, x.uuid, x.jeos, x.memory_mib, x.vcpus, x.resources,
                   x.escalation, x.boot_timeout, x.stop_timeout)
-         == std::tie(y.name, y.uuid, y.jeos, y.memory_mib, y.vcpus,
-                     y.resources, y.escalation, y.boot_timeout,
-                     y.stop_timeout);
+         == std::tie(y.name, y.uuid, y.jeos, y.memory_mib, y.vcpus, y.resources,
+                     y.escalation, y.boot_timeout, y.stop_timeout);
 }
 
 bool operator==(const deployable_spec& x, const deployable_spec& y) {
@@ -78,9 +78,8 @@ bool operator==(const deployable_spec& x, const deployable_spec& y) {
 std::string format_duration(caf::timespan x) {
   using std::chrono::duration_cast;
   auto ns = x.count();
-  auto whole = [](auto count, const char* unit) {
-    return std::to_string(count) + unit;
-  };
+  auto whole
+    = [](auto count, const char* unit) { return std::to_string(count) + unit; };
   if (ns == 0) {
     return "0s";
   }
@@ -107,52 +106,54 @@ std::string format_duration(caf::timespan x) {
   return whole(ns, " ns");
 }
 
-// -- guest ------------------------------------------------------------------------
+// -- guest
+// ------------------------------------------------------------------------
 
 std::string to_string(resource_condition x) {
   switch (x) {
-    case resource_condition::running:
-      return "running";
-    case resource_condition::stopped:
-      return "stopped";
-    case resource_condition::failed:
-      return "failed";
-    case resource_condition::start_failed:
-      return "start_failed";
+  case resource_condition::running:
+    return "running";
+  case resource_condition::stopped:
+    return "stopped";
+  case resource_condition::failed:
+    return "failed";
+  case resource_condition::start_failed:
+    return "start_failed";
   }
   return "invalid";
 }
 
 std::string to_string(resource_operation x) {
   switch (x) {
-    case resource_operation::start:
-      return "start";
-    case resource_operation::stop:
-      return "stop";
-    case resource_operation::restart:
-      return "restart";
-    case resource_operation::monitor:
-      return "monitor";
+  case resource_operation::start:
+    return "start";
+  case resource_operation::stop:
+    return "stop";
+  case resource_operation::restart:
+    return "restart";
+  case resource_operation::monitor:
+    return "monitor";
   }
   return "invalid";
 }
 
-// -- hypervisor ---------------------------------------------------------------------
+// -- hypervisor
+// ---------------------------------------------------------------------
 
 std::string to_string(domain_event_kind x) {
   switch (x) {
-    case domain_event_kind::started:
-      return "started";
-    case domain_event_kind::stopped:
-      return "stopped";
-    case domain_event_kind::shutdown:
-      return "shutdown";
-    case domain_event_kind::crashed:
-      return "crashed";
-    case domain_event_kind::paused:
-      return "paused";
-    case domain_event_kind::resumed:
-      return "resumed";
+  case domain_event_kind::started:
+    return "started";
+  case domain_event_kind::stopped:
+    return "stopped";
+  case domain_event_kind::shutdown:
+    return "shutdown";
+  case domain_event_kind::crashed:
+    return "crashed";
+  case domain_event_kind::paused:
+    return "paused";
+  case domain_event_kind::resumed:
+    return "resumed";
   }
   return "invalid";
 }
@@ -162,20 +163,21 @@ bool is_death(domain_event_kind x) {
          || x == domain_event_kind::crashed;
 }
 
-// -- events ---------------------------------------------------------------------------
+// -- events
+// ---------------------------------------------------------------------------
 
 std::string to_string(state x) {
   switch (x) {
-    case state::stopped:
-      return "STOPPED";
-    case state::starting:
-      return "STARTING";
-    case state::active:
-      return "ACTIVE";
-    case state::recovering:
-      return "RECOVERING";
-    case state::failed:
-      return "FAILED";
+  case state::stopped:
+    return "STOPPED";
+  case state::starting:
+    return "STARTING";
+  case state::active:
+    return "ACTIVE";
+  case state::recovering:
+    return "RECOVERING";
+  case state::failed:
+    return "FAILED";
   }
   return "INVALID";
 }
@@ -211,7 +213,8 @@ std::string to_string(const event& x) {
   return result;
 }
 
-// -- registration ---------------------------------------------------------------------
+// -- registration
+// ---------------------------------------------------------------------
 
 void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_types<caf::id_block::pcloud>();

@@ -55,8 +55,8 @@ struct deployable_status {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, deployable_status& x) {
-  return f(caf::meta::type_name("deployable_status"), x.name, x.state,
-           x.reason, x.restarts, x.assemblies);
+  return f(caf::meta::type_name("deployable_status"), x.name, x.state, x.reason,
+           x.restarts, x.assemblies);
 }
 
 } // namespace pcloud::msg

@@ -17,6 +17,7 @@ namespace caf {
 class actor_system_config;
 } // namespace caf
 
+// clang-format off
 CAF_BEGIN_TYPE_ID_BLOCK(pcloud, caf::first_custom_type_id)
 
   CAF_ADD_TYPE_ID(pcloud, (pcloud::msg::escalation_policy))
@@ -53,6 +54,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(pcloud, caf::first_custom_type_id)
   CAF_ADD_ATOM(pcloud, pcloud::msg, boot_timeout_atom, "boot_tmo")
 
 CAF_END_TYPE_ID_BLOCK(pcloud)
+// clang-format on
 
 namespace pcloud::msg {
 

@@ -16,9 +16,12 @@ public:
 
   void say_hello(const std::string& assembly) {
     caf::anon_send(listener_of(assembly),
-                   msg::agent_hello{assembly, incarnation_of(assembly),
-                                    msg::guest_protocol_version, "test",
-                                    "boot", {}});
+                   msg::agent_hello{assembly,
+                                    incarnation_of(assembly),
+                                    msg::guest_protocol_version,
+                                    "test",
+                                    "boot",
+                                    {}});
     sched.run();
   }
 };
@@ -123,9 +126,9 @@ TEST_F(assembly_test, vm_dying_while_booting_is_a_new_failure) {
 TEST_F(assembly_test, agent_silence_is_a_vm_failure) {
   start_one();
   mark();
-  caf::anon_send(listener_of("assy1"),
-                 msg::agent_gone{"assy1", incarnation_of("assy1"),
-                                 "idle timeout (3s)"});
+  caf::anon_send(
+    listener_of("assy1"),
+    msg::agent_gone{"assy1", incarnation_of("assy1"), "idle timeout (3s)"});
   sched.run();
   EXPECT_EQ(hv->calls, (strings{"destroy assy1", "start assy1"}));
   auto ls = lines_since_mark("dep1/assy1");
@@ -140,7 +143,8 @@ TEST_F(assembly_test, no_hello_within_the_boot_timeout_restarts_the_vm) {
   advance(119s);
   EXPECT_EQ(hv->calls, strings{"start assy1"});
   advance(1s);
-  EXPECT_EQ(hv->calls, (strings{"start assy1", "destroy assy1", "start assy1"}));
+  EXPECT_EQ(hv->calls,
+            (strings{"start assy1", "destroy assy1", "start assy1"}));
   EXPECT_EQ(lines_of("dep1/assy1")[1],
             "dep1/assy1 RECOVERING: agent did not say hello within 120s -> "
             "restarting VM (1 of 3 in 300s)");

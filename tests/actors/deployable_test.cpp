@@ -55,9 +55,8 @@ TEST_F(deployable_test, recovering_while_any_part_recovers) {
   EXPECT_EQ(lines_since_mark("dep1"),
             strings{"dep1 RECOVERING: assy3/httpd RECOVERING"});
   caf::anon_send(listener_of("assy3"),
-                 msg::resource_report{"assy3", incarnation_of("assy3"),
-                                      "httpd", msg::resource_condition::running,
-                                      ""});
+                 msg::resource_report{"assy3", incarnation_of("assy3"), "httpd",
+                                      msg::resource_condition::running, ""});
   sched.run();
   EXPECT_EQ(lines_since_mark("dep1"),
             (strings{"dep1 RECOVERING: assy3/httpd RECOVERING",

@@ -82,9 +82,8 @@ TEST_F(resource_test, failure_while_restart_is_in_flight_is_not_counted) {
   fail_resource("assy1", "httpd");
   EXPECT_EQ(gw->count("restart assy1/httpd"), 1u);
   caf::anon_send(listener_of("assy1"),
-                 msg::resource_report{"assy1", incarnation_of("assy1"),
-                                      "httpd", msg::resource_condition::running,
-                                      ""});
+                 msg::resource_report{"assy1", incarnation_of("assy1"), "httpd",
+                                      msg::resource_condition::running, ""});
   sched.run();
   auto ls = lines_since_mark("dep1/assy1/httpd");
   ASSERT_EQ(ls.size(), 2u);
@@ -97,8 +96,7 @@ TEST_F(resource_test, failed_start_counts_as_another_failure) {
   fail_resource("assy1", "httpd");
   mark();
   caf::anon_send(listener_of("assy1"),
-                 msg::resource_report{"assy1", incarnation_of("assy1"),
-                                      "httpd",
+                 msg::resource_report{"assy1", incarnation_of("assy1"), "httpd",
                                       msg::resource_condition::start_failed,
                                       "exit code 1"});
   sched.run();
@@ -186,8 +184,8 @@ TEST_F(resource_test, deployable_resource_defaults_apply_to_all_resources) {
 }
 
 TEST_F(resource_test, same_name_in_two_assemblies_is_kept_apart) {
-  start(make_deployable({make_assembly("assy1", {"httpd"}),
-                         make_assembly("assy2", {"httpd"})}));
+  start(make_deployable(
+    {make_assembly("assy1", {"httpd"}), make_assembly("assy2", {"httpd"})}));
   mark();
   fail_resource("assy2", "httpd");
   EXPECT_EQ(gw->calls, strings{"restart assy2/httpd"});

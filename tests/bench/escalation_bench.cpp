@@ -77,8 +77,8 @@ msg::deployable_spec make_deployable(size_t index, size_t assemblies,
     for (size_t r = 0; r < resources; ++r) {
       names.push_back("res" + std::to_string(r));
     }
-    spec.assemblies.push_back(test::make_assembly(
-      spec.name + "-assy" + std::to_string(a), names));
+    spec.assemblies.push_back(
+      test::make_assembly(spec.name + "-assy" + std::to_string(a), names));
   }
   return spec;
 }
@@ -109,27 +109,26 @@ double cpu_seconds() {
 size_t messages_per_recovery() {
   test::deterministic_config cfg;
   caf::actor_system sys{cfg};
-  auto& sched = dynamic_cast<caf::scheduler::test_coordinator&>(
-    sys.scheduler());
+  auto& sched
+    = dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
   auto hv = std::make_shared<test::hypervisor_script>();
   auto gw = std::make_shared<test::gateway_script>();
   auto bus = sys.spawn(actors::event_bus, size_t{16});
   auto hyp = test::spawn_fake_hypervisor(sys, hv);
   auto gate = test::spawn_fake_gateway(sys, gw);
-  auto d = sys.spawn(actors::deployable, make_deployable(0, 1, 1), bus, hyp,
-                     gate);
+  auto d
+    = sys.spawn(actors::deployable, make_deployable(0, 1, 1), bus, hyp, gate);
   caf::anon_send(d, msg::start_atom::value);
   sched.run();
   auto& link = gw->links.begin()->second;
   caf::anon_send(link.listener,
-                 msg::resource_report{link.domain.assembly,
-                                      link.domain.incarnation, "res0",
-                                      msg::resource_condition::failed,
-                                      "killed by signal 9"});
+                 msg::resource_report{
+                   link.domain.assembly, link.domain.incarnation, "res0",
+                   msg::resource_condition::failed, "killed by signal 9"});
   auto count = sched.run();
-  for (auto h : {caf::actor_cast<caf::actor>(d), caf::actor_cast<caf::actor>(bus),
-                 caf::actor_cast<caf::actor>(hyp),
-                 caf::actor_cast<caf::actor>(gate)}) {
+  for (auto h :
+       {caf::actor_cast<caf::actor>(d), caf::actor_cast<caf::actor>(bus),
+        caf::actor_cast<caf::actor>(hyp), caf::actor_cast<caf::actor>(gate)}) {
     caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
   }
   sched.run();
@@ -143,8 +142,9 @@ int main(int argc, char** argv) {
   size_t resources = argc > 2 ? std::stoul(argv[2]) : 10;
   if (assemblies == 0 || resources == 0
       || assemblies % assemblies_per_deployable != 0) {
-    std::fprintf(stderr, "usage: %s [ASSEMBLIES (a multiple of %zu) "
-                         "[RESOURCES_PER_ASSEMBLY]]\n",
+    std::fprintf(stderr,
+                 "usage: %s [ASSEMBLIES (a multiple of %zu) "
+                 "[RESOURCES_PER_ASSEMBLY]]\n",
                  argv[0], assemblies_per_deployable);
     return 2;
   }
@@ -177,8 +177,7 @@ int main(int argc, char** argv) {
   auto t0 = bench_clock::now();
   for (size_t i = 0; i < deployables; ++i) {
     auto d = sys.spawn(actors::deployable,
-                       make_deployable(i, assemblies_per_deployable,
-                                       resources),
+                       make_deployable(i, assemblies_per_deployable, resources),
                        bus, hyp, gate);
     caf::anon_send(d, msg::start_atom::value);
     tree.push_back(d);
@@ -208,14 +207,13 @@ int main(int argc, char** argv) {
   for (auto& link : links) {
     for (auto& r : link.resources) {
       caf::anon_send(link.listener,
-                     msg::resource_report{link.domain.assembly,
-                                          link.domain.incarnation, r.name,
-                                          msg::resource_condition::failed,
-                                          "killed by signal 9"});
+                     msg::resource_report{
+                       link.domain.assembly, link.domain.incarnation, r.name,
+                       msg::resource_condition::failed, "killed by signal 9"});
     }
   }
-  auto recovered = t->wait(
-    [&](tally& x) { return x.resources_restarted == total; }, 60s);
+  auto recovered
+    = t->wait([&](tally& x) { return x.resources_restarted == total; }, 60s);
   auto elapsed = bench_clock::now() - t1;
   auto cpu_used = cpu_seconds() - cpu1;
   auto secs = std::chrono::duration<double>(elapsed).count();
@@ -254,10 +252,10 @@ int main(int argc, char** argv) {
   for (auto& d : tree) {
     caf::anon_send_exit(d, caf::exit_reason::user_shutdown);
   }
-  for (auto h : {caf::actor_cast<caf::actor>(bus),
-                 caf::actor_cast<caf::actor>(hyp),
-                 caf::actor_cast<caf::actor>(gate),
-                 caf::actor_cast<caf::actor>(count)}) {
+  for (auto h :
+       {caf::actor_cast<caf::actor>(bus), caf::actor_cast<caf::actor>(hyp),
+        caf::actor_cast<caf::actor>(gate),
+        caf::actor_cast<caf::actor>(count)}) {
     caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
   }
   sys.await_all_actors_done();

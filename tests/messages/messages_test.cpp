@@ -91,8 +91,14 @@ TEST_F(messages_test, reports_and_events_survive_serialization) {
 
   msg::deployable_status st;
   st.name = "dep1";
-  st.assemblies.push_back({"assy1", msg::state::active, "", "assy1-3", 3, 2,
-                           1, {{"httpd", msg::state::active, "", 4, 1}}});
+  st.assemblies.push_back({"assy1",
+                           msg::state::active,
+                           "",
+                           "assy1-3",
+                           3,
+                           2,
+                           1,
+                           {{"httpd", msg::state::active, "", 4, 1}}});
   auto st2 = round_trip(st);
   ASSERT_EQ(st2.assemblies.size(), 1u);
   EXPECT_EQ(st2.assemblies[0].resources[0].restarts, 4u);
@@ -142,8 +148,8 @@ TEST(format_duration, picks_the_unit_people_read) {
 }
 
 TEST(deployable_policy, parses_what_it_prints) {
-  for (auto p : {msg::deployable_policy::restart_all,
-                 msg::deployable_policy::stop}) {
+  for (auto p :
+       {msg::deployable_policy::restart_all, msg::deployable_policy::stop}) {
     EXPECT_EQ(msg::parse_deployable_policy(msg::to_string(p)), p);
   }
   EXPECT_FALSE(msg::parse_deployable_policy("reboot"));

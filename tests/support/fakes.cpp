@@ -72,12 +72,13 @@ fake_gateway(msg::guest_gateway_actor::pointer self,
       auto name = domain.assembly;
       script->links[name] = {domain, listener, std::move(resources), true};
       if (script->auto_hello) {
-        self->send(listener,
-                   msg::agent_hello{domain.assembly, domain.incarnation,
-                                    msg::guest_protocol_version, "fake",
-                                    "boot-" + std::to_string(
-                                                domain.incarnation),
-                                    {}});
+        self->send(listener, msg::agent_hello{
+                               domain.assembly,
+                               domain.incarnation,
+                               msg::guest_protocol_version,
+                               "fake",
+                               "boot-" + std::to_string(domain.incarnation),
+                               {}});
       }
     },
     [=](msg::detach_atom, const std::string& assembly) {
@@ -88,8 +89,8 @@ fake_gateway(msg::guest_gateway_actor::pointer self,
       }
     },
     [=](const msg::resource_command& cmd) {
-      script->calls.push_back(msg::to_string(cmd.operation) + " "
-                              + cmd.assembly + "/" + cmd.resource);
+      script->calls.push_back(msg::to_string(cmd.operation) + " " + cmd.assembly
+                              + "/" + cmd.resource);
       auto i = script->links.find(cmd.assembly);
       if (i == script->links.end() || !i->second.attached
           || !script->auto_running) {
@@ -98,10 +99,9 @@ fake_gateway(msg::guest_gateway_actor::pointer self,
       if (cmd.operation == msg::resource_operation::start
           || cmd.operation == msg::resource_operation::restart) {
         self->send(i->second.listener,
-                   msg::resource_report{cmd.assembly,
-                                        i->second.domain.incarnation,
-                                        cmd.resource,
-                                        msg::resource_condition::running, ""});
+                   msg::resource_report{
+                     cmd.assembly, i->second.domain.incarnation, cmd.resource,
+                     msg::resource_condition::running, ""});
       }
     },
   };

@@ -61,8 +61,8 @@ struct gateway_script {
 msg::hypervisor_actor spawn_fake_hypervisor(caf::actor_system& sys,
                                             std::shared_ptr<hypervisor_script>);
 
-msg::guest_gateway_actor
-spawn_fake_gateway(caf::actor_system& sys, std::shared_ptr<gateway_script>);
+msg::guest_gateway_actor spawn_fake_gateway(caf::actor_system& sys,
+                                            std::shared_ptr<gateway_script>);
 
 msg::event_listener_actor
 spawn_event_recorder(caf::actor_system& sys,

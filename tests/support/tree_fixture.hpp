@@ -21,8 +21,8 @@ using namespace std::chrono_literals;
 class tree_fixture : public ::testing::Test {
 public:
   tree_fixture()
-    : sys(cfg),
-      sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())) {
+      : sys(cfg), sched(dynamic_cast<caf::scheduler::test_coordinator&>(
+                    sys.scheduler())) {
     bus = sys.spawn(actors::event_bus, size_t{1000});
     hypervisor = spawn_fake_hypervisor(sys, hv);
     gateway = spawn_fake_gateway(sys, gw);
@@ -71,11 +71,10 @@ public:
   /// The agent of `assembly` reports that `resource` failed.
   void fail_resource(const std::string& assembly, const std::string& resource,
                      std::string cause = "killed by signal 9") {
-    caf::anon_send(listener_of(assembly),
-                   msg::resource_report{assembly, incarnation_of(assembly),
-                                        resource,
-                                        msg::resource_condition::failed,
-                                        std::move(cause)});
+    caf::anon_send(
+      listener_of(assembly),
+      msg::resource_report{assembly, incarnation_of(assembly), resource,
+                           msg::resource_condition::failed, std::move(cause)});
     sched.run();
   }
 
