@@ -1,0 +1,415 @@
+// runtime/hypervisor.cpp -- assemblies' domains through libvirt.
+//
+// Death signals, fastest first: the qemu process exiting (pidfd), then
+// libvirt's lifecycle event (~2 s later here). The first one reported for an
+// incarnation wins; the rest are dropped. Every event is marked `requested`
+// when pcloud itself destroyed or shut down the domain.
+#include "runtime/hypervisor.hpp"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <thread>
+
+#include <caf/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include "runtime/pid_watcher.hpp"
+#include "runtime/virt/connection.hpp"
+#include "runtime/virt/domain_xml.hpp"
+
+namespace pcloud::runtime {
+
+/// libvirt reported a lifecycle event (from the event loop thread).
+struct lifecycle_note {
+  virt::lifecycle_event ev;
+};
+
+/// An incarnation's qemu process exited (from the pid watcher thread).
+struct qemu_exit_note {
+  std::string assembly;
+  uint64_t incarnation;
+  std::string how;
+};
+
+/// A graceful shutdown ran out of time.
+struct shutdown_deadline {
+  std::string assembly;
+  uint64_t incarnation;
+};
+
+} // namespace pcloud::runtime
+
+// Local-only messages: they never cross a process boundary.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(pcloud::runtime::lifecycle_note)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(pcloud::runtime::qemu_exit_note)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(pcloud::runtime::shutdown_deadline)
+
+namespace pcloud::runtime {
+
+namespace {
+
+using hypervisor_impl
+  = msg::hypervisor_actor::extend<caf::reacts_to<lifecycle_note>,
+                                  caf::reacts_to<qemu_exit_note>,
+                                  caf::reacts_to<shutdown_deadline>>;
+
+/// What the hypervisor knows of one assembly's domain.
+struct tracked {
+  msg::domain_listener_actor listener;
+  uint64_t incarnation = 0;
+  std::string domain_uuid;
+  pid_t qemu_pid = 0;
+  /// pcloud destroyed or shut it down: its death is no failure.
+  bool expecting_death = false;
+  /// A death of this incarnation was reported already.
+  bool death_reported = false;
+  std::optional<caf::typed_response_promise<caf::ok_atom>> shutdown;
+};
+
+struct hypervisor_state {
+  static inline const char* name = "pcloud.hypervisor";
+  hypervisor_options opts;
+  std::shared_ptr<virt::connection> conn;
+  std::unique_ptr<pid_watcher> watcher;
+  std::map<std::string, tracked> assemblies;
+  /// Domain UUID (of any incarnation) -> assembly.
+  std::map<std::string, std::string> by_uuid;
+};
+
+using self_ptr = hypervisor_impl::stateful_pointer<hypervisor_state>;
+
+std::string new_uuid() {
+  std::ifstream in{"/proc/sys/kernel/random/uuid"};
+  std::string result;
+  in >> result;
+  return result;
+}
+
+caf::error make_failure(const std::string& text) {
+  return caf::make_error(caf::sec::runtime_error, text);
+}
+
+/// Where libvirt keeps a domain's qemu pid, if this host can read it.
+std::string pid_file_of(const hypervisor_options& opts,
+                        const std::string& name) {
+  auto root = embed_root_of(opts.uri);
+  if (!root.empty()) {
+    return root + "/run/qemu/" + name + ".pid";
+  }
+  if (opts.uri == "qemu:///system") {
+    return "/run/libvirt/qemu/" + name + ".pid";
+  }
+  return {};
+}
+
+void report(self_ptr self, const std::string& assembly, tracked& t,
+            msg::domain_event_kind kind, const std::string& reason) {
+  if (msg::is_death(kind)) {
+    if (t.death_reported) {
+      return; // a faster path told already
+    }
+    t.death_reported = true;
+    if (t.shutdown) {
+      t.shutdown->deliver(caf::ok_atom::value);
+      t.shutdown.reset();
+    }
+  }
+  spdlog::debug("hypervisor: {} incarnation {} {} ({}){}", assembly,
+                t.incarnation, msg::to_string(kind), reason,
+                t.expecting_death ? ", requested" : "");
+  self->send(t.listener, msg::domain_event{assembly, t.incarnation, kind,
+                                           reason, t.expecting_death});
+}
+
+void watch_qemu(self_ptr self, const std::string& assembly, tracked& t,
+                const std::string& name) {
+  auto file = pid_file_of(self->state.opts, name);
+  if (file.empty()) {
+    return;
+  }
+  auto pid = read_pid_file(file);
+  if (!pid) {
+    spdlog::warn("hypervisor: {}: no qemu pid ({}); relying on libvirt's "
+                 "events alone",
+                 assembly, pid.error());
+    return;
+  }
+  t.qemu_pid = *pid;
+  auto handle = caf::actor_cast<hypervisor_impl>(self);
+  auto incarnation = t.incarnation;
+  auto watched = self->state.watcher->watch(
+    *pid, [handle, assembly, incarnation](const std::string& how) {
+      caf::anon_send(handle, qemu_exit_note{assembly, incarnation, how});
+    });
+  if (!watched) {
+    // Already gone: the domain died while starting.
+    caf::anon_send(handle, qemu_exit_note{assembly, incarnation, "exited"});
+  }
+}
+
+/// Adopts a running domain of `spec` if there is one; an error if the name
+/// is taken by a domain that is not this assembly's.
+caf::result<msg::domain_info> try_adopt(self_ptr self,
+                                        const msg::assembly_spec& spec,
+                                        const msg::domain_listener_actor& l,
+                                        virt::domain& dom) {
+  auto meta_xml = dom.metadata(virt::metadata_namespace);
+  auto meta = meta_xml
+                ? virt::parse_metadata(*meta_xml)
+                : result<virt::domain_metadata>{failure{meta_xml.error()}};
+  if (!meta || meta->assembly_uuid != spec.uuid) {
+    return make_failure("domain " + dom.name() + " exists and is not assembly "
+                        + spec.name + "'s"
+                        + (meta ? "" : " (" + meta.error() + ")"));
+  }
+  auto& st = self->state;
+  auto& t = st.assemblies[spec.name];
+  t = tracked{};
+  t.listener = l;
+  t.incarnation = meta->incarnation;
+  t.domain_uuid = dom.uuid();
+  st.by_uuid[t.domain_uuid] = spec.name;
+  watch_qemu(self, spec.name, t, dom.name());
+  spdlog::info("hypervisor: adopted {} (incarnation {})", dom.name(),
+               t.incarnation);
+  return msg::domain_info{spec.name, t.incarnation, dom.name(), t.domain_uuid,
+                          true};
+}
+
+void ensure_dir(const std::string& path) {
+  ::mkdir(path.c_str(), 0755);
+}
+
+caf::result<msg::domain_info> start(self_ptr self, msg::assembly_spec spec,
+                                    msg::domain_listener_actor listener) {
+  auto& st = self->state;
+  auto name = virt::domain_name_for(spec.name);
+  auto existing = st.conn->lookup(name);
+  if (!existing) {
+    return make_failure(existing.error());
+  }
+  if (existing->has_value() && (*existing)->is_active()) {
+    return try_adopt(self, spec, listener, **existing);
+  }
+  auto image = st.opts.images(spec);
+  if (!image) {
+    return make_failure(image.error());
+  }
+  auto& t = st.assemblies[spec.name];
+  if (t.qemu_pid != 0) {
+    st.watcher->forget(t.qemu_pid);
+  }
+  virt::domain_config cfg;
+  cfg.name = name;
+  cfg.uuid = new_uuid();
+  cfg.virt_type = st.opts.virt_type;
+  cfg.memory_mib = spec.memory_mib;
+  cfg.vcpus = spec.vcpus;
+  cfg.kernel = image->kernel;
+  cfg.initrd = image->initrd;
+  cfg.cmdline = image->cmdline;
+  cfg.disk = image->disk;
+  cfg.disk_format = image->disk_format;
+  ensure_dir(st.opts.state_dir);
+  ensure_dir(st.opts.state_dir + "/run");
+  ensure_dir(st.opts.state_dir + "/log");
+  cfg.console_log = st.opts.state_dir + "/log/" + spec.name + ".console.log";
+  cfg.channel_socket = st.opts.state_dir + "/run/" + spec.uuid + ".agent";
+  cfg.metadata = {spec.name, spec.uuid, "", t.incarnation + 1};
+  auto xml = virt::domain_xml(cfg);
+  auto deadline = std::chrono::steady_clock::now() + st.opts.start_retry;
+  auto dom = st.conn->create(xml);
+  // libvirt refuses the name until it has cleaned up the previous
+  // incarnation: retry briefly rather than fail the restart.
+  while (!dom && dom.error().find("already exists") != std::string::npos
+         && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    dom = st.conn->create(xml);
+  }
+  if (!dom) {
+    return make_failure(dom.error());
+  }
+  t = tracked{};
+  t.listener = std::move(listener);
+  t.incarnation = cfg.metadata.incarnation;
+  t.domain_uuid = cfg.uuid;
+  st.by_uuid[cfg.uuid] = spec.name;
+  watch_qemu(self, spec.name, t, name);
+  spdlog::info("hypervisor: started {} (incarnation {})", name, t.incarnation);
+  return msg::domain_info{spec.name, t.incarnation, name, cfg.uuid, false};
+}
+
+caf::result<caf::ok_atom> destroy(self_ptr self, const std::string& assembly) {
+  auto& st = self->state;
+  auto i = st.assemblies.find(assembly);
+  if (i != st.assemblies.end()) {
+    i->second.expecting_death = true;
+  }
+  auto dom = st.conn->lookup(virt::domain_name_for(assembly));
+  if (!dom) {
+    return make_failure(dom.error());
+  }
+  if (!dom->has_value() || !(*dom)->is_active()) {
+    return caf::ok_atom::value;
+  }
+  if (auto res = (*dom)->destroy(); !res && !virt::is_no_domain(res.error())) {
+    // It may have died on its own meanwhile; only a domain still running
+    // is a failure to destroy.
+    if ((*dom)->is_active()) {
+      return make_failure(res.error());
+    }
+  }
+  return caf::ok_atom::value;
+}
+
+caf::result<caf::ok_atom> shutdown(self_ptr self, const std::string& assembly,
+                                   caf::timespan timeout) {
+  auto& st = self->state;
+  auto dom = st.conn->lookup(virt::domain_name_for(assembly));
+  if (!dom) {
+    return make_failure(dom.error());
+  }
+  auto i = st.assemblies.find(assembly);
+  if (!dom->has_value() || !(*dom)->is_active() || i == st.assemblies.end()
+      || i->second.death_reported) {
+    return destroy(self, assembly);
+  }
+  auto& t = i->second;
+  t.expecting_death = true;
+  if (auto res = (*dom)->shutdown(); !res) {
+    spdlog::warn("hypervisor: {}: {}; forcing it off", assembly, res.error());
+    return destroy(self, assembly);
+  }
+  auto rp = self->make_response_promise<caf::ok_atom>();
+  t.shutdown = rp;
+  self->delayed_send(self, timeout, shutdown_deadline{assembly, t.incarnation});
+  return rp;
+}
+
+} // namespace
+
+std::string embed_root_of(const std::string& uri) {
+  const std::string prefix = "qemu:///embed?root=";
+  if (uri.compare(0, prefix.size(), prefix) != 0) {
+    return {};
+  }
+  return uri.substr(prefix.size());
+}
+
+result<void> prepare_embed_root(const std::string& root) {
+  if (root.empty() || root.front() != '/') {
+    return fail("embed root must be an absolute path, got '" + root + "'");
+  }
+  for (auto dir : {root, root + "/etc"}) {
+    if (::mkdir(dir.c_str(), 0755) < 0 && errno != EEXIST) {
+      return fail("cannot create " + dir + ": " + std::strerror(errno));
+    }
+  }
+  // Without virtlogd (no daemon here) every start fails unless QEMU writes
+  // its own log files.
+  auto conf = root + "/etc/qemu.conf";
+  std::ofstream out{conf, std::ios::trunc};
+  out << "# Written by pcloud: no virtlogd runs for an embedded driver.\n"
+      << "stdio_handler = \"file\"\n";
+  if (!out) {
+    return fail("cannot write " + conf);
+  }
+  return pid_watcher::become_subreaper();
+}
+
+result<msg::hypervisor_actor> spawn_hypervisor(caf::actor_system& sys,
+                                               hypervisor_options opts) {
+  if (auto root = embed_root_of(opts.uri); !root.empty()) {
+    if (auto res = prepare_embed_root(root); !res) {
+      return fail(res.error());
+    }
+  }
+  auto conn = virt::connection::open(opts.uri);
+  if (!conn) {
+    return fail(conn.error());
+  }
+  auto shared = std::make_shared<virt::connection>(std::move(*conn));
+  auto impl = sys.spawn<caf::detached>([shared, opts](self_ptr self)
+                                         -> hypervisor_impl::behavior_type {
+    auto& st = self->state;
+    st.opts = opts;
+    st.conn = shared;
+    st.watcher = std::make_unique<pid_watcher>();
+    auto handle = caf::actor_cast<hypervisor_impl>(self);
+    auto registered
+      = st.conn->on_lifecycle([handle](const virt::lifecycle_event& ev) {
+          caf::anon_send(handle, lifecycle_note{ev});
+        });
+    if (!registered) {
+      spdlog::error("hypervisor: {}: no lifecycle events: {}", opts.uri,
+                    registered.error());
+    }
+    // The lifecycle callback holds a handle to this actor: drop it when
+    // the actor goes, or neither would ever be freed.
+    self->attach_functor([shared] { shared->drop_callbacks(); });
+    return {
+      [=](msg::start_atom, msg::assembly_spec spec,
+          msg::domain_listener_actor listener) {
+        return start(self, std::move(spec), std::move(listener));
+      },
+      [=](msg::destroy_atom, const std::string& assembly) {
+        return destroy(self, assembly);
+      },
+      [=](msg::shutdown_atom, const std::string& assembly,
+          caf::timespan timeout) { return shutdown(self, assembly, timeout); },
+      [=](const lifecycle_note& note) {
+        auto& st = self->state;
+        auto a = st.by_uuid.find(note.ev.domain_uuid);
+        if (a == st.by_uuid.end()) {
+          return; // not ours
+        }
+        auto& t = st.assemblies[a->second];
+        if (t.domain_uuid != note.ev.domain_uuid) {
+          return; // a previous incarnation, reported late
+        }
+        report(self, a->second, t, note.ev.kind, note.ev.detail);
+      },
+      [=](const qemu_exit_note& note) {
+        auto& st = self->state;
+        auto i = st.assemblies.find(note.assembly);
+        if (i == st.assemblies.end()
+            || i->second.incarnation != note.incarnation) {
+          return;
+        }
+        i->second.qemu_pid = 0;
+        report(self, note.assembly, i->second, msg::domain_event_kind::stopped,
+               "qemu " + note.how);
+      },
+      [=](const shutdown_deadline& dl) {
+        auto& st = self->state;
+        auto i = st.assemblies.find(dl.assembly);
+        if (i == st.assemblies.end() || i->second.incarnation != dl.incarnation
+            || !i->second.shutdown) {
+          return;
+        }
+        spdlog::info("hypervisor: {} did not shut down in time, forcing it "
+                     "off",
+                     dl.assembly);
+        auto rp = *i->second.shutdown;
+        i->second.shutdown.reset();
+        auto dom = st.conn->lookup(virt::domain_name_for(dl.assembly));
+        if (dom && dom->has_value()) {
+          if (auto res = (*dom)->destroy(); !res) {
+            rp.deliver(make_failure(res.error()));
+            return;
+          }
+        }
+        rp.deliver(caf::ok_atom::value);
+      },
+    };
+  });
+  return msg::hypervisor_actor{impl};
+}
+
+} // namespace pcloud::runtime

@@ -1,0 +1,55 @@
+// The hypervisor actor: one per libvirt URI. It owns the connection, starts
+// and destroys the assemblies' domains, and turns libvirt's lifecycle events
+// and qemu process exits into `msg::domain_event`s for the assembly actors.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include <caf/fwd.hpp>
+#include <caf/timespan.hpp>
+
+#include "messages/interfaces.hpp"
+#include "runtime/result.hpp"
+
+namespace pcloud::runtime {
+
+/// How an assembly's VM boots: direct kernel boot and/or a disk.
+struct boot_image {
+  std::string kernel;
+  std::string initrd;
+  std::string cmdline;
+  std::string disk;
+  std::string disk_format = "qcow2";
+};
+
+/// Finds the boot image of an assembly (the image store, in pcloudd).
+using image_resolver
+  = std::function<result<boot_image>(const msg::assembly_spec&)>;
+
+struct hypervisor_options {
+  /// qemu:///embed?root=DIR (no daemon), qemu:///system, test:///default.
+  std::string uri;
+  /// Agent channel sockets go to STATE/run, console logs to STATE/log.
+  std::string state_dir;
+  image_resolver images;
+  /// "qemu" (TCG) by default; "kvm" where /dev/kvm works.
+  std::string virt_type = "qemu";
+  /// How long a start retries while libvirt still cleans up the previous
+  /// incarnation under the same name ("domain ... already exists").
+  caf::timespan start_retry{std::chrono::seconds(10)};
+};
+
+/// The embed root of a qemu:///embed URI, or empty for other URIs.
+std::string embed_root_of(const std::string& uri);
+
+/// Prepares what an embed root needs on a fresh machine (its qemu.conf) and
+/// makes this process the reaper of the qemu processes it starts.
+result<void> prepare_embed_root(const std::string& root);
+
+/// Opens the connection and spawns the hypervisor actor (on a thread of its
+/// own: libvirt calls block). Fails if libvirt cannot be reached.
+result<msg::hypervisor_actor> spawn_hypervisor(caf::actor_system& sys,
+                                               hypervisor_options opts);
+
+} // namespace pcloud::runtime
