@@ -6,7 +6,9 @@
 // when pcloud itself destroyed or shut down the domain.
 #include "runtime/hypervisor.hpp"
 
+#include <pwd.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
@@ -182,8 +184,16 @@ caf::result<msg::domain_info> try_adopt(self_ptr self,
                           true};
 }
 
-void ensure_dir(const std::string& path) {
+/// A directory QEMU writes into (channel sockets, console logs). QEMU runs as
+/// libvirt-qemu even under an embedded driver, so that user must own it.
+void ensure_qemu_dir(const std::string& path) {
   ::mkdir(path.c_str(), 0755);
+  if (auto* pw = ::getpwnam("libvirt-qemu")) {
+    if (::chown(path.c_str(), pw->pw_uid, pw->pw_gid) < 0) {
+      spdlog::warn("hypervisor: cannot hand {} to libvirt-qemu: {}", path,
+                   std::strerror(errno));
+    }
+  }
 }
 
 caf::result<msg::domain_info> start(self_ptr self, msg::assembly_spec spec,
@@ -216,9 +226,9 @@ caf::result<msg::domain_info> start(self_ptr self, msg::assembly_spec spec,
   cfg.cmdline = image->cmdline;
   cfg.disk = image->disk;
   cfg.disk_format = image->disk_format;
-  ensure_dir(st.opts.state_dir);
-  ensure_dir(st.opts.state_dir + "/run");
-  ensure_dir(st.opts.state_dir + "/log");
+  ::mkdir(st.opts.state_dir.c_str(), 0755);
+  ensure_qemu_dir(st.opts.state_dir + "/run");
+  ensure_qemu_dir(st.opts.state_dir + "/log");
   cfg.console_log = st.opts.state_dir + "/log/" + spec.name + ".console.log";
   cfg.channel_socket = st.opts.state_dir + "/run/" + spec.uuid + ".agent";
   cfg.metadata = {spec.name, spec.uuid, "", t.incarnation + 1};

@@ -246,8 +246,13 @@ result<std::vector<domain>> connection::list_active() {
   return result;
 }
 
+void connection::close() {
+  drop_callbacks();
+  ptr_.reset();
+}
+
 bool connection::alive() const {
-  return virConnectIsAlive(ptr_.get()) == 1;
+  return ptr_ && virConnectIsAlive(ptr_.get()) == 1;
 }
 
 result<void> connection::on_lifecycle(lifecycle_callback cb) {

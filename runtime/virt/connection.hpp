@@ -82,6 +82,10 @@ public:
   /// Deregisters every callback registered above.
   void drop_callbacks();
 
+  /// Drops the callbacks and closes the connection now (an embed root can
+  /// be opened by one process at a time).
+  void close();
+
 private:
   struct free_fn {
     void operator()(_virConnect* p) const noexcept;

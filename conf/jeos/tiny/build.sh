@@ -66,12 +66,14 @@ done
 ln -s ../bin/busybox "$root/sbin/init"
 ln -s bin/busybox "$root/init" # the kernel runs /init from an initramfs
 
-# Only the modules a virtio guest needs: console channel, disk, network.
+# Only the modules a virtio guest needs: console channel, disk, network, and
+# the ACPI power button (a graceful shutdown from the host).
 mods=$work/kernel/lib/modules/$kver
 for m in drivers/virtio/virtio_ring drivers/virtio/virtio drivers/virtio/virtio_pci \
          drivers/virtio/virtio_pci_legacy_dev drivers/virtio/virtio_pci_modern_dev \
          drivers/char/virtio_console drivers/block/virtio_blk drivers/net/virtio_net \
-         drivers/net/net_failover net/core/failover; do
+         drivers/net/net_failover net/core/failover \
+         drivers/acpi/button drivers/input/evdev; do
   for f in "$mods/kernel/$m".ko*; do
     [ -e "$f" ] || continue
     mkdir -p "$root/lib/modules/$kver/kernel/$(dirname "$m")"
@@ -82,6 +84,10 @@ cp "$mods"/modules.builtin* "$mods"/modules.order "$root/lib/modules/$kver/" 2>/
 depmod -b "$root" "$kver"
 
 cp "$here/inittab" "$root/etc/inittab"
+# busybox acpid runs CONFDIR/PWRF/00000080 on a power button press.
+mkdir -p "$root/etc/acpi/PWRF"
+printf '#!/bin/sh\nexec poweroff\n' > "$root/etc/acpi/PWRF/00000080"
+chmod 0755 "$root/etc/acpi/PWRF/00000080"
 install -m 0755 "$here/rcS" "$root/etc/init.d/rcS"
 echo "root::0:0:root:/root:/bin/sh" > "$root/etc/passwd"
 echo "root:x:0:" > "$root/etc/group"

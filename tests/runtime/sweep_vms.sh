@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Kills the emulated guests a crashed test run left behind (they would eat
+# both cores) and removes their directories. Runs before the VM tests.
+set -u
+for pidfile in /tmp/pcloud-vm-test-*/root/run/qemu/*.pid; do
+  [ -f "$pidfile" ] || continue
+  pid=$(cat "$pidfile" 2>/dev/null) || continue
+  if [ -n "$pid" ] && grep -q qemu "/proc/$pid/comm" 2>/dev/null; then
+    echo "sweep: killing leftover qemu $pid ($pidfile)"
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+done
+for dir in /tmp/pcloud-vm-test-*; do
+  [ -d "$dir" ] || continue
+  owner=${dir#/tmp/pcloud-vm-test-}; owner=${owner%%-*}
+  # Leave the directories of test processes that still run.
+  if ! kill -0 "$owner" 2>/dev/null; then
+    rm -rf "$dir"
+  fi
+done
+exit 0

@@ -1,0 +1,128 @@
+#include "tests/support/vm.hpp"
+
+#include "runtime/pid_watcher.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace fs = std::filesystem;
+
+namespace pcloud::test {
+
+std::string tiny_jeos_dir() {
+  return PCLOUD_TINY_JEOS_DIR;
+}
+
+namespace {
+
+/// libvirt probes QEMU's capabilities on the first domain start in a new
+/// embed root and caches them there. With a /dev/kvm that does not work
+/// (nested, no vmx/svm) the probe took ~80 s on these machines; a copy of
+/// the cache made by an earlier test is valid and brings it to ~1 s.
+const std::string shared_caps = "/var/tmp/pcloud-test-qemu-caps";
+
+std::string caps_dir_of(const std::string& root) {
+  return root + "/cache/qemu/capabilities";
+}
+
+void copy_xml_files(const std::string& from, const std::string& to) {
+  std::error_code ec;
+  if (!fs::is_directory(from, ec)) {
+    return;
+  }
+  fs::create_directories(to, ec);
+  for (auto& entry : fs::directory_iterator{from, ec}) {
+    if (entry.path().extension() == ".xml") {
+      auto tmp = to + "/." + entry.path().filename().string() + ".tmp";
+      fs::copy_file(entry.path(), tmp, fs::copy_options::overwrite_existing,
+                    ec);
+      fs::rename(tmp, to + "/" + entry.path().filename().string(), ec);
+    }
+  }
+}
+
+} // namespace
+
+vm_environment::vm_environment() {
+  // libvirt lets a process open one embed root in its lifetime (a second
+  // fails: "already open with path ..."), so the root is per process and
+  // the state directory per test.
+  static std::atomic<int> counter{0};
+  dir = "/tmp/pcloud-vm-test-" + std::to_string(getpid());
+  root = dir + "/root";
+  state_dir = dir + "/state-" + std::to_string(counter++);
+  fs::create_directories(dir + "/images");
+  fs::remove_all(state_dir);
+  fs::create_directories(state_dir);
+  auto readable = fs::perms::owner_all | fs::perms::group_read
+                  | fs::perms::group_exec | fs::perms::others_read
+                  | fs::perms::others_exec;
+  fs::permissions(dir, readable);
+  fs::permissions(dir + "/images", readable);
+  kernel = dir + "/images/vmlinuz";
+  initrd = dir + "/images/initrd.img";
+  fs::copy_file(tiny_jeos_dir() + "/vmlinuz", kernel,
+                fs::copy_options::skip_existing);
+  fs::copy_file(tiny_jeos_dir() + "/initrd.img", initrd,
+                fs::copy_options::skip_existing);
+  copy_xml_files(shared_caps, caps_dir_of(root));
+}
+
+vm_environment::~vm_environment() {
+  std::error_code ec;
+  if (!fs::exists(shared_caps, ec) || fs::is_empty(shared_caps, ec)) {
+    copy_xml_files(caps_dir_of(root), shared_caps);
+  }
+  // The root stays for the rest of this process (tests/runtime/sweep_vms.sh
+  // removes it once the process is gone).
+  fs::remove_all(state_dir, ec);
+}
+
+std::string vm_environment::uri() const {
+  return "qemu:///embed?root=" + root;
+}
+
+runtime::image_resolver vm_environment::images() const {
+  auto k = kernel;
+  auto i = initrd;
+  return [k, i](const msg::assembly_spec&) {
+    return runtime::result<runtime::boot_image>{
+      runtime::boot_image{k, i, "console=ttyS0 quiet", "", "qcow2"}};
+  };
+}
+
+runtime::hypervisor_options vm_environment::options() const {
+  runtime::hypervisor_options opts;
+  opts.uri = uri();
+  opts.state_dir = state_dir;
+  opts.images = images();
+  return opts;
+}
+
+std::optional<pid_t> vm_environment::qemu_pid(const std::string& name) const {
+  auto pid = runtime::read_pid_file(root + "/run/qemu/" + name + ".pid");
+  if (!pid || kill(*pid, 0) != 0) {
+    return std::nullopt;
+  }
+  return *pid;
+}
+
+size_t vm_environment::boots(const std::string& assembly) const {
+  std::ifstream in{state_dir + "/log/" + assembly + ".console.log"};
+  std::stringstream text;
+  text << in.rdbuf();
+  auto s = text.str();
+  size_t n = 0;
+  for (auto pos = s.find("pcloud-tiny: ready"); pos != std::string::npos;
+       pos = s.find("pcloud-tiny: ready", pos + 1)) {
+    ++n;
+  }
+  return n;
+}
+
+} // namespace pcloud::test
