@@ -326,7 +326,11 @@ result<void> prepare_embed_root(const std::string& root) {
   auto conf = root + "/etc/qemu.conf";
   std::ofstream out{conf, std::ios::trunc};
   out << "# Written by pcloud: no virtlogd runs for an embedded driver.\n"
-      << "stdio_handler = \"file\"\n";
+      << "stdio_handler = \"file\"\n"
+      << "# Images are shared read-only between incarnations and processes;\n"
+      << "# remembering owners in xattrs only produced stale-timestamp\n"
+      << "# warnings on every start.\n"
+      << "remember_owner = 0\n";
   if (!out) {
     return fail("cannot write " + conf);
   }

@@ -166,6 +166,7 @@ int main(int argc, char** argv) {
   auto t = std::make_shared<tally>();
   auto hv = std::make_shared<test::hypervisor_script>();
   auto gw = std::make_shared<test::gateway_script>();
+  gw->keep_resources = false;
   auto bus = sys.spawn(actors::event_bus, size_t{1000});
   auto hyp = test::spawn_fake_hypervisor(sys, hv);
   auto gate = test::spawn_fake_gateway(sys, gw);
@@ -205,10 +206,11 @@ int main(int argc, char** argv) {
   auto cpu1 = cpu_seconds();
   auto t1 = bench_clock::now();
   for (auto& link : links) {
-    for (auto& r : link.resources) {
+    for (size_t r = 0; r < resources; ++r) {
       caf::anon_send(link.listener,
                      msg::resource_report{
-                       link.domain.assembly, link.domain.incarnation, r.name,
+                       link.domain.assembly, link.domain.incarnation,
+                       "res" + std::to_string(r),
                        msg::resource_condition::failed, "killed by signal 9"});
     }
   }

@@ -31,11 +31,10 @@ public:
   hypervisor_vm_test() : sys(cfg) {
     bus = sys.spawn(actors::event_bus, size_t{1000});
     gateway = test::spawn_fake_gateway(sys, gw);
-    recorder = sys.spawn(
-      [out = events](msg::event_listener_actor::pointer)
-        -> msg::event_listener_actor::behavior_type {
-        return {[out](const msg::event& ev) { out->push(ev); }};
-      });
+    recorder = sys.spawn([out = events](msg::event_listener_actor::pointer)
+                           -> msg::event_listener_actor::behavior_type {
+      return {[out](const msg::event& ev) { out->push(ev); }};
+    });
     caf::anon_send(bus, caf::subscribe_atom::value, recorder);
   }
 
@@ -160,8 +159,7 @@ TEST_F(hypervisor_vm_test, destroy_from_another_connection_is_restarted) {
   auto dom = other->lookup("pcloud-assy1");
   ASSERT_TRUE(dom && dom->has_value());
   ASSERT_TRUE((*dom)->destroy());
-  ASSERT_TRUE(wait_event("dep1/assy1 RECOVERING: VM stopped", mark))
-    << lines();
+  ASSERT_TRUE(wait_event("dep1/assy1 RECOVERING: VM stopped", mark)) << lines();
   ASSERT_TRUE(wait_event("dep1/assy1 ACTIVE: VM restarted in", mark))
     << lines();
   EXPECT_TRUE(wait_boots(2));
@@ -201,8 +199,7 @@ TEST_F(hypervisor_vm_test, domains_of_a_gone_process_are_adopted) {
   msg::domain_info info;
   self
     ->request(hv, vm_timeout, msg::start_atom::value,
-              test::make_assembly("assy1", {}),
-              msg::domain_listener_actor{})
+              test::make_assembly("assy1", {}), msg::domain_listener_actor{})
     .receive([&](msg::domain_info& x) { info = x; },
              [&](caf::error& err) { FAIL() << sys.render(err); });
   EXPECT_TRUE(info.adopted);

@@ -38,8 +38,7 @@ int main(int argc, char** argv) {
     caf::scoped_actor self{sys};
     self
       ->request(*hv, std::chrono::seconds(120), msg::start_atom::value,
-                test::make_assembly(argv[5], {}),
-                msg::domain_listener_actor{})
+                test::make_assembly(argv[5], {}), msg::domain_listener_actor{})
       .receive([&](msg::domain_info&) { rc = 0; },
                [&](caf::error& err) {
                  std::fprintf(stderr, "%s\n", sys.render(err).c_str());

@@ -70,6 +70,9 @@ fake_gateway(msg::guest_gateway_actor::pointer self,
       script->calls.push_back("attach " + domain.assembly + "#"
                               + std::to_string(domain.incarnation));
       auto name = domain.assembly;
+      if (!script->keep_resources) {
+        resources.clear();
+      }
       script->links[name] = {domain, listener, std::move(resources), true};
       if (script->auto_hello) {
         self->send(listener, msg::agent_hello{

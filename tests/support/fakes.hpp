@@ -54,6 +54,9 @@ struct gateway_script {
   bool auto_hello = true;
   /// Agents report a resource running as soon as they start it.
   bool auto_running = true;
+  /// Keep the resource specs of each link (benchmarks that hold thousands
+  /// of links turn this off, so the figures show the tree, not the fake).
+  bool keep_resources = true;
 
   size_t count(const std::string& call) const;
 };
