@@ -16,6 +16,7 @@
 #include <fstream>
 #include <map>
 #include <optional>
+#include <set>
 #include <thread>
 
 #include <caf/all.hpp>
@@ -45,12 +46,22 @@ struct shutdown_deadline {
   uint64_t incarnation;
 };
 
+/// libvirt closed the connection under us (libvirtd restarted or gone).
+struct connection_lost_note {
+  std::string why;
+};
+
+/// Time to try reconnecting.
+struct reconnect_tick {};
+
 } // namespace pcloud::runtime
 
 // Local-only messages: they never cross a process boundary.
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(pcloud::runtime::lifecycle_note)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(pcloud::runtime::qemu_exit_note)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(pcloud::runtime::shutdown_deadline)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(pcloud::runtime::connection_lost_note)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(pcloud::runtime::reconnect_tick)
 
 namespace pcloud::runtime {
 
@@ -59,7 +70,9 @@ namespace {
 using hypervisor_impl
   = msg::hypervisor_actor::extend<caf::reacts_to<lifecycle_note>,
                                   caf::reacts_to<qemu_exit_note>,
-                                  caf::reacts_to<shutdown_deadline>>;
+                                  caf::reacts_to<shutdown_deadline>,
+                                  caf::reacts_to<connection_lost_note>,
+                                  caf::reacts_to<reconnect_tick>>;
 
 /// What the hypervisor knows of one assembly's domain.
 struct tracked {
@@ -76,8 +89,19 @@ struct tracked {
 
 struct hypervisor_state {
   static inline const char* name = "pcloud.hypervisor";
+
+  ~hypervisor_state() {
+    // Frees the embed root for the next process at once.
+    if (conn) {
+      conn->close();
+    }
+  }
+
   hypervisor_options opts;
   std::shared_ptr<virt::connection> conn;
+  /// False while libvirt is unreachable; requests fail fast meanwhile.
+  bool connected = true;
+  caf::timespan reconnect_delay{0};
   std::unique_ptr<pid_watcher> watcher;
   std::map<std::string, tracked> assemblies;
   /// Domain UUID (of any incarnation) -> assembly.
@@ -196,9 +220,17 @@ void ensure_qemu_dir(const std::string& path) {
   }
 }
 
+caf::error disconnected(const hypervisor_state& st) {
+  return make_failure("libvirt connection to " + st.opts.uri
+                      + " is down (reconnecting)");
+}
+
 caf::result<msg::domain_info> start(self_ptr self, msg::assembly_spec spec,
                                     msg::domain_listener_actor listener) {
   auto& st = self->state;
+  if (!st.connected) {
+    return disconnected(st);
+  }
   auto name = virt::domain_name_for(spec.name);
   auto existing = st.conn->lookup(name);
   if (!existing) {
@@ -257,6 +289,9 @@ caf::result<msg::domain_info> start(self_ptr self, msg::assembly_spec spec,
 
 caf::result<caf::ok_atom> destroy(self_ptr self, const std::string& assembly) {
   auto& st = self->state;
+  if (!st.connected) {
+    return disconnected(st);
+  }
   auto i = st.assemblies.find(assembly);
   if (i != st.assemblies.end()) {
     i->second.expecting_death = true;
@@ -281,6 +316,9 @@ caf::result<caf::ok_atom> destroy(self_ptr self, const std::string& assembly) {
 caf::result<caf::ok_atom> shutdown(self_ptr self, const std::string& assembly,
                                    caf::timespan timeout) {
   auto& st = self->state;
+  if (!st.connected) {
+    return disconnected(st);
+  }
   auto dom = st.conn->lookup(virt::domain_name_for(assembly));
   if (!dom) {
     return make_failure(dom.error());
@@ -300,6 +338,75 @@ caf::result<caf::ok_atom> shutdown(self_ptr self, const std::string& assembly,
   t.shutdown = rp;
   self->delayed_send(self, timeout, shutdown_deadline{assembly, t.incarnation});
   return rp;
+}
+
+void register_callbacks(self_ptr self) {
+  auto& st = self->state;
+  // libvirt may free a deregistered callback late (or, once the connection
+  // is closed, never): the callbacks hold only a weak handle, so they can
+  // never keep this actor alive.
+  caf::weak_actor_ptr weak = self->ctrl();
+  auto tell = [weak](auto msg) {
+    if (auto strong = caf::actor_cast<caf::strong_actor_ptr>(weak)) {
+      caf::anon_send(caf::actor_cast<hypervisor_impl>(strong), std::move(msg));
+    }
+  };
+  auto events = st.conn->on_lifecycle(
+    [tell](const virt::lifecycle_event& ev) { tell(lifecycle_note{ev}); });
+  if (!events) {
+    spdlog::error("hypervisor: {}: no lifecycle events: {}", st.opts.uri,
+                  events.error());
+  }
+  auto closes = st.conn->on_close(
+    [tell](const std::string& why) { tell(connection_lost_note{why}); });
+  if (!closes) {
+    spdlog::warn("hypervisor: {}: cannot watch the connection: {}",
+                 st.opts.uri, closes.error());
+  }
+}
+
+/// After a reconnect: whatever died while libvirt was unreachable is
+/// reported now (a level-driven check, not an event we might have missed).
+void reconcile(self_ptr self) {
+  auto& st = self->state;
+  auto active = st.conn->list_active();
+  if (!active) {
+    spdlog::warn("hypervisor: reconcile: {}", active.error());
+    return;
+  }
+  std::set<std::string> running;
+  for (auto& dom : *active) {
+    running.insert(dom.uuid());
+  }
+  for (auto& [assembly, t] : st.assemblies) {
+    if (t.incarnation != 0 && !t.death_reported
+        && running.count(t.domain_uuid) == 0) {
+      report(self, assembly, t, msg::domain_event_kind::stopped,
+             "gone while the libvirt connection was down");
+    }
+  }
+  spdlog::info("hypervisor: {}: reconciled {} domains, {} running",
+               st.opts.uri, st.assemblies.size(), running.size());
+}
+
+void try_reconnect(self_ptr self) {
+  auto& st = self->state;
+  auto conn = virt::connection::open(st.opts.uri);
+  if (!conn) {
+    using namespace std::chrono_literals;
+    st.reconnect_delay = std::min<caf::timespan>(
+      std::max<caf::timespan>(st.reconnect_delay * 2, 250ms), 5s);
+    spdlog::debug("hypervisor: reconnect failed ({}), next in {}",
+                  conn.error(), msg::format_duration(st.reconnect_delay));
+    self->delayed_send(self, st.reconnect_delay, reconnect_tick{});
+    return;
+  }
+  st.conn = std::make_shared<virt::connection>(std::move(*conn));
+  st.connected = true;
+  st.reconnect_delay = caf::timespan{0};
+  register_callbacks(self);
+  spdlog::info("hypervisor: reconnected to {}", st.opts.uri);
+  reconcile(self);
 }
 
 } // namespace
@@ -349,24 +456,13 @@ result<msg::hypervisor_actor> spawn_hypervisor(caf::actor_system& sys,
     return fail(conn.error());
   }
   auto shared = std::make_shared<virt::connection>(std::move(*conn));
-  auto impl = sys.spawn<caf::detached>([shared, opts](self_ptr self)
-                                         -> hypervisor_impl::behavior_type {
-    auto& st = self->state;
-    st.opts = opts;
-    st.conn = shared;
-    st.watcher = std::make_unique<pid_watcher>();
-    auto handle = caf::actor_cast<hypervisor_impl>(self);
-    auto registered
-      = st.conn->on_lifecycle([handle](const virt::lifecycle_event& ev) {
-          caf::anon_send(handle, lifecycle_note{ev});
-        });
-    if (!registered) {
-      spdlog::error("hypervisor: {}: no lifecycle events: {}", opts.uri,
-                    registered.error());
-    }
-    // The lifecycle callback holds a handle to this actor: drop it when
-    // the actor goes, or neither would ever be freed.
-    self->attach_functor([shared] { shared->drop_callbacks(); });
+  auto impl = sys.spawn<caf::detached>(
+    [shared, opts](self_ptr self) mutable -> hypervisor_impl::behavior_type {
+      auto& st = self->state;
+      st.opts = opts;
+      st.conn = std::move(shared);
+      st.watcher = std::make_unique<pid_watcher>();
+      register_callbacks(self);
     return {
       [=](msg::start_atom, msg::assembly_spec spec,
           msg::domain_listener_actor listener) {
@@ -420,6 +516,24 @@ result<msg::hypervisor_actor> spawn_hypervisor(caf::actor_system& sys,
           }
         }
         rp.deliver(caf::ok_atom::value);
+      },
+      [=](const connection_lost_note& note) {
+        auto& st = self->state;
+        if (!st.connected) {
+          return;
+        }
+        // VMs keep running without libvirtd: this is no VM failure. Their
+        // qemu exits are still seen through the pid watcher meanwhile.
+        spdlog::warn("hypervisor: lost {}: {}; reconnecting", st.opts.uri,
+                     note.why);
+        st.connected = false;
+        st.conn->close();
+        try_reconnect(self);
+      },
+      [=](reconnect_tick) {
+        if (!self->state.connected) {
+          try_reconnect(self);
+        }
       },
     };
   });
