@@ -16,7 +16,9 @@
 #include <fstream>
 #include <map>
 #include <optional>
+#include <functional>
 #include <set>
+#include <vector>
 #include <thread>
 
 #include <caf/all.hpp>
@@ -99,8 +101,10 @@ struct hypervisor_state {
 
   hypervisor_options opts;
   std::shared_ptr<virt::connection> conn;
-  /// False while libvirt is unreachable; requests fail fast meanwhile.
+  /// False while libvirt is unreachable. Requests wait meanwhile (the
+  /// requesters' own timeouts bound the wait) and run after the reconnect.
   bool connected = true;
+  std::vector<std::function<void()>> deferred;
   caf::timespan reconnect_delay{0};
   std::unique_ptr<pid_watcher> watcher;
   std::map<std::string, tracked> assemblies;
@@ -220,17 +224,9 @@ void ensure_qemu_dir(const std::string& path) {
   }
 }
 
-caf::error disconnected(const hypervisor_state& st) {
-  return make_failure("libvirt connection to " + st.opts.uri
-                      + " is down (reconnecting)");
-}
-
 caf::result<msg::domain_info> start(self_ptr self, msg::assembly_spec spec,
                                     msg::domain_listener_actor listener) {
   auto& st = self->state;
-  if (!st.connected) {
-    return disconnected(st);
-  }
   auto name = virt::domain_name_for(spec.name);
   auto existing = st.conn->lookup(name);
   if (!existing) {
@@ -289,9 +285,6 @@ caf::result<msg::domain_info> start(self_ptr self, msg::assembly_spec spec,
 
 caf::result<caf::ok_atom> destroy(self_ptr self, const std::string& assembly) {
   auto& st = self->state;
-  if (!st.connected) {
-    return disconnected(st);
-  }
   auto i = st.assemblies.find(assembly);
   if (i != st.assemblies.end()) {
     i->second.expecting_death = true;
@@ -313,31 +306,50 @@ caf::result<caf::ok_atom> destroy(self_ptr self, const std::string& assembly) {
   return caf::ok_atom::value;
 }
 
-caf::result<caf::ok_atom> shutdown(self_ptr self, const std::string& assembly,
-                                   caf::timespan timeout) {
-  auto& st = self->state;
-  if (!st.connected) {
-    return disconnected(st);
+template <class T>
+void deliver(caf::typed_response_promise<T>& rp, caf::result<T> res) {
+  if (res.flag == caf::rt_value) {
+    rp.deliver(res.value.template get_as<T>(0));
+  } else {
+    rp.deliver(res.err);
   }
+}
+
+/// A graceful shutdown, forced off after `timeout`; answers into `rp` once
+/// the domain is gone.
+void shutdown(self_ptr self, const std::string& assembly,
+              caf::timespan timeout,
+              caf::typed_response_promise<caf::ok_atom> rp) {
+  auto& st = self->state;
   auto dom = st.conn->lookup(virt::domain_name_for(assembly));
   if (!dom) {
-    return make_failure(dom.error());
+    rp.deliver(make_failure(dom.error()));
+    return;
   }
   auto i = st.assemblies.find(assembly);
   if (!dom->has_value() || !(*dom)->is_active() || i == st.assemblies.end()
       || i->second.death_reported) {
-    return destroy(self, assembly);
+    deliver(rp, destroy(self, assembly));
+    return;
   }
   auto& t = i->second;
   t.expecting_death = true;
   if (auto res = (*dom)->shutdown(); !res) {
     spdlog::warn("hypervisor: {}: {}; forcing it off", assembly, res.error());
-    return destroy(self, assembly);
+    deliver(rp, destroy(self, assembly));
+    return;
   }
-  auto rp = self->make_response_promise<caf::ok_atom>();
   t.shutdown = rp;
   self->delayed_send(self, timeout, shutdown_deadline{assembly, t.incarnation});
-  return rp;
+}
+
+/// Runs `f` now, or after the reconnect while libvirt is unreachable.
+void when_connected(self_ptr self, std::function<void()> f) {
+  if (self->state.connected) {
+    f();
+  } else {
+    self->state.deferred.push_back(std::move(f));
+  }
 }
 
 void register_callbacks(self_ptr self) {
@@ -407,6 +419,11 @@ void try_reconnect(self_ptr self) {
   register_callbacks(self);
   spdlog::info("hypervisor: reconnected to {}", st.opts.uri);
   reconcile(self);
+  auto waiting = std::move(st.deferred);
+  st.deferred.clear();
+  for (auto& f : waiting) {
+    f();
+  }
 }
 
 } // namespace
@@ -466,13 +483,24 @@ result<msg::hypervisor_actor> spawn_hypervisor(caf::actor_system& sys,
     return {
       [=](msg::start_atom, msg::assembly_spec spec,
           msg::domain_listener_actor listener) {
-        return start(self, std::move(spec), std::move(listener));
+        auto rp = self->make_response_promise<msg::domain_info>();
+        when_connected(self, [=]() mutable {
+          deliver(rp, start(self, std::move(spec), std::move(listener)));
+        });
+        return rp;
       },
       [=](msg::destroy_atom, const std::string& assembly) {
-        return destroy(self, assembly);
+        auto rp = self->make_response_promise<caf::ok_atom>();
+        when_connected(self,
+                       [=]() mutable { deliver(rp, destroy(self, assembly)); });
+        return rp;
       },
       [=](msg::shutdown_atom, const std::string& assembly,
-          caf::timespan timeout) { return shutdown(self, assembly, timeout); },
+          caf::timespan timeout) {
+        auto rp = self->make_response_promise<caf::ok_atom>();
+        when_connected(self, [=] { shutdown(self, assembly, timeout, rp); });
+        return rp;
+      },
       [=](const lifecycle_note& note) {
         auto& st = self->state;
         auto a = st.by_uuid.find(note.ev.domain_uuid);
@@ -508,6 +536,12 @@ result<msg::hypervisor_actor> spawn_hypervisor(caf::actor_system& sys,
                      dl.assembly);
         auto rp = *i->second.shutdown;
         i->second.shutdown.reset();
+        if (!st.connected) {
+          when_connected(self, [=]() mutable {
+            deliver(rp, destroy(self, dl.assembly));
+          });
+          return;
+        }
         auto dom = st.conn->lookup(virt::domain_name_for(dl.assembly));
         if (dom && dom->has_value()) {
           if (auto res = (*dom)->destroy(); !res) {
