@@ -14,12 +14,12 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <optional>
-#include <functional>
 #include <set>
-#include <vector>
 #include <thread>
+#include <vector>
 
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
@@ -69,12 +69,10 @@ namespace pcloud::runtime {
 
 namespace {
 
-using hypervisor_impl
-  = msg::hypervisor_actor::extend<caf::reacts_to<lifecycle_note>,
-                                  caf::reacts_to<qemu_exit_note>,
-                                  caf::reacts_to<shutdown_deadline>,
-                                  caf::reacts_to<connection_lost_note>,
-                                  caf::reacts_to<reconnect_tick>>;
+using hypervisor_impl = msg::hypervisor_actor::extend<
+  caf::reacts_to<lifecycle_note>, caf::reacts_to<qemu_exit_note>,
+  caf::reacts_to<shutdown_deadline>, caf::reacts_to<connection_lost_note>,
+  caf::reacts_to<reconnect_tick>>;
 
 /// What the hypervisor knows of one assembly's domain.
 struct tracked {
@@ -317,8 +315,7 @@ void deliver(caf::typed_response_promise<T>& rp, caf::result<T> res) {
 
 /// A graceful shutdown, forced off after `timeout`; answers into `rp` once
 /// the domain is gone.
-void shutdown(self_ptr self, const std::string& assembly,
-              caf::timespan timeout,
+void shutdown(self_ptr self, const std::string& assembly, caf::timespan timeout,
               caf::typed_response_promise<caf::ok_atom> rp) {
   auto& st = self->state;
   auto dom = st.conn->lookup(virt::domain_name_for(assembly));
@@ -372,8 +369,8 @@ void register_callbacks(self_ptr self) {
   auto closes = st.conn->on_close(
     [tell](const std::string& why) { tell(connection_lost_note{why}); });
   if (!closes) {
-    spdlog::warn("hypervisor: {}: cannot watch the connection: {}",
-                 st.opts.uri, closes.error());
+    spdlog::warn("hypervisor: {}: cannot watch the connection: {}", st.opts.uri,
+                 closes.error());
   }
 }
 
@@ -397,8 +394,8 @@ void reconcile(self_ptr self) {
              "gone while the libvirt connection was down");
     }
   }
-  spdlog::info("hypervisor: {}: reconciled {} domains, {} running",
-               st.opts.uri, st.assemblies.size(), running.size());
+  spdlog::info("hypervisor: {}: reconciled {} domains, {} running", st.opts.uri,
+               st.assemblies.size(), running.size());
 }
 
 void try_reconnect(self_ptr self) {
@@ -408,8 +405,8 @@ void try_reconnect(self_ptr self) {
     using namespace std::chrono_literals;
     st.reconnect_delay = std::min<caf::timespan>(
       std::max<caf::timespan>(st.reconnect_delay * 2, 250ms), 5s);
-    spdlog::debug("hypervisor: reconnect failed ({}), next in {}",
-                  conn.error(), msg::format_duration(st.reconnect_delay));
+    spdlog::debug("hypervisor: reconnect failed ({}), next in {}", conn.error(),
+                  msg::format_duration(st.reconnect_delay));
     self->delayed_send(self, st.reconnect_delay, reconnect_tick{});
     return;
   }
@@ -480,97 +477,97 @@ result<msg::hypervisor_actor> spawn_hypervisor(caf::actor_system& sys,
       st.conn = std::move(shared);
       st.watcher = std::make_unique<pid_watcher>();
       register_callbacks(self);
-    return {
-      [=](msg::start_atom, msg::assembly_spec spec,
-          msg::domain_listener_actor listener) {
-        auto rp = self->make_response_promise<msg::domain_info>();
-        when_connected(self, [=]() mutable {
-          deliver(rp, start(self, std::move(spec), std::move(listener)));
-        });
-        return rp;
-      },
-      [=](msg::destroy_atom, const std::string& assembly) {
-        auto rp = self->make_response_promise<caf::ok_atom>();
-        when_connected(self,
-                       [=]() mutable { deliver(rp, destroy(self, assembly)); });
-        return rp;
-      },
-      [=](msg::shutdown_atom, const std::string& assembly,
-          caf::timespan timeout) {
-        auto rp = self->make_response_promise<caf::ok_atom>();
-        when_connected(self, [=] { shutdown(self, assembly, timeout, rp); });
-        return rp;
-      },
-      [=](const lifecycle_note& note) {
-        auto& st = self->state;
-        auto a = st.by_uuid.find(note.ev.domain_uuid);
-        if (a == st.by_uuid.end()) {
-          return; // not ours
-        }
-        auto& t = st.assemblies[a->second];
-        if (t.domain_uuid != note.ev.domain_uuid) {
-          return; // a previous incarnation, reported late
-        }
-        report(self, a->second, t, note.ev.kind, note.ev.detail);
-      },
-      [=](const qemu_exit_note& note) {
-        auto& st = self->state;
-        auto i = st.assemblies.find(note.assembly);
-        if (i == st.assemblies.end()
-            || i->second.incarnation != note.incarnation) {
-          return;
-        }
-        i->second.qemu_pid = 0;
-        report(self, note.assembly, i->second, msg::domain_event_kind::stopped,
-               "qemu " + note.how);
-      },
-      [=](const shutdown_deadline& dl) {
-        auto& st = self->state;
-        auto i = st.assemblies.find(dl.assembly);
-        if (i == st.assemblies.end() || i->second.incarnation != dl.incarnation
-            || !i->second.shutdown) {
-          return;
-        }
-        spdlog::info("hypervisor: {} did not shut down in time, forcing it "
-                     "off",
-                     dl.assembly);
-        auto rp = *i->second.shutdown;
-        i->second.shutdown.reset();
-        if (!st.connected) {
+      return {
+        [=](msg::start_atom, msg::assembly_spec spec,
+            msg::domain_listener_actor listener) {
+          auto rp = self->make_response_promise<msg::domain_info>();
           when_connected(self, [=]() mutable {
-            deliver(rp, destroy(self, dl.assembly));
+            deliver(rp, start(self, std::move(spec), std::move(listener)));
           });
-          return;
-        }
-        auto dom = st.conn->lookup(virt::domain_name_for(dl.assembly));
-        if (dom && dom->has_value()) {
-          if (auto res = (*dom)->destroy(); !res) {
-            rp.deliver(make_failure(res.error()));
+          return rp;
+        },
+        [=](msg::destroy_atom, const std::string& assembly) {
+          auto rp = self->make_response_promise<caf::ok_atom>();
+          when_connected(
+            self, [=]() mutable { deliver(rp, destroy(self, assembly)); });
+          return rp;
+        },
+        [=](msg::shutdown_atom, const std::string& assembly,
+            caf::timespan timeout) {
+          auto rp = self->make_response_promise<caf::ok_atom>();
+          when_connected(self, [=] { shutdown(self, assembly, timeout, rp); });
+          return rp;
+        },
+        [=](const lifecycle_note& note) {
+          auto& st = self->state;
+          auto a = st.by_uuid.find(note.ev.domain_uuid);
+          if (a == st.by_uuid.end()) {
+            return; // not ours
+          }
+          auto& t = st.assemblies[a->second];
+          if (t.domain_uuid != note.ev.domain_uuid) {
+            return; // a previous incarnation, reported late
+          }
+          report(self, a->second, t, note.ev.kind, note.ev.detail);
+        },
+        [=](const qemu_exit_note& note) {
+          auto& st = self->state;
+          auto i = st.assemblies.find(note.assembly);
+          if (i == st.assemblies.end()
+              || i->second.incarnation != note.incarnation) {
             return;
           }
-        }
-        rp.deliver(caf::ok_atom::value);
-      },
-      [=](const connection_lost_note& note) {
-        auto& st = self->state;
-        if (!st.connected) {
-          return;
-        }
-        // VMs keep running without libvirtd: this is no VM failure. Their
-        // qemu exits are still seen through the pid watcher meanwhile.
-        spdlog::warn("hypervisor: lost {}: {}; reconnecting", st.opts.uri,
-                     note.why);
-        st.connected = false;
-        st.conn->close();
-        try_reconnect(self);
-      },
-      [=](reconnect_tick) {
-        if (!self->state.connected) {
+          i->second.qemu_pid = 0;
+          report(self, note.assembly, i->second,
+                 msg::domain_event_kind::stopped, "qemu " + note.how);
+        },
+        [=](const shutdown_deadline& dl) {
+          auto& st = self->state;
+          auto i = st.assemblies.find(dl.assembly);
+          if (i == st.assemblies.end()
+              || i->second.incarnation != dl.incarnation
+              || !i->second.shutdown) {
+            return;
+          }
+          spdlog::info("hypervisor: {} did not shut down in time, forcing it "
+                       "off",
+                       dl.assembly);
+          auto rp = *i->second.shutdown;
+          i->second.shutdown.reset();
+          if (!st.connected) {
+            when_connected(
+              self, [=]() mutable { deliver(rp, destroy(self, dl.assembly)); });
+            return;
+          }
+          auto dom = st.conn->lookup(virt::domain_name_for(dl.assembly));
+          if (dom && dom->has_value()) {
+            if (auto res = (*dom)->destroy(); !res) {
+              rp.deliver(make_failure(res.error()));
+              return;
+            }
+          }
+          rp.deliver(caf::ok_atom::value);
+        },
+        [=](const connection_lost_note& note) {
+          auto& st = self->state;
+          if (!st.connected) {
+            return;
+          }
+          // VMs keep running without libvirtd: this is no VM failure. Their
+          // qemu exits are still seen through the pid watcher meanwhile.
+          spdlog::warn("hypervisor: lost {}: {}; reconnecting", st.opts.uri,
+                       note.why);
+          st.connected = false;
+          st.conn->close();
           try_reconnect(self);
-        }
-      },
-    };
-  });
+        },
+        [=](reconnect_tick) {
+          if (!self->state.connected) {
+            try_reconnect(self);
+          }
+        },
+      };
+    });
   return msg::hypervisor_actor{impl};
 }
 

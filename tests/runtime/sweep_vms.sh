@@ -18,4 +18,14 @@ for dir in /tmp/pcloud-vm-test-*; do
     rm -rf "$dir"
   fi
 done
+# qemu:///system domains of test processes that are gone.
+if pidof libvirtd >/dev/null 2>&1; then
+  for dom in $(virsh -q -c qemu:///system list --name 2>/dev/null | grep '^pcloud-systest'); do
+    owner=${dom#pcloud-systest}
+    if ! kill -0 "$owner" 2>/dev/null; then
+      echo "sweep: destroying leftover domain $dom"
+      virsh -q -c qemu:///system destroy "$dom" >/dev/null 2>&1 || true
+    fi
+  done
+fi
 exit 0

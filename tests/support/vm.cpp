@@ -48,7 +48,7 @@ void copy_xml_files(const std::string& from, const std::string& to) {
 
 } // namespace
 
-vm_environment::vm_environment() {
+vm_environment::vm_environment(bool system) : system(system) {
   // libvirt lets a process open one embed root in its lifetime (a second
   // fails: "already open with path ..."), so the root is per process and
   // the state directory per test.
@@ -70,12 +70,15 @@ vm_environment::vm_environment() {
                 fs::copy_options::skip_existing);
   fs::copy_file(tiny_jeos_dir() + "/initrd.img", initrd,
                 fs::copy_options::skip_existing);
-  copy_xml_files(shared_caps, caps_dir_of(root));
+  if (!system) {
+    copy_xml_files(shared_caps, caps_dir_of(root));
+  }
 }
 
 vm_environment::~vm_environment() {
   std::error_code ec;
-  if (!fs::exists(shared_caps, ec) || fs::is_empty(shared_caps, ec)) {
+  if (!system
+      && (!fs::exists(shared_caps, ec) || fs::is_empty(shared_caps, ec))) {
     copy_xml_files(caps_dir_of(root), shared_caps);
   }
   // The root stays for the rest of this process (tests/runtime/sweep_vms.sh
@@ -84,7 +87,7 @@ vm_environment::~vm_environment() {
 }
 
 std::string vm_environment::uri() const {
-  return "qemu:///embed?root=" + root;
+  return system ? "qemu:///system" : "qemu:///embed?root=" + root;
 }
 
 runtime::image_resolver vm_environment::images() const {
@@ -105,7 +108,8 @@ runtime::hypervisor_options vm_environment::options() const {
 }
 
 std::optional<pid_t> vm_environment::qemu_pid(const std::string& name) const {
-  auto pid = runtime::read_pid_file(root + "/run/qemu/" + name + ".pid");
+  auto dir = system ? std::string{"/run/libvirt/qemu"} : root + "/run/qemu";
+  auto pid = runtime::read_pid_file(dir + "/" + name + ".pid");
   if (!pid || kill(*pid, 0) != 0) {
     return std::nullopt;
   }

@@ -16,7 +16,9 @@ namespace pcloud::test {
 
 class vm_environment {
 public:
-  vm_environment();
+  /// `system`: use qemu:///system (libvirtd must run) instead of an embed
+  /// root of this process.
+  explicit vm_environment(bool system = false);
   vm_environment(const vm_environment&) = delete;
   vm_environment& operator=(const vm_environment&) = delete;
   ~vm_environment();
@@ -37,6 +39,7 @@ public:
   /// console (the log is appended to across restarts).
   size_t boots(const std::string& assembly) const;
 
+  bool system;
   std::string dir;
   std::string root;
   std::string state_dir;

@@ -1,0 +1,87 @@
+// qemu:///system with libvirtd started by the test setup
+// (conf/host/start-libvirtd.sh): a force-off from a separate process, and
+// libvirtd restarting under running VMs. These tests restart the machine's
+// libvirtd, so ctest runs them one at a time.
+#include <cstdlib>
+
+#include "tests/support/vm_tree.hpp"
+
+using namespace pcloud;
+using namespace std::chrono_literals;
+
+namespace {
+
+class hypervisor_system_test : public test::vm_tree_fixture {
+public:
+  hypervisor_system_test()
+      : vm_tree_fixture(true, "systest" + std::to_string(getpid())) {
+    // nop
+  }
+
+  static void run(const std::string& cmd) {
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  }
+
+  static void kill_libvirtd() {
+    run("pkill -9 -x libvirtd; while pidof libvirtd >/dev/null; do sleep "
+        "0.05; done");
+  }
+
+  static void start_libvirtd() { run(PCLOUD_START_LIBVIRTD); }
+
+  size_t count_recovering(size_t from) {
+    size_t n = 0;
+    auto evs = events->items();
+    for (size_t i = from; i < evs.size(); ++i) {
+      n += evs[i].state == msg::state::recovering;
+    }
+    return n;
+  }
+};
+
+} // namespace
+
+TEST_F(hypervisor_system_test, virsh_destroy_from_another_process) {
+  start_deployable();
+  auto mark = events->items().size();
+  // What virt-manager's Force Off does.
+  run("virsh -q -c qemu:///system destroy " + domain() + " >/dev/null");
+  ASSERT_TRUE(wait_event("dep1/" + name + " RECOVERING: VM stopped", mark))
+    << lines();
+  ASSERT_TRUE(wait_event("dep1/" + name + " ACTIVE: VM restarted in", mark))
+    << lines();
+  EXPECT_TRUE(wait_boots(2));
+}
+
+TEST_F(hypervisor_system_test, libvirtd_restart_restarts_no_vm) {
+  start_deployable();
+  auto pid = env.qemu_pid(domain());
+  ASSERT_TRUE(pid);
+  auto mark = events->items().size();
+  kill_libvirtd();
+  start_libvirtd();
+  // Still recovered afterwards: the hypervisor reconnected.
+  ASSERT_EQ(kill(*pid, SIGKILL), 0);
+  ASSERT_TRUE(wait_event("dep1/" + name + " ACTIVE: VM restarted in", mark))
+    << lines();
+  EXPECT_EQ(count_recovering(mark), 2u)
+    << "only the kill, for the assembly and its deployable:\n"
+    << lines();
+}
+
+TEST_F(hypervisor_system_test, vm_that_died_while_libvirtd_was_down) {
+  start_deployable();
+  auto pid = env.qemu_pid(domain());
+  ASSERT_TRUE(pid);
+  auto mark = events->items().size();
+  kill_libvirtd();
+  ASSERT_EQ(kill(*pid, SIGKILL), 0);
+  ASSERT_TRUE(wait_event("dep1/" + name + " RECOVERING", mark)) << lines();
+  start_libvirtd();
+  ASSERT_TRUE(wait_event("dep1/" + name + " ACTIVE: VM restarted in", mark))
+    << lines();
+  EXPECT_TRUE(wait_boots(2));
+  auto pid2 = env.qemu_pid(domain());
+  ASSERT_TRUE(pid2);
+  EXPECT_NE(*pid2, *pid);
+}
