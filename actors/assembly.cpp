@@ -131,16 +131,12 @@ void on_vm_failure(self_ptr self, const std::string& reason) {
     transition(self, state::failed, reason, "escalating to deployable",
                d.failures);
     self->send(st.parent, msg::escalate_atom::value, st.spec.name,
-               "assembly " + st.spec.name + " failed "
-                 + std::to_string(d.failures) + " times in "
-                 + msg::format_duration(st.tracker.policy().window) + " ("
-                 + reason + ")");
+               exceeded_reason("assembly " + st.spec.name, d.failures,
+                               st.tracker.policy(), reason));
     return;
   }
-  auto action = d.delay.count() == 0
-                  ? std::string{"restarting VM"}
-                  : "restarting VM in " + msg::format_duration(d.delay);
-  transition(self, state::recovering, reason, std::move(action), d.failures);
+  transition(self, state::recovering, reason,
+             restart_action("restarting VM", d.delay), d.failures);
   if (d.delay.count() == 0) {
     restart_vm(self);
   } else {

@@ -84,18 +84,14 @@ void on_failure(self_ptr self, const std::string& cause) {
     transition(self, state::failed, cause,
                "escalating to assembly " + st.assembly, d.failures);
     self->send(st.parent, msg::escalate_atom::value, st.resource,
-               "resource " + st.resource + " failed "
-                 + std::to_string(d.failures) + " times in "
-                 + msg::format_duration(st.tracker.policy().window) + " ("
-                 + cause + ")");
+               exceeded_reason("resource " + st.resource, d.failures,
+                               st.tracker.policy(), cause));
     // Waits for the assembly: vm_lost, then start.
     st.pending = resource_state::recovery::vm;
     return;
   }
-  auto action = d.delay.count() == 0
-                  ? std::string{"restarting"}
-                  : "restarting in " + msg::format_duration(d.delay);
-  transition(self, state::recovering, cause, std::move(action), d.failures);
+  transition(self, state::recovering, cause,
+             restart_action("restarting", d.delay), d.failures);
   if (d.delay.count() == 0) {
     restart_now(self);
   } else {

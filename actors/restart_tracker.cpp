@@ -77,4 +77,18 @@ void restart_tracker::reset() {
   consecutive_ = 0;
 }
 
+std::string restart_action(const std::string& verb, caf::timespan delay) {
+  if (delay.count() == 0) {
+    return verb;
+  }
+  return verb + " in " + msg::format_duration(delay);
+}
+
+std::string exceeded_reason(const std::string& what, uint32_t failures,
+                            const msg::escalation_policy& policy,
+                            const std::string& last_cause) {
+  return what + " failed " + std::to_string(failures) + " times in "
+         + msg::format_duration(policy.window) + " (" + last_cause + ")";
+}
+
 } // namespace pcloud::actors

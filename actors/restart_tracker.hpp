@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include <caf/actor_clock.hpp>
@@ -54,5 +55,14 @@ private:
   /// Restarts since the backoff was last reset.
   uint32_t consecutive_ = 0;
 };
+
+/// "restarting" or "restarting in 2s": the action an event reports.
+std::string restart_action(const std::string& verb, caf::timespan delay);
+
+/// Why a level escalates, e.g. "resource httpd failed 6 times in 60s
+/// (killed by signal 9)".
+std::string exceeded_reason(const std::string& what, uint32_t failures,
+                            const msg::escalation_policy& policy,
+                            const std::string& last_cause);
 
 } // namespace pcloud::actors

@@ -455,7 +455,7 @@ result<void> prepare_embed_root(const std::string& root) {
   if (!out) {
     return fail("cannot write " + conf);
   }
-  return pid_watcher::become_subreaper();
+  return {};
 }
 
 result<msg::hypervisor_actor> spawn_hypervisor(caf::actor_system& sys,
@@ -468,6 +468,20 @@ result<msg::hypervisor_actor> spawn_hypervisor(caf::actor_system& sys,
   auto conn = virt::connection::open(opts.uri);
   if (!conn) {
     return fail(conn.error());
+  }
+  if (!embed_root_of(opts.uri).empty()) {
+    // libvirt probes QEMU with daemonized qemu processes and waits for them
+    // to vanish; under a subreaper they would stay zombies that nobody
+    // reaps, and every probe ran into libvirt's timeout (~80 s seen). So
+    // the probe runs first, then this process becomes the reaper of the
+    // guests' qemu processes (libvirt then cleans up a dead guest in
+    // milliseconds instead of waiting for PID 1).
+    if (auto probed = conn->probe_capabilities(opts.virt_type); !probed) {
+      spdlog::warn("hypervisor: {}", probed.error());
+    }
+    if (auto res = pid_watcher::become_subreaper(); !res) {
+      return fail(res.error());
+    }
   }
   auto shared = std::make_shared<virt::connection>(std::move(*conn));
   auto impl = sys.spawn<caf::detached>(

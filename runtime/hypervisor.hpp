@@ -43,8 +43,7 @@ struct hypervisor_options {
 /// The embed root of a qemu:///embed URI, or empty for other URIs.
 std::string embed_root_of(const std::string& uri);
 
-/// Prepares what an embed root needs on a fresh machine (its qemu.conf) and
-/// makes this process the reaper of the qemu processes it starts.
+/// Writes what an embed root needs on a fresh machine (its qemu.conf).
 result<void> prepare_embed_root(const std::string& root);
 
 /// Opens the connection and spawns the hypervisor actor (on a thread of its

@@ -251,6 +251,16 @@ void connection::close() {
   ptr_.reset();
 }
 
+result<void> connection::probe_capabilities(const std::string& virt_type) {
+  auto* xml = virConnectGetDomainCapabilities(ptr_.get(), nullptr, "x86_64",
+                                              nullptr, virt_type.c_str(), 0);
+  if (xml == nullptr) {
+    return last_error("virConnectGetDomainCapabilities");
+  }
+  free(xml);
+  return {};
+}
+
 bool connection::alive() const {
   return ptr_ && virConnectIsAlive(ptr_.get()) == 1;
 }

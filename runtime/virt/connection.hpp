@@ -72,6 +72,10 @@ public:
   result<std::vector<domain>> list_active();
   bool alive() const;
 
+  /// Asks for the domain capabilities of `virt_type` guests on x86_64,
+  /// which makes libvirt probe QEMU now if its cache is cold.
+  result<void> probe_capabilities(const std::string& virt_type);
+
   /// Calls `cb` on libvirt's event loop thread for every lifecycle event of
   /// every domain; for the lifetime of this connection.
   result<void> on_lifecycle(lifecycle_callback cb);

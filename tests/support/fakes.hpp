@@ -71,7 +71,7 @@ msg::event_listener_actor
 spawn_event_recorder(caf::actor_system& sys,
                      std::shared_ptr<std::vector<msg::event>> sink);
 
-/// A resource spec with the given escalation (defaults resolved later).
+/// An exec resource spec without escalation settings of its own.
 msg::resource_spec make_resource(std::string name);
 
 /// An assembly with one resource per name.

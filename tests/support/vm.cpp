@@ -18,36 +18,6 @@ std::string tiny_jeos_dir() {
   return PCLOUD_TINY_JEOS_DIR;
 }
 
-namespace {
-
-/// libvirt probes QEMU's capabilities on the first domain start in a new
-/// embed root and caches them there. With a /dev/kvm that does not work
-/// (nested, no vmx/svm) the probe took ~80 s on these machines; a copy of
-/// the cache made by an earlier test is valid and brings it to ~1 s.
-const std::string shared_caps = "/var/tmp/pcloud-test-qemu-caps";
-
-std::string caps_dir_of(const std::string& root) {
-  return root + "/cache/qemu/capabilities";
-}
-
-void copy_xml_files(const std::string& from, const std::string& to) {
-  std::error_code ec;
-  if (!fs::is_directory(from, ec)) {
-    return;
-  }
-  fs::create_directories(to, ec);
-  for (auto& entry : fs::directory_iterator{from, ec}) {
-    if (entry.path().extension() == ".xml") {
-      auto tmp = to + "/." + entry.path().filename().string() + ".tmp";
-      fs::copy_file(entry.path(), tmp, fs::copy_options::overwrite_existing,
-                    ec);
-      fs::rename(tmp, to + "/" + entry.path().filename().string(), ec);
-    }
-  }
-}
-
-} // namespace
-
 vm_environment::vm_environment(bool system) : system(system) {
   // libvirt lets a process open one embed root in its lifetime (a second
   // fails: "already open with path ..."), so the root is per process and
@@ -70,17 +40,10 @@ vm_environment::vm_environment(bool system) : system(system) {
                 fs::copy_options::skip_existing);
   fs::copy_file(tiny_jeos_dir() + "/initrd.img", initrd,
                 fs::copy_options::skip_existing);
-  if (!system) {
-    copy_xml_files(shared_caps, caps_dir_of(root));
-  }
 }
 
 vm_environment::~vm_environment() {
   std::error_code ec;
-  if (!system
-      && (!fs::exists(shared_caps, ec) || fs::is_empty(shared_caps, ec))) {
-    copy_xml_files(caps_dir_of(root), shared_caps);
-  }
   // The root stays for the rest of this process (tests/runtime/sweep_vms.sh
   // removes it once the process is gone).
   fs::remove_all(state_dir, ec);

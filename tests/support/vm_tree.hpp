@@ -23,9 +23,8 @@ namespace pcloud::test {
 
 using namespace std::chrono_literals;
 
-/// Generous: a TCG boot takes ~3 s, but the first domain start on a machine
-/// probes QEMU's capabilities, which took ~80 s where /dev/kvm exists but
-/// does not work (tests/support/vm.cpp shares the result between tests).
+/// Generous: a TCG boot takes ~3 s and the first domain start of an embed
+/// root probes QEMU for a few seconds, but CI machines are shared.
 constexpr auto vm_timeout = 240s;
 
 class vm_tree_fixture : public ::testing::Test {
