@@ -269,6 +269,8 @@ caf::result<msg::domain_info> start(self_ptr self, msg::assembly_spec spec,
     dom = st.conn->create(xml);
   }
   if (!dom) {
+    // A qemu that daemonized and then failed is ours to reap (subreaper).
+    pid_watcher::reap_zombies("qemu-system");
     return make_failure(dom.error());
   }
   t = tracked{};

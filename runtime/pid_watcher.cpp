@@ -7,9 +7,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <dirent.h>
+
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <sstream>
 
 #ifndef P_PIDFD
 #  define P_PIDFD 3
@@ -103,6 +106,43 @@ result<void> pid_watcher::become_subreaper() {
     return fail(errno_text("prctl(PR_SET_CHILD_SUBREAPER)"));
   }
   return {};
+}
+
+size_t pid_watcher::reap_zombies(const std::string& prefix) {
+  size_t reaped = 0;
+  auto self = std::to_string(getpid());
+  auto* dir = opendir("/proc");
+  if (dir == nullptr) {
+    return 0;
+  }
+  while (auto* entry = readdir(dir)) {
+    if (entry->d_name[0] < '0' || entry->d_name[0] > '9') {
+      continue;
+    }
+    // /proc/PID/stat: "pid (comm) state ppid ..."; comm may hold spaces.
+    std::ifstream in{std::string{"/proc/"} + entry->d_name + "/stat"};
+    std::string line;
+    std::getline(in, line);
+    auto open = line.find('(');
+    auto close = line.rfind(')');
+    if (open == std::string::npos || close == std::string::npos) {
+      continue;
+    }
+    auto comm = line.substr(open + 1, close - open - 1);
+    std::istringstream rest{line.substr(close + 1)};
+    std::string state;
+    std::string ppid;
+    rest >> state >> ppid;
+    if (state == "Z" && ppid == self
+        && comm.compare(0, prefix.size(), prefix) == 0) {
+      auto pid = static_cast<pid_t>(std::stol(entry->d_name));
+      if (waitpid(pid, nullptr, WNOHANG) == pid) {
+        ++reaped;
+      }
+    }
+  }
+  closedir(dir);
+  return reaped;
 }
 
 void pid_watcher::run() {

@@ -42,6 +42,12 @@ public:
   /// reaped late by PID 1).
   static result<void> become_subreaper();
 
+  /// Reaps zombie children of this process whose command starts with
+  /// `prefix`. Under a subreaper, a qemu that daemonized and then failed to
+  /// start is left to us and nobody else will reap it; call this only when
+  /// libvirt is done waiting for its own children of that start.
+  static size_t reap_zombies(const std::string& prefix);
+
 private:
   struct entry {
     int fd;

@@ -115,3 +115,23 @@ TEST(pid_file, reads_a_pid_and_refuses_garbage) {
   EXPECT_FALSE(read_pid_file(path));
   EXPECT_FALSE(read_pid_file(path + ".missing"));
 }
+
+TEST(pid_watcher, reaps_zombie_children_by_command_only) {
+  // Two children that exit at once: one named like qemu, one not.
+  auto qemu_like = fork();
+  if (qemu_like == 0) {
+    execl("/bin/sh", "qemu-system-x86_64", "-c", "exit 0", nullptr);
+    _exit(127);
+  }
+  auto other = spawn_child(0);
+  // Wait until both are zombies (state Z) without reaping them.
+  for (auto pid : {qemu_like, other}) {
+    siginfo_t info{};
+    ASSERT_EQ(waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOWAIT),
+              0);
+  }
+  // comm of the exec'd shell is "sh": name the prefix after it.
+  EXPECT_EQ(pid_watcher::reap_zombies("sh"), 1u);
+  EXPECT_EQ(waitpid(qemu_like, nullptr, WNOHANG), -1) << "reaped already";
+  EXPECT_EQ(waitpid(other, nullptr, WNOHANG), other) << "left alone";
+}
