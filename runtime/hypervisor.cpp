@@ -6,6 +6,7 @@
 // when pcloud itself destroyed or shut down the domain.
 #include "runtime/hypervisor.hpp"
 
+#include <grp.h>
 #include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -425,6 +426,34 @@ void try_reconnect(self_ptr self) {
   }
 }
 
+/// Why QEMU (as libvirt-qemu) could not open an existing /dev/kvm, or empty
+/// when it can or there is none.
+std::string kvm_unusable_by_qemu() {
+  struct stat kvm {};
+  if (::stat("/dev/kvm", &kvm) != 0) {
+    return {};
+  }
+  auto* pw = ::getpwnam("libvirt-qemu");
+  if (pw == nullptr) {
+    return {};
+  }
+  if ((kvm.st_mode & 0006) == 0006
+      || (kvm.st_uid == pw->pw_uid && (kvm.st_mode & 0600) == 0600)) {
+    return {};
+  }
+  int n = 64;
+  std::vector<gid_t> groups(static_cast<size_t>(n));
+  if (::getgrouplist(pw->pw_name, pw->pw_gid, groups.data(), &n) >= 0) {
+    groups.resize(static_cast<size_t>(n));
+    for (auto g : groups) {
+      if (g == kvm.st_gid && (kvm.st_mode & 0060) == 0060) {
+        return {};
+      }
+    }
+  }
+  return "/dev/kvm is not usable by libvirt-qemu";
+}
+
 } // namespace
 
 std::string embed_root_of(const std::string& uri) {
@@ -481,7 +510,14 @@ result<msg::hypervisor_actor> spawn_hypervisor(caf::actor_system& sys,
     if (auto probed = conn->probe_capabilities(opts.virt_type); !probed) {
       spdlog::warn("hypervisor: {}", probed.error());
     }
-    if (auto res = pid_watcher::become_subreaper(); !res) {
+    if (auto why = kvm_unusable_by_qemu(); !why.empty()) {
+      // libvirt then re-probes QEMU on every start, and those probes would
+      // hang on zombies under a subreaper: be slow rather than stuck.
+      spdlog::warn("hypervisor: {}; libvirt will re-probe QEMU on every "
+                   "start and VM restarts wait for PID 1 to reap qemu (run "
+                   "./setup, or chgrp kvm /dev/kvm && chmod 660 /dev/kvm)",
+                   why);
+    } else if (auto res = pid_watcher::become_subreaper(); !res) {
       return fail(res.error());
     }
   }
