@@ -482,7 +482,11 @@ result<void> prepare_embed_root(const std::string& root) {
       << "# Images are shared read-only between incarnations and processes;\n"
       << "# remembering owners in xattrs only produced stale-timestamp\n"
       << "# warnings on every start.\n"
-      << "remember_owner = 0\n";
+      << "remember_owner = 0\n"
+      << "# A private /dev per QEMU failed to give the console its pty in\n"
+      << "# containers and chroots (\"Failed to create PTY\"); the embedded\n"
+      << "# driver is for such hosts, qemu:///system keeps libvirt's default.\n"
+      << "namespaces = []\n";
   if (!out) {
     return fail("cannot write " + conf);
   }
