@@ -3,6 +3,7 @@
 //   STOPPED --start--> STARTING --running--> ACTIVE
 //   ACTIVE --failed--> RECOVERING --backoff--> restart --running--> ACTIVE
 //   RECOVERING --start_failed--> counted as another failure
+//   STARTING --stopped--> ignored: the agent's probe, the start follows
 //   RECOVERING --failed--> ignored: a restart is already in progress
 //   any --more than N failures in T--> FAILED, escalates to the assembly
 //   any --vm_lost--> RECOVERING, waits for the VM; --start--> as above
@@ -144,8 +145,14 @@ void on_report(self_ptr self, const msg::resource_report& rep) {
     }
     return;
   case msg::resource_condition::failed:
-  case msg::resource_condition::stopped:
     if (st.current == state::active || st.current == state::starting) {
+      on_failure(self, rep.cause.empty() ? "failed" : rep.cause);
+    }
+    return;
+  case msg::resource_condition::stopped:
+    // While starting, "stopped" is the agent's probe answering before the
+    // start is done: not yet running is no failure.
+    if (st.current == state::active) {
       auto cause = rep.cause.empty() ? "stopped unexpectedly" : rep.cause;
       on_failure(self, cause);
     }

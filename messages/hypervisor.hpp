@@ -18,12 +18,15 @@ struct domain_info {
   std::string domain_uuid;
   /// True when the domain was already running and has been adopted.
   bool adopted = false;
+  /// The host end of the agent's virtio-serial channel (a unix socket);
+  /// empty when the domain has none.
+  std::string agent_channel;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, domain_info& x) {
   return f(caf::meta::type_name("domain_info"), x.assembly, x.incarnation,
-           x.domain_name, x.domain_uuid, x.adopted);
+           x.domain_name, x.domain_uuid, x.adopted, x.agent_channel);
 }
 
 enum class domain_event_kind : uint8_t {

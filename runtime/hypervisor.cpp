@@ -182,6 +182,13 @@ void watch_qemu(self_ptr self, const std::string& assembly, tracked& t,
   }
 }
 
+/// The host end of an assembly's agent channel: named by the assembly's UUID,
+/// which stays the same across domain incarnations.
+std::string channel_path(const hypervisor_options& opts,
+                         const msg::assembly_spec& spec) {
+  return opts.state_dir + "/run/" + spec.uuid + ".agent";
+}
+
 /// Adopts a running domain of `spec` if there is one; an error if the name
 /// is taken by a domain that is not this assembly's.
 caf::result<msg::domain_info> try_adopt(self_ptr self,
@@ -207,8 +214,9 @@ caf::result<msg::domain_info> try_adopt(self_ptr self,
   watch_qemu(self, spec.name, t, dom.name());
   spdlog::info("hypervisor: adopted {} (incarnation {})", dom.name(),
                t.incarnation);
-  return msg::domain_info{spec.name, t.incarnation, dom.name(), t.domain_uuid,
-                          true};
+  return msg::domain_info{spec.name,  t.incarnation,
+                          dom.name(), t.domain_uuid,
+                          true,       channel_path(st.opts, spec)};
 }
 
 /// A directory QEMU writes into (channel sockets, console logs). QEMU runs as
@@ -251,13 +259,18 @@ caf::result<msg::domain_info> start(self_ptr self, msg::assembly_spec spec,
   cfg.kernel = image->kernel;
   cfg.initrd = image->initrd;
   cfg.cmdline = image->cmdline;
+  if (!cfg.kernel.empty()) {
+    // Direct boot: the agent learns its assembly from the command line.
+    cfg.cmdline += (cfg.cmdline.empty() ? "" : " ");
+    cfg.cmdline += "pcloud.assembly=" + spec.name;
+  }
   cfg.disk = image->disk;
   cfg.disk_format = image->disk_format;
   ::mkdir(st.opts.state_dir.c_str(), 0755);
   ensure_qemu_dir(st.opts.state_dir + "/run");
   ensure_qemu_dir(st.opts.state_dir + "/log");
   cfg.console_log = st.opts.state_dir + "/log/" + spec.name + ".console.log";
-  cfg.channel_socket = st.opts.state_dir + "/run/" + spec.uuid + ".agent";
+  cfg.channel_socket = channel_path(st.opts, spec);
   cfg.metadata = {spec.name, spec.uuid, "", t.incarnation + 1};
   auto xml = virt::domain_xml(cfg);
   auto deadline = std::chrono::steady_clock::now() + st.opts.start_retry;
@@ -281,7 +294,8 @@ caf::result<msg::domain_info> start(self_ptr self, msg::assembly_spec spec,
   st.by_uuid[cfg.uuid] = spec.name;
   watch_qemu(self, spec.name, t, name);
   spdlog::info("hypervisor: started {} (incarnation {})", name, t.incarnation);
-  return msg::domain_info{spec.name, t.incarnation, name, cfg.uuid, false};
+  return msg::domain_info{spec.name, t.incarnation, name,
+                          cfg.uuid,  false,         cfg.channel_socket};
 }
 
 caf::result<caf::ok_atom> destroy(self_ptr self, const std::string& assembly) {

@@ -1,0 +1,328 @@
+#include "guest/agent.hpp"
+
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include <proton/connection.hpp>
+#include <proton/delivery.hpp>
+#include <proton/error_condition.hpp>
+#include <proton/message.hpp>
+#include <proton/receiver_options.hpp>
+#include <proton/transport.hpp>
+
+namespace pcloud::guest {
+
+namespace {
+
+bool same_definition(const wire::resource_definition& x,
+                     const wire::resource_definition& y) {
+  return x.name == y.name && x.resource_class == y.resource_class
+         && x.type == y.type && x.parameters == y.parameters
+         && x.monitor_interval_ms == y.monitor_interval_ms
+         && x.monitor_timeout_ms == y.monitor_timeout_ms;
+}
+
+} // namespace
+
+void agent_log(const std::string& text) {
+  std::fprintf(stderr, "pcloud-agent: %s\n", text.c_str());
+}
+
+std::string read_boot_id() {
+  std::ifstream in{"/proc/sys/kernel/random/boot_id"};
+  std::string id;
+  std::getline(in, id);
+  return id;
+}
+
+std::vector<std::string> local_addresses() {
+  std::vector<std::string> result;
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) {
+    return result;
+  }
+  for (auto* a = list; a != nullptr; a = a->ifa_next) {
+    if (a->ifa_addr == nullptr || (a->ifa_flags & IFF_LOOPBACK) != 0) {
+      continue;
+    }
+    char text[INET6_ADDRSTRLEN] = {};
+    auto family = a->ifa_addr->sa_family;
+    if (family == AF_INET) {
+      inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(a->ifa_addr)->sin_addr,
+                text, sizeof(text));
+    } else if (family == AF_INET6) {
+      inet_ntop(AF_INET6,
+                &reinterpret_cast<sockaddr_in6*>(a->ifa_addr)->sin6_addr, text,
+                sizeof(text));
+    } else {
+      continue;
+    }
+    result.emplace_back(text);
+    if (result.size() == wire::limits::max_addresses) {
+      break;
+    }
+  }
+  freeifaddrs(list);
+  return result;
+}
+
+agent::agent(event_loop& loop, agent_options opts)
+    : loop_(loop), opts_(std::move(opts)),
+      reconnect_delay_(opts_.reconnect_min), reconnect_timer_(loop),
+      tick_timer_(loop) {
+  // nop
+}
+
+agent::~agent() {
+  if (stream_) {
+    loop_.unwatch(stream_->fd());
+  }
+}
+
+void agent::start() {
+  connect();
+}
+
+void agent::connect() {
+  std::string error;
+  int fd = opts_.open(error);
+  if (fd < 0) {
+    if (error != last_open_error_) {
+      agent_log("cannot open the host link: " + error + " (retrying)");
+      last_open_error_ = error;
+    }
+    schedule_reconnect();
+    return;
+  }
+  last_open_error_.clear();
+  proton::connection_options opts;
+  opts.handler(*this)
+    .container_id("pcloud-agent")
+    .sasl_enabled(false)
+    .max_frame_size(wire::limits::max_message_bytes);
+  stream_ = std::make_unique<amqp_stream>(fd, opts, false);
+  watch_stream();
+}
+
+void agent::watch_stream() {
+  if (!stream_) {
+    return;
+  }
+  if (stream_->finished()) {
+    link_down("link closed");
+    return;
+  }
+  uint32_t events = EPOLLIN | (stream_->wants_write() ? EPOLLOUT : 0u);
+  loop_.watch(stream_->fd(), events, [this](uint32_t ev) {
+    if ((ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0) {
+      stream_->on_readable();
+    } else {
+      stream_->process();
+    }
+    on_tick();
+  });
+}
+
+void agent::on_tick() {
+  if (!stream_) {
+    return;
+  }
+  auto next = stream_->tick();
+  watch_stream();
+  if (stream_ && next > 0) {
+    auto delay = std::chrono::milliseconds{next - proton_now_ms()};
+    tick_timer_.set(std::max(delay, std::chrono::milliseconds{1}),
+                    [this] { on_tick(); });
+  }
+}
+
+void agent::link_down(const std::string& why) {
+  if (!stream_) {
+    return;
+  }
+  if (configured_) {
+    agent_log("host link down: " + why);
+  }
+  loop_.unwatch(stream_->fd());
+  tick_timer_.cancel();
+  sender_ = proton::sender{};
+  outbox_.clear();
+  configured_ = false;
+  // Destroyed outside of proton's dispatch (we may be inside it).
+  loop_.after(std::chrono::milliseconds{0},
+              [s = std::shared_ptr<amqp_stream>(std::move(stream_))] {});
+  schedule_reconnect();
+}
+
+void agent::schedule_reconnect() {
+  auto delay = reconnect_delay_;
+  reconnect_delay_ = std::min(reconnect_delay_ * 2, opts_.reconnect_max);
+  reconnect_timer_.set(delay, [this] { connect(); });
+}
+
+void agent::on_connection_open(proton::connection& c) {
+  c.open_sender("pcloud.host");
+  c.open_receiver("pcloud.agent", proton::receiver_options().credit_window(64));
+  wire::hello h;
+  h.assembly = opts_.assembly;
+  h.agent_version = opts_.agent_version;
+  h.boot_id = opts_.boot_id;
+  h.addresses = local_addresses();
+  outbox_.push_back(wire::encode(h));
+}
+
+void agent::on_sendable(proton::sender& s) {
+  sender_ = s;
+  flush_outbox();
+}
+
+void agent::flush_outbox() {
+  while (!outbox_.empty() && sender_ && sender_.active()
+         && sender_.credit() > 0) {
+    sender_.send(outbox_.front());
+    outbox_.pop_front();
+  }
+}
+
+void agent::send(proton::message m) {
+  outbox_.push_back(std::move(m));
+  flush_outbox();
+  if (stream_ && !in_event_) {
+    // Outside proton's dispatch (a resource event): write it out now.
+    stream_->process();
+    watch_stream();
+  }
+}
+
+void agent::on_message(proton::delivery&, proton::message& m) {
+  auto msg = wire::decode_from_host(m);
+  if (!msg.ok()) {
+    agent_log("ignoring a message from the host: " + msg.error);
+    return;
+  }
+  in_event_ = true;
+  std::visit([this](auto& x) { handle(x); }, msg.value);
+  in_event_ = false;
+}
+
+void agent::on_transport_error(proton::transport& t) {
+  auto why = t.error().description();
+  loop_.after(std::chrono::milliseconds{0}, [this, why] {
+    link_down(why.empty() ? "transport closed" : why);
+  });
+}
+
+void agent::on_connection_close(proton::connection& c) {
+  auto why = c.error().description();
+  loop_.after(std::chrono::milliseconds{0}, [this, why] {
+    link_down(why.empty() ? "the host closed the connection" : why);
+  });
+}
+
+void agent::handle(const wire::configure& cfg) {
+  if (!opts_.assembly.empty() && cfg.assembly != opts_.assembly) {
+    agent_log("the host configured assembly '" + cfg.assembly
+              + "' but this guest is '" + opts_.assembly + "'; ignored");
+    return;
+  }
+  if (!configured_) {
+    agent_log("host link up, " + std::to_string(cfg.resources.size())
+              + " resource(s)");
+  }
+  configured_ = true;
+  reconnect_delay_ = opts_.reconnect_min;
+  std::map<std::string, const wire::resource_definition*> wanted;
+  for (auto& def : cfg.resources) {
+    wanted[def.name] = &def;
+  }
+  for (auto i = resources_.begin(); i != resources_.end();) {
+    auto w = wanted.find(i->first);
+    if (w == wanted.end()
+        || !same_definition(*w->second, i->second.resource->definition())) {
+      retire(std::move(i->second.resource));
+      i = resources_.erase(i);
+    } else {
+      ++i;
+    }
+  }
+  for (auto& def : cfg.resources) {
+    auto existing = resources_.find(def.name);
+    if (existing != resources_.end()) {
+      // Kept running while the host was away: tell it how it is.
+      existing->second.resource->report_again();
+      continue;
+    }
+    auto name = def.name;
+    auto serial = next_serial_++;
+    std::string error;
+    auto r = make_resource(
+      loop_, def,
+      [this, name, serial](const std::string& condition,
+                           const std::string& cause) {
+        auto i = resources_.find(name);
+        if (i != resources_.end() && i->second.serial == serial) {
+          report(name, condition, cause);
+        }
+      },
+      error, opts_.ocf_root);
+    if (!r) {
+      agent_log("resource " + name + ": " + error);
+      report(name, "start_failed", error);
+      continue;
+    }
+    auto& e = resources_[name] = entry{serial, std::move(r)};
+    e.resource->probe();
+  }
+}
+
+void agent::retire(std::unique_ptr<managed_resource> r) {
+  r->stop();
+  retiring_.push_back(std::move(r));
+  drop_idle_retired();
+}
+
+void agent::drop_idle_retired() {
+  for (auto i = retiring_.begin(); i != retiring_.end();) {
+    i = (*i)->idle() ? retiring_.erase(i) : i + 1;
+  }
+  if (!retiring_.empty()) {
+    // Stop operations end on later events: look again shortly.
+    loop_.after(std::chrono::milliseconds{100},
+                [this] { drop_idle_retired(); });
+  }
+}
+
+void agent::handle(const wire::command& cmd) {
+  auto i = resources_.find(cmd.resource);
+  if (i == resources_.end()) {
+    agent_log("command " + cmd.operation + " for unknown resource "
+              + cmd.resource + "; ignored");
+    return;
+  }
+  auto& r = *i->second.resource;
+  if (cmd.operation == "start") {
+    r.start();
+  } else if (cmd.operation == "stop") {
+    r.stop();
+  } else if (cmd.operation == "restart") {
+    r.restart();
+  } else {
+    r.monitor();
+  }
+}
+
+void agent::report(const std::string& resource, const std::string& condition,
+                   const std::string& cause) {
+  if (!configured_) {
+    return; // reported again after the next configure
+  }
+  send(wire::encode(wire::resource_state{resource, condition, cause}));
+}
+
+} // namespace pcloud::guest

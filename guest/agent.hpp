@@ -1,0 +1,108 @@
+// pcloud-agent's core: keeps the host link up (reopening the transport after
+// every EOF, a new AMQP connection each time), says hello, takes the host's
+// resource set and commands, and reports every change of every resource.
+// Runs entirely on one event_loop; the transport is whatever `open` returns
+// (the virtio-serial port in a guest, one end of a socketpair in a test).
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <proton/messaging_handler.hpp>
+#include <proton/receiver.hpp>
+#include <proton/sender.hpp>
+
+#include "guest/amqp_stream.hpp"
+#include "guest/event_loop.hpp"
+#include "guest/managed_resource.hpp"
+#include "messages/wire.hpp"
+
+namespace pcloud::guest {
+
+struct agent_options {
+  /// The assembly this guest belongs to, when known (kernel command line);
+  /// otherwise the host's configure message tells.
+  std::string assembly;
+  std::string agent_version;
+  std::string boot_id;
+  std::string ocf_root = "/usr/lib/ocf";
+  /// Opens the transport to the host: an fd, or -1 with `error` set.
+  std::function<int(std::string& error)> open;
+  /// Reopen delays after EOF or a failed open: doubling from min to max.
+  std::chrono::milliseconds reconnect_min{20};
+  std::chrono::milliseconds reconnect_max{500};
+};
+
+class agent : private proton::messaging_handler {
+public:
+  agent(event_loop& loop, agent_options opts);
+  ~agent() override;
+
+  /// Opens the transport; everything else follows from events.
+  void start();
+
+  /// For tests and logs: whether a host link is up (configure received).
+  bool configured() const { return configured_; }
+
+private:
+  // proton events
+  void on_connection_open(proton::connection& c) override;
+  void on_sendable(proton::sender& s) override;
+  void on_message(proton::delivery& d, proton::message& m) override;
+  void on_transport_error(proton::transport& t) override;
+  void on_connection_close(proton::connection& c) override;
+
+  void connect();
+  void link_down(const std::string& why);
+  void schedule_reconnect();
+  void send(proton::message m);
+  void flush_outbox();
+  void watch_stream();
+  void on_tick();
+
+  void handle(const wire::configure& cfg);
+  void handle(const wire::command& cmd);
+  void report(const std::string& resource, const std::string& condition,
+              const std::string& cause);
+  void retire(std::unique_ptr<managed_resource> r);
+  void drop_idle_retired();
+
+  event_loop& loop_;
+  agent_options opts_;
+  std::unique_ptr<amqp_stream> stream_;
+  proton::sender sender_;
+  std::deque<proton::message> outbox_;
+  bool configured_ = false;
+  std::chrono::milliseconds reconnect_delay_;
+  scoped_timer reconnect_timer_;
+  scoped_timer tick_timer_;
+  struct entry {
+    /// Tells a resource's reports from those of an earlier one of the same
+    /// name that is still stopping.
+    uint64_t serial;
+    std::unique_ptr<managed_resource> resource;
+  };
+  std::map<std::string, entry> resources_;
+  uint64_t next_serial_ = 1;
+  /// Inside a proton event: sends are written out when it returns.
+  bool in_event_ = false;
+  /// Removed from the configuration, stopping; dropped once idle.
+  std::vector<std::unique_ptr<managed_resource>> retiring_;
+  std::string last_open_error_;
+};
+
+/// The boot id of this kernel (/proc/sys/kernel/random/boot_id).
+std::string read_boot_id();
+
+/// The non-loopback IPv4 and IPv6 addresses of this machine.
+std::vector<std::string> local_addresses();
+
+/// One line on stderr: "pcloud-agent: <text>".
+void agent_log(const std::string& text);
+
+} // namespace pcloud::guest

@@ -1,0 +1,185 @@
+#include "guest/exec_resource.hpp"
+
+#include <signal.h>
+#include <sys/epoll.h>
+
+#include <cstring>
+
+namespace pcloud::guest {
+
+exec_resource::exec_resource(event_loop& loop, wire::resource_definition def,
+                             reporter report, launch_spec spec)
+    : managed_resource(loop, std::move(def), std::move(report)),
+      spec_(std::move(spec)), kill_timer_(loop) {
+  auto i = def_.parameters.find("stop_timeout_ms");
+  if (i != def_.parameters.end()) {
+    stop_timeout_
+      = std::chrono::milliseconds{std::strtoul(i->second.c_str(), nullptr, 10)};
+  }
+}
+
+exec_resource::~exec_resource() {
+  if (proc_.running()) {
+    loop_.unwatch(proc_.pidfd());
+    if (proc_.exec_fd() >= 0) {
+      loop_.unwatch(proc_.exec_fd());
+    }
+    // Removed from the configuration while running: do not leave it behind.
+    proc_.signal_group(SIGKILL);
+    proc_.reap();
+  }
+}
+
+bool exec_resource::parse(const wire::resource_definition& def,
+                          launch_spec& spec, std::string& error) {
+  if (!split_command(def.type, spec.argv, error)) {
+    error = "command line: " + error;
+    return false;
+  }
+  for (auto& [key, value] : def.parameters) {
+    if (key == "user") {
+      spec.user = value;
+    } else if (key == "directory") {
+      spec.directory = value;
+    } else if (key.rfind("env.", 0) == 0 && key.size() > 4) {
+      spec.env[key.substr(4)] = value;
+    } else if (key == "stop_timeout_ms") {
+      if (value.empty()
+          || value.find_first_not_of("0123456789") != std::string::npos) {
+        error = "stop_timeout_ms is not a number of milliseconds";
+        return false;
+      }
+    } else {
+      error = "unknown parameter '" + key
+              + "' (exec takes user, directory, env.NAME, stop_timeout_ms)";
+      return false;
+    }
+  }
+  return true;
+}
+
+void exec_resource::set(phase next, const std::string& condition,
+                        const std::string& cause) {
+  phase_ = next;
+  condition_ = condition;
+  cause_ = cause;
+  report_(condition, cause);
+}
+
+void exec_resource::probe() {
+  // Processes of the exec class are the agent's own children: a new
+  // resource never runs yet.
+  report_again();
+}
+
+void exec_resource::start() {
+  switch (phase_) {
+  case phase::running:
+    report_("running", "already running");
+    break;
+  case phase::starting:
+    break; // its report is on the way
+  case phase::stopping:
+    start_after_stop_ = true;
+    break;
+  case phase::stopped:
+  case phase::failed:
+    launch();
+    break;
+  }
+}
+
+void exec_resource::launch() {
+  std::string error;
+  exec_error_ = 0;
+  proc_ = spawn(spec_, error);
+  if (!proc_.running()) {
+    set(phase::failed, "start_failed", error);
+    return;
+  }
+  phase_ = phase::starting;
+  loop_.watch(proc_.exec_fd(), EPOLLIN, [this](uint32_t) { on_exec_result(); });
+  loop_.watch(proc_.pidfd(), EPOLLIN, [this](uint32_t) { on_exit(); });
+}
+
+void exec_resource::on_exec_result() {
+  loop_.unwatch(proc_.exec_fd());
+  exec_error_ = proc_.exec_result();
+  if (exec_error_ == 0 && phase_ == phase::starting) {
+    set(phase::running, "running",
+        "started (pid " + std::to_string(proc_.pid()) + ")");
+  }
+  // On an exec error the child exits at once: on_exit reports it.
+}
+
+void exec_resource::on_exit() {
+  if (proc_.exec_fd() >= 0) {
+    on_exec_result();
+  }
+  loop_.unwatch(proc_.pidfd());
+  auto how = describe_exit(proc_.reap());
+  kill_timer_.cancel();
+  if (phase_ == phase::stopping) {
+    if (start_after_stop_) {
+      start_after_stop_ = false;
+      phase_ = phase::stopped;
+      launch();
+    } else {
+      set(phase::stopped, "stopped", "stopped (" + how + ")");
+    }
+    return;
+  }
+  if (exec_error_ != 0) {
+    set(phase::failed, "start_failed",
+        "cannot execute " + spec_.argv[0] + ": " + strerror(exec_error_));
+    return;
+  }
+  set(phase::failed, "failed", how);
+}
+
+void exec_resource::stop() {
+  start_after_stop_ = false;
+  switch (phase_) {
+  case phase::running:
+  case phase::starting:
+    phase_ = phase::stopping;
+    proc_.signal_group(SIGTERM);
+    kill_timer_.set(stop_timeout_, [this] {
+      if (proc_.running()) {
+        proc_.signal_group(SIGKILL);
+      }
+    });
+    break;
+  case phase::stopping:
+    break;
+  case phase::stopped:
+  case phase::failed:
+    set(phase::stopped, "stopped", "not running");
+    break;
+  }
+}
+
+void exec_resource::restart() {
+  if (phase_ == phase::running || phase_ == phase::starting) {
+    stop();
+    start_after_stop_ = true;
+  } else if (phase_ == phase::stopping) {
+    start_after_stop_ = true;
+  } else {
+    launch();
+  }
+}
+
+void exec_resource::monitor() {
+  report_again();
+}
+
+void exec_resource::report_again() {
+  report_(condition_, cause_);
+}
+
+bool exec_resource::idle() const {
+  return !proc_.running();
+}
+
+} // namespace pcloud::guest

@@ -1,0 +1,109 @@
+// The guest link's wire protocol: what pcloud-agent and the host's guest
+// gateway say to each other over AMQP 1.0. Shared by both ends, so it depends
+// on proton only (no CAF: the agent runs without it).
+//
+// Every AMQP message has a `subject` naming its kind and an application
+// property `v` with the protocol version; its body is an AMQP map with string
+// keys. Decoding checks everything: a message that is not exactly one of the
+// kinds below, within the limits below, is refused with a reason.
+//
+//   agent -> host   hello     {assembly, agent_version, boot_id, addresses}
+//                   resource  {resource, condition, cause}
+//   host -> agent   configure {assembly, resources: [{name, class, type,
+//                              parameters, monitor_interval_ms,
+//                              monitor_timeout_ms}]}
+//                   command   {resource, operation}
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include <proton/message.hpp>
+
+namespace pcloud::wire {
+
+/// Version spoken by this build; a peer with another version is refused.
+constexpr uint32_t protocol_version = 1;
+
+/// Limits on what a peer may send (the host treats the guest as untrusted).
+struct limits {
+  static constexpr size_t max_message_bytes = 64 * 1024;
+  static constexpr size_t max_name = 128;
+  static constexpr size_t max_text = 1024;
+  static constexpr size_t max_addresses = 16;
+  static constexpr size_t max_resources = 256;
+  static constexpr size_t max_parameters = 64;
+};
+
+/// The agent introduces itself after every (re)connect.
+struct hello {
+  uint32_t version = protocol_version;
+  std::string assembly;
+  std::string agent_version;
+  /// Changes with every boot of the guest.
+  std::string boot_id;
+  std::vector<std::string> addresses;
+};
+
+/// running, stopped, failed or start_failed (msg::resource_condition).
+struct resource_state {
+  std::string resource;
+  std::string condition;
+  /// Why, in words: "killed by signal 9", "monitor returned 7".
+  std::string cause;
+};
+
+struct resource_definition {
+  std::string name;
+  /// exec, ocf, lsb or systemd.
+  std::string resource_class;
+  std::string type;
+  std::map<std::string, std::string> parameters;
+  uint32_t monitor_interval_ms = 10000;
+  uint32_t monitor_timeout_ms = 20000;
+};
+
+/// The host sets the guest's resource set (replacing any earlier one).
+struct configure {
+  std::string assembly;
+  std::vector<resource_definition> resources;
+};
+
+/// start, stop, restart or monitor.
+struct command {
+  std::string resource;
+  std::string operation;
+};
+
+using from_agent = std::variant<hello, resource_state>;
+using from_host = std::variant<configure, command>;
+
+/// A decoded message or why it was refused.
+template <class T>
+struct decoded {
+  T value;
+  std::string error;
+  bool ok() const { return error.empty(); }
+};
+
+proton::message encode(const hello& x);
+proton::message encode(const resource_state& x);
+proton::message encode(const configure& x);
+proton::message encode(const command& x);
+
+decoded<from_agent> decode_from_agent(const proton::message& m);
+decoded<from_host> decode_from_host(const proton::message& m);
+
+/// Decodes raw AMQP message bytes (what the fuzzer feeds): proton's decoder
+/// first, then the checks above.
+decoded<from_agent> decode_from_agent(const char* data, size_t size);
+
+bool valid_condition(const std::string& x);
+bool valid_operation(const std::string& x);
+bool valid_class(const std::string& x);
+
+} // namespace pcloud::wire
