@@ -225,6 +225,12 @@ void agent::on_connection_close(proton::connection& c) {
   });
 }
 
+void agent::on_error(const proton::error_condition& e) {
+  auto why = e.description().empty() ? e.name() : e.description();
+  loop_.after(std::chrono::milliseconds{0},
+              [this, why] { link_down("link error: " + why); });
+}
+
 void agent::handle(const wire::configure& cfg) {
   if (!opts_.assembly.empty() && cfg.assembly != opts_.assembly) {
     agent_log("the host configured assembly '" + cfg.assembly

@@ -56,6 +56,8 @@ private:
   void on_message(proton::delivery& d, proton::message& m) override;
   void on_transport_error(proton::transport& t) override;
   void on_connection_close(proton::connection& c) override;
+  /// proton's default throws; an error on any endpoint ends the link.
+  void on_error(const proton::error_condition& e) override;
 
   void connect();
   void link_down(const std::string& why);

@@ -108,19 +108,15 @@ wire::resource_definition definition_of(const msg::resource_spec& spec) {
           spec.parameters, ms(spec.monitor_interval), ms(spec.monitor_timeout)};
 }
 
-class link_service;
-
 /// The host end of one assembly's agent link.
 class host_link : public proton::messaging_handler {
 public:
-  host_link(link_service& service, msg::domain_info info,
-            const std::vector<msg::resource_spec>& specs,
+  host_link(msg::domain_info info, const std::vector<msg::resource_spec>& specs,
             msg::guest_listener_actor listener,
             const guest_gateway_options& opts, guest::event_loop& loop)
       : info(std::move(info)), listener(std::move(listener)), tick_timer(loop),
-        retry_timer(loop), service_(service),
-        bytes_(static_cast<double>(opts.bytes_per_second),
-               static_cast<double>(opts.byte_burst)),
+        retry_timer(loop), bytes_(static_cast<double>(opts.bytes_per_second),
+                                  static_cast<double>(opts.byte_burst)),
         messages_(static_cast<double>(opts.messages_per_second),
                   static_cast<double>(opts.message_burst)) {
     for (auto& s : specs) {
@@ -188,6 +184,9 @@ private:
     end_with(c.error());
   }
 
+  /// proton's default throws; an error on any endpoint ends the link.
+  void on_error(const proton::error_condition& e) override { end_with(e); }
+
   void end_with(const proton::error_condition& e) {
     if (!ended.empty()) {
       return;
@@ -222,7 +221,6 @@ private:
   void on_hello(const wire::hello& h);
   void on_state(const wire::resource_state& s);
 
-  link_service& service_;
   token_bucket bytes_;
   token_bucket messages_;
   wire::configure config_;
@@ -313,7 +311,7 @@ public:
         close(*i->second, "replaced by a new attach", false);
       }
       auto& l = links_[name] = std::make_unique<host_link>(
-        *this, std::move(info), specs, std::move(listener), opts_, loop_);
+        std::move(info), specs, std::move(listener), opts_, loop_);
       connect(*l);
     });
   }

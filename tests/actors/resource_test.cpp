@@ -220,3 +220,32 @@ TEST_F(resource_test, report_for_an_unknown_resource_is_dropped) {
   EXPECT_TRUE(gw->calls.empty());
   EXPECT_EQ(events->size(), marked);
 }
+
+TEST_F(resource_test, probe_saying_stopped_while_starting_is_no_failure) {
+  gw->auto_running = false;
+  start_one();
+  mark();
+  // The agent's probe answers "not running" before the start is done.
+  caf::anon_send(listener_of("assy1"),
+                 msg::resource_report{"assy1", incarnation_of("assy1"), "httpd",
+                                      msg::resource_condition::stopped,
+                                      "not started"});
+  sched.run();
+  EXPECT_TRUE(lines_since_mark("dep1/assy1/httpd").empty());
+  EXPECT_EQ(gw->count("restart assy1/httpd"), 0u);
+  // Once it runs, "stopped" is a failure like any other.
+  caf::anon_send(listener_of("assy1"),
+                 msg::resource_report{"assy1", incarnation_of("assy1"), "httpd",
+                                      msg::resource_condition::running,
+                                      "started"});
+  sched.run();
+  mark();
+  caf::anon_send(listener_of("assy1"),
+                 msg::resource_report{"assy1", incarnation_of("assy1"), "httpd",
+                                      msg::resource_condition::stopped,
+                                      "stopped by someone"});
+  sched.run();
+  EXPECT_EQ(lines_since_mark("dep1/assy1/httpd"),
+            (strings{"dep1/assy1/httpd RECOVERING: stopped by someone -> "
+                     "restarting (1 of 5 in 60s)"}));
+}

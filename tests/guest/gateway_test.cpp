@@ -1,0 +1,357 @@
+// The guest gateway against misbehaving guests: garbage, oversized frames, a
+// guest claiming another assembly, floods, a hung guest, a slow boot, and a
+// host end that goes away and comes back. Peers are the real agent or a
+// scripted AMQP peer on socketpairs (a fake of the guest, never of the
+// gateway); each test waits, with a timeout, for what the gateway relays.
+#include <signal.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+#include <proton/connection.hpp>
+#include <proton/connection_options.hpp>
+#include <proton/messaging_handler.hpp>
+#include <proton/receiver_options.hpp>
+#include <proton/sender.hpp>
+
+#include "guest/amqp_stream.hpp"
+#include "runtime/guest_gateway.hpp"
+#include "tests/support/guest_link.hpp"
+#include "tests/support/live.hpp"
+
+using namespace std::chrono_literals;
+using namespace pcloud;
+
+namespace {
+
+constexpr auto timeout = 20s;
+
+/// What the gateway relayed to one assembly's listener.
+struct relayed {
+  std::shared_ptr<test::sink<msg::agent_hello>> hellos
+    = std::make_shared<test::sink<msg::agent_hello>>();
+  std::shared_ptr<test::sink<msg::agent_gone>> gone
+    = std::make_shared<test::sink<msg::agent_gone>>();
+  std::shared_ptr<test::sink<msg::resource_report>> reports
+    = std::make_shared<test::sink<msg::resource_report>>();
+
+  bool wait_hellos(size_t n) {
+    return hellos->wait_for([n](auto& xs) { return xs.size() >= n; }, timeout);
+  }
+
+  /// Waits for the link's end; its reason.
+  std::string wait_gone(std::chrono::milliseconds within = timeout) {
+    if (!gone->wait_for([](auto& xs) { return !xs.empty(); }, within)) {
+      return "(not gone)";
+    }
+    return gone->items().front().reason;
+  }
+
+  bool wait_report(const std::string& resource, msg::resource_condition c,
+                   size_t from = 0) {
+    return reports->wait_for(
+      [&](auto& xs) {
+        for (size_t i = from; i < xs.size(); ++i) {
+          if (xs[i].resource == resource && xs[i].condition == c) {
+            return true;
+          }
+        }
+        return false;
+      },
+      timeout);
+  }
+};
+
+/// A scripted AMQP peer in place of the agent: says hello (as `assembly`),
+/// then sends `extra` copies of `then` as fast as it gets credit.
+class scripted_peer : private proton::messaging_handler {
+public:
+  scripted_peer(test::fake_channel& channel, std::string assembly,
+                proton::message then = {}, size_t extra = 0)
+      : assembly_(std::move(assembly)), then_(std::move(then)), extra_(extra) {
+    thread_ = std::thread{[this, &channel] {
+      std::string error;
+      int fd = -1;
+      while ((fd = channel.agent_open(error)) < 0) {
+        std::this_thread::sleep_for(5ms); // waits for the gateway's connect
+      }
+      proton::connection_options opts;
+      opts.handler(*this).container_id("peer").sasl_enabled(false);
+      stream_ = std::make_unique<guest::amqp_stream>(fd, opts, false);
+      pump();
+      loop_.run(); // the stream (and its fd) outlives a freeze
+    }};
+  }
+
+  ~scripted_peer() override {
+    loop_.stop();
+    thread_.join();
+  }
+
+  /// Stops answering (and heartbeating) without closing the link: a guest
+  /// whose vCPUs stopped.
+  void freeze() { loop_.stop(); }
+
+private:
+  void pump() {
+    loop_.watch(stream_->fd(), EPOLLIN, [this](uint32_t) {
+      stream_->on_readable();
+      pump_tick();
+    });
+    pump_tick();
+  }
+
+  void pump_tick() {
+    auto next = stream_->tick();
+    if (next > 0) {
+      loop_.after(std::chrono::milliseconds{next - guest::proton_now_ms()},
+                  [this] { pump_tick(); });
+    }
+  }
+
+  void on_connection_open(proton::connection& c) override {
+    c.open_sender("pcloud.host");
+    c.open_receiver("pcloud.agent");
+  }
+
+  void on_sendable(proton::sender& s) override {
+    if (!hello_sent_) {
+      wire::hello h;
+      h.assembly = assembly_;
+      h.agent_version = "scripted";
+      h.boot_id = "boot-x";
+      s.send(wire::encode(h));
+      hello_sent_ = true;
+    }
+    while (sent_ < extra_ && s.credit() > 0) {
+      s.send(then_);
+      ++sent_;
+    }
+  }
+
+  void on_error(const proton::error_condition&) override {
+    // The gateway closed us: expected in these tests.
+  }
+
+  std::string assembly_;
+  proton::message then_;
+  size_t extra_;
+  size_t sent_ = 0;
+  bool hello_sent_ = false;
+  guest::event_loop loop_;
+  std::unique_ptr<guest::amqp_stream> stream_;
+  std::thread thread_;
+};
+
+class gateway_test : public ::testing::Test {
+public:
+  gateway_test() : sys(cfg) {
+    // nop
+  }
+
+  ~gateway_test() override {
+    for (auto& l : listeners) {
+      caf::anon_send_exit(l, caf::exit_reason::user_shutdown);
+    }
+    if (gateway) {
+      caf::anon_send_exit(gateway, caf::exit_reason::user_shutdown);
+    }
+    sys.await_all_actors_done();
+  }
+
+  void spawn_gateway(runtime::guest_gateway_options opts = {}) {
+    opts.connect = [this](const msg::domain_info& info) {
+      return channels[info.assembly].host_connect();
+    };
+    gateway = runtime::spawn_guest_gateway(sys, opts);
+  }
+
+  /// Attaches assembly `name` (resources: "worker", `sleep 1000`).
+  relayed& attach(const std::string& name) {
+    if (!gateway) {
+      spawn_gateway();
+    }
+    auto& r = relays[name];
+    auto l = sys.spawn([r](msg::guest_listener_actor::pointer)
+                         -> msg::guest_listener_actor::behavior_type {
+      return {
+        [r](const msg::agent_hello& x) { r.hellos->push(x); },
+        [r](const msg::agent_gone& x) { r.gone->push(x); },
+        [r](const msg::resource_report& x) { r.reports->push(x); },
+      };
+    });
+    listeners.push_back(l);
+    msg::resource_spec worker;
+    worker.name = "worker";
+    worker.resource_class = "exec";
+    worker.type = "sleep 1000";
+    caf::anon_send(
+      gateway, msg::attach_atom::value,
+      msg::domain_info{name, 1, "pcloud-" + name, "uuid", false, ""},
+      std::vector<msg::resource_spec>{worker}, l);
+    return r;
+  }
+
+  void command(const std::string& assembly, msg::resource_operation op) {
+    caf::anon_send(gateway, msg::resource_command{assembly, "worker", op});
+  }
+
+  /// Writes raw bytes as the guest of `name`.
+  void write_raw(const std::string& name, const std::string& bytes) {
+    std::string error;
+    int fd = -1;
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while ((fd = channels[name].agent_open(error)) < 0
+           && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(5ms);
+    }
+    ASSERT_GE(fd, 0) << error;
+    ASSERT_EQ(::write(fd, bytes.data(), bytes.size()),
+              static_cast<ssize_t>(bytes.size()));
+    raw_fds.push_back(fd);
+  }
+
+  /// A healthy neighbour keeps working whatever happened to another link.
+  void expect_healthy(const std::string& name) {
+    auto& r = relays[name];
+    auto from = r.reports->items().size();
+    command(name, msg::resource_operation::start);
+    EXPECT_TRUE(
+      r.wait_report("worker", msg::resource_condition::running, from));
+    EXPECT_TRUE(r.gone->items().empty());
+  }
+
+  test::live_config cfg;
+  caf::actor_system sys;
+  msg::guest_gateway_actor gateway;
+  std::map<std::string, test::fake_channel> channels;
+  std::map<std::string, relayed> relays;
+  std::vector<msg::guest_listener_actor> listeners;
+  std::vector<int> raw_fds;
+};
+
+TEST_F(gateway_test, agent_says_hello_and_runs_commands) {
+  auto& r = attach("a1");
+  test::agent_thread agent{channels["a1"], "a1"};
+  ASSERT_TRUE(r.wait_hellos(1));
+  auto h = r.hellos->items().front();
+  EXPECT_EQ(h.assembly, "a1");
+  EXPECT_EQ(h.boot_id, "boot-1");
+  EXPECT_EQ(h.protocol_version, wire::protocol_version);
+  command("a1", msg::resource_operation::start);
+  EXPECT_TRUE(r.wait_report("worker", msg::resource_condition::running));
+  command("a1", msg::resource_operation::stop);
+  EXPECT_TRUE(r.wait_report("worker", msg::resource_condition::stopped, 1));
+}
+
+TEST_F(gateway_test, garbage_closes_only_that_link) {
+  auto& good = attach("good");
+  test::agent_thread agent{channels["good"], "good"};
+  ASSERT_TRUE(good.wait_hellos(1));
+  auto& bad = attach("bad");
+  write_raw("bad", std::string(64, '\x17') + "not AMQP at all");
+  EXPECT_NE(bad.wait_gone().find("agent link failed"), std::string::npos)
+    << bad.wait_gone();
+  expect_healthy("good");
+}
+
+TEST_F(gateway_test, oversized_frame_closes_the_link) {
+  auto& good = attach("good");
+  test::agent_thread agent{channels["good"], "good"};
+  ASSERT_TRUE(good.wait_hellos(1));
+  auto& bad = attach("bad");
+  // The AMQP header, then a frame header announcing 16 MiB.
+  std::string bytes{"AMQP\x00\x01\x00\x00", 8};
+  bytes += std::string{"\x01\x00\x00\x00\x02\x00\x00\x00", 8};
+  write_raw("bad", bytes);
+  EXPECT_NE(bad.wait_gone().find("agent link failed"), std::string::npos)
+    << bad.wait_gone();
+  expect_healthy("good");
+}
+
+TEST_F(gateway_test, guest_claiming_another_assembly_is_refused) {
+  auto& r = attach("a1");
+  test::agent_thread impostor{channels["a1"], "a2"};
+  EXPECT_NE(r.wait_gone().find("claims to be assembly 'a2'"), std::string::npos)
+    << r.wait_gone();
+  EXPECT_TRUE(r.hellos->items().empty());
+}
+
+TEST_F(gateway_test, report_for_a_foreign_resource_closes_the_link) {
+  auto& r = attach("a1");
+  scripted_peer peer{channels["a1"], "a1",
+                     wire::encode(wire::resource_state{"db", "running", ""}),
+                     1};
+  EXPECT_NE(r.wait_gone().find("not one of assembly a1's"), std::string::npos)
+    << r.wait_gone();
+  EXPECT_TRUE(r.reports->items().empty());
+}
+
+TEST_F(gateway_test, flooding_guest_is_cut_off_and_others_are_unaffected) {
+  runtime::guest_gateway_options opts;
+  opts.messages_per_second = 10;
+  opts.message_burst = 100;
+  spawn_gateway(opts);
+  auto& good = attach("good");
+  test::agent_thread agent{channels["good"], "good"};
+  ASSERT_TRUE(good.wait_hellos(1));
+  auto& bad = attach("bad");
+  scripted_peer flood{
+    channels["bad"], "bad",
+    wire::encode(wire::resource_state{"worker", "running", "spam"}), 100000};
+  EXPECT_NE(bad.wait_gone().find("flooding"), std::string::npos)
+    << bad.wait_gone();
+  EXPECT_LE(bad.reports->items().size(), 100u);
+  expect_healthy("good");
+}
+
+TEST_F(gateway_test, hung_guest_trips_the_idle_timeout) {
+  runtime::guest_gateway_options opts;
+  opts.idle_timeout = 400ms;
+  spawn_gateway(opts);
+  auto& r = attach("a1");
+  scripted_peer peer{channels["a1"], "a1"};
+  ASSERT_TRUE(r.wait_hellos(1));
+  // Heartbeats keep a healthy but quiet guest linked well past the timeout.
+  EXPECT_EQ(r.wait_gone(1200ms), "(not gone)");
+  auto frozen_at = std::chrono::steady_clock::now();
+  peer.freeze();
+  EXPECT_NE(r.wait_gone().find("guest unresponsive"), std::string::npos)
+    << r.wait_gone();
+  auto detected = std::chrono::steady_clock::now() - frozen_at;
+  EXPECT_LT(detected, 5s);
+}
+
+TEST_F(gateway_test, slowly_booting_guest_does_not_trip_the_idle_timeout) {
+  runtime::guest_gateway_options opts;
+  opts.idle_timeout = 200ms;
+  spawn_gateway(opts);
+  auto& r = attach("a1");
+  // Connected to the channel, but nobody speaks for 5 idle timeouts.
+  EXPECT_EQ(r.wait_gone(1s), "(not gone)");
+  test::agent_thread agent{channels["a1"], "a1"};
+  EXPECT_TRUE(r.wait_hellos(1));
+  EXPECT_TRUE(r.gone->items().empty());
+}
+
+TEST_F(gateway_test, reconnected_agent_reports_its_resources_without_restart) {
+  auto& r = attach("a1");
+  test::agent_thread agent{channels["a1"], "a1"};
+  ASSERT_TRUE(r.wait_hellos(1));
+  command("a1", msg::resource_operation::start);
+  ASSERT_TRUE(r.wait_report("worker", msg::resource_condition::running));
+  auto before = r.reports->items().back().cause;
+  // The host end goes away (pcloudd restarting) and comes back.
+  caf::anon_send(gateway, msg::detach_atom::value, std::string{"a1"});
+  auto& again = attach("a1");
+  ASSERT_TRUE(again.wait_hellos(2));
+  EXPECT_EQ(again.hellos->items().back().boot_id, "boot-1");
+  auto from = again.reports->items().size();
+  ASSERT_TRUE(
+    again.wait_report("worker", msg::resource_condition::running, from - 1));
+  // Same process: the agent reported it again instead of restarting it.
+  EXPECT_EQ(again.reports->items().back().cause, before);
+  EXPECT_GE(channels["a1"].connects(), 2);
+}
+
+} // namespace

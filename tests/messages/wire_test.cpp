@@ -1,0 +1,148 @@
+// The guest link's wire protocol: what both ends encode decodes to the same
+// values, and what a guest could send wrongly is refused with a reason.
+#include <gtest/gtest.h>
+#include <proton/scalar.hpp>
+#include <proton/types.hpp>
+#include <proton/value.hpp>
+
+#include "messages/wire.hpp"
+
+using namespace pcloud;
+
+namespace {
+
+template <class T, class Variant>
+T as(const wire::decoded<Variant>& d) {
+  EXPECT_TRUE(d.ok()) << d.error;
+  return std::get<T>(d.value);
+}
+
+std::string refusal(const proton::message& m) {
+  auto d = wire::decode_from_agent(m);
+  EXPECT_FALSE(d.ok());
+  return d.error;
+}
+
+proton::message with_body(const char* subject,
+                          std::map<std::string, proton::value> body) {
+  proton::message m;
+  m.subject(subject);
+  m.properties().put("v", wire::protocol_version);
+  m.body(std::move(body));
+  return m;
+}
+
+TEST(wire, hello_round_trips) {
+  wire::hello h;
+  h.assembly = "web1";
+  h.agent_version = "0.1.0";
+  h.boot_id = "6e1c";
+  h.addresses = {"10.0.2.15", "fe80::1"};
+  auto x = as<wire::hello>(wire::decode_from_agent(wire::encode(h)));
+  EXPECT_EQ(x.assembly, "web1");
+  EXPECT_EQ(x.agent_version, "0.1.0");
+  EXPECT_EQ(x.boot_id, "6e1c");
+  EXPECT_EQ(x.addresses, h.addresses);
+}
+
+TEST(wire, resource_state_round_trips_through_bytes) {
+  auto m = wire::encode(
+    wire::resource_state{"httpd", "failed", "killed by signal 9 (SIGKILL)"});
+  std::vector<char> bytes;
+  m.encode(bytes);
+  auto x = as<wire::resource_state>(
+    wire::decode_from_agent(bytes.data(), bytes.size()));
+  EXPECT_EQ(x.resource, "httpd");
+  EXPECT_EQ(x.condition, "failed");
+  EXPECT_EQ(x.cause, "killed by signal 9 (SIGKILL)");
+}
+
+TEST(wire, configure_and_command_round_trip) {
+  wire::configure c;
+  c.assembly = "web1";
+  c.resources.push_back({"httpd",
+                         "ocf",
+                         "heartbeat:apache",
+                         {{"port", "80"}, {"configfile", "/etc/h.conf"}},
+                         5000,
+                         15000});
+  auto x = as<wire::configure>(wire::decode_from_host(wire::encode(c)));
+  ASSERT_EQ(x.resources.size(), 1u);
+  EXPECT_EQ(x.resources[0].type, "heartbeat:apache");
+  EXPECT_EQ(x.resources[0].parameters, c.resources[0].parameters);
+  EXPECT_EQ(x.resources[0].monitor_interval_ms, 5000u);
+  EXPECT_EQ(x.resources[0].monitor_timeout_ms, 15000u);
+  auto cmd = as<wire::command>(
+    wire::decode_from_host(wire::encode(wire::command{"httpd", "restart"})));
+  EXPECT_EQ(cmd.operation, "restart");
+}
+
+TEST(wire, other_protocol_versions_are_refused) {
+  auto m = wire::encode(wire::resource_state{"httpd", "running", ""});
+  m.properties().put("v", uint32_t{2});
+  EXPECT_NE(refusal(m).find("protocol version 2 is not supported"),
+            std::string::npos);
+  m.properties().clear();
+  EXPECT_EQ(refusal(m), "no protocol version");
+}
+
+TEST(wire, unknown_message_types_and_fields_are_refused) {
+  EXPECT_EQ(refusal(with_body("reboot", {})), "unknown message type 'reboot'");
+  // A host message coming from a guest is not a guest message.
+  EXPECT_EQ(refusal(wire::encode(wire::command{"httpd", "stop"})),
+            "unknown message type 'command'");
+  EXPECT_EQ(
+    refusal(with_body("resource", {{"resource", std::string{"a"}},
+                                   {"condition", std::string{"running"}},
+                                   {"shell", std::string{"rm -rf /"}}})),
+    "resource: unknown field 'shell'");
+}
+
+TEST(wire, wrong_field_types_and_values_are_refused) {
+  EXPECT_EQ(
+    refusal(with_body(
+      "resource", {{"resource", 42}, {"condition", std::string{"running"}}})),
+    "resource: field 'resource' is not a string");
+  EXPECT_EQ(
+    refusal(with_body("resource", {{"resource", std::string{"a"}},
+                                   {"condition", std::string{"exploded"}}})),
+    "resource: unknown condition 'exploded'");
+  EXPECT_EQ(
+    refusal(with_body("resource", {{"resource", std::string{"../x"}},
+                                   {"condition", std::string{"running"}}})),
+    "resource: field 'resource' is not a valid name");
+  EXPECT_EQ(refusal(with_body("hello", {{"assembly", std::string{"a\nb"}},
+                                        {"agent_version", std::string{}},
+                                        {"boot_id", std::string{}}})),
+            "hello: field 'assembly' has control characters");
+  proton::message not_a_map;
+  not_a_map.subject("hello");
+  not_a_map.properties().put("v", wire::protocol_version);
+  not_a_map.body(std::string{"hi"});
+  EXPECT_EQ(refusal(not_a_map), "hello: body is not a map");
+}
+
+TEST(wire, limits_are_enforced) {
+  auto long_cause = std::string(wire::limits::max_text + 1, 'x');
+  EXPECT_NE(
+    refusal(wire::encode(wire::resource_state{"httpd", "failed", long_cause}))
+      .find("longer than"),
+    std::string::npos);
+  wire::hello h;
+  h.assembly = "a";
+  h.addresses.assign(wire::limits::max_addresses + 1, "10.0.0.1");
+  EXPECT_NE(refusal(wire::encode(h)).find("more than"), std::string::npos);
+  std::vector<char> huge(wire::limits::max_message_bytes + 1, 0);
+  auto d = wire::decode_from_agent(huge.data(), huge.size());
+  EXPECT_FALSE(d.ok());
+  EXPECT_NE(d.error.find("larger than"), std::string::npos);
+}
+
+TEST(wire, garbage_bytes_are_refused_not_crashed_on) {
+  std::string garbage = "\x00\x53\x70\xc0\xff\xff\xff\xff garbage";
+  auto d = wire::decode_from_agent(garbage.data(), garbage.size());
+  EXPECT_FALSE(d.ok());
+  EXPECT_FALSE(d.error.empty());
+}
+
+} // namespace
