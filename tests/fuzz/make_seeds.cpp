@@ -1,0 +1,38 @@
+// Writes one valid message of each kind into DIR: the fuzzer's seed corpus.
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+#include "messages/wire.hpp"
+
+namespace {
+
+void write(const std::string& dir, const std::string& name, char selector,
+           const proton::message& m) {
+  std::vector<char> bytes;
+  m.encode(bytes);
+  std::ofstream out{dir + "/" + name, std::ios::binary};
+  out.put(selector);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  using namespace pcloud::wire;
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: make_seeds DIR\n");
+    return 2;
+  }
+  std::string dir = argv[1];
+  write(dir, "hello", 0,
+        encode(hello{protocol_version, "web1", "0.1.0", "6e1c-9a", {"10.0.2.15"}}));
+  write(dir, "resource", 0,
+        encode(resource_state{"httpd", "failed", "killed by signal 9"}));
+  write(dir, "configure", 1,
+        encode(configure{"web1",
+                         {{"httpd", "ocf", "heartbeat:apache",
+                           {{"port", "80"}}, 10000, 20000}}}));
+  write(dir, "command", 1, encode(command{"httpd", "restart"}));
+  return 0;
+}
