@@ -14,6 +14,7 @@
 
 #include "actors/deployable.hpp"
 #include "actors/event_bus.hpp"
+#include "runtime/guest_gateway.hpp"
 #include "runtime/hypervisor.hpp"
 #include "tests/support/fakes.hpp"
 #include "tests/support/live.hpp"
@@ -31,11 +32,13 @@ class vm_tree_fixture : public ::testing::Test {
 public:
   /// `system`: qemu:///system instead of an embed root; `assembly`: the
   /// name of the one assembly of deployable dep1 (its domain is
-  /// pcloud-ASSEMBLY, global on qemu:///system).
-  vm_tree_fixture(bool system, std::string assembly)
+  /// pcloud-ASSEMBLY, global on qemu:///system); `real_agent`: the real
+  /// guest gateway talks to pcloud-agent in the guest instead of a fake.
+  vm_tree_fixture(bool system, std::string assembly, bool real_agent = false)
       : env(system), sys(cfg), name(std::move(assembly)) {
     bus = sys.spawn(actors::event_bus, size_t{1000});
-    gateway = spawn_fake_gateway(sys, gw);
+    gateway = real_agent ? runtime::spawn_guest_gateway(sys)
+                         : spawn_fake_gateway(sys, gw);
     recorder = sys.spawn([out = events](msg::event_listener_actor::pointer)
                            -> msg::event_listener_actor::behavior_type {
       return {[out](const msg::event& ev) { out->push(ev); }};
@@ -69,11 +72,13 @@ public:
     hv = *hv_res;
   }
 
-  void start_deployable() {
+  void start_deployable(std::vector<msg::resource_spec> resources = {}) {
     open_hypervisor();
     msg::deployable_spec spec;
     spec.name = "dep1";
     spec.assemblies = {make_assembly(name, {})};
+    spec.assemblies[0].resources = std::move(resources);
+    spec.resource_escalation = msg::no_escalation_policy();
     dep = sys.spawn(actors::deployable, spec, bus, hv, gateway);
     caf::anon_send(dep, msg::start_atom::value);
     ASSERT_TRUE(wait_event("dep1 ACTIVE"));
