@@ -11,6 +11,7 @@
 
 #include <proton/connection.hpp>
 #include <proton/delivery.hpp>
+#include <proton/duration.hpp>
 #include <proton/error_condition.hpp>
 #include <proton/message.hpp>
 #include <proton/receiver_options.hpp>
@@ -105,7 +106,8 @@ void agent::connect() {
   opts.handler(*this)
     .container_id("pcloud-agent")
     .sasl_enabled(false)
-    .max_frame_size(wire::limits::max_message_bytes);
+    .max_frame_size(wire::limits::max_message_bytes)
+    .idle_timeout(proton::duration(opts_.idle_timeout.count()));
   stream_ = std::make_unique<amqp_stream>(fd, opts, false);
   watch_stream();
 }

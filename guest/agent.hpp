@@ -33,6 +33,11 @@ struct agent_options {
   std::string ocf_root = "/usr/lib/ocf";
   /// Opens the transport to the host: an fd, or -1 with `error` set.
   std::function<int(std::string& error)> open;
+  /// A host link silent for this long is dead. This also ends a connection
+  /// that the host no longer speaks: a virtio-serial port does not always
+  /// show the host reconnecting (pcloudd restarted), and the new host waits
+  /// for this agent's fresh protocol header.
+  std::chrono::milliseconds idle_timeout{3000};
   /// Reopen delays after EOF or a failed open: doubling from min to max.
   std::chrono::milliseconds reconnect_min{20};
   std::chrono::milliseconds reconnect_max{500};

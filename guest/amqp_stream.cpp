@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -28,7 +29,9 @@ amqp_stream::amqp_stream(int fd, const proton::connection_options& opts,
   fcntl(fd_, F_SETFL, fcntl(fd_, F_GETFL) | O_NONBLOCK);
   struct stat st {};
   is_socket_ = fstat(fd_, &st) == 0 && S_ISSOCK(st.st_mode);
+  started_ticking_ = !server;
   if (server) {
+    seeking_header_ = true;
     driver_.accept(opts);
   } else {
     driver_.connect(opts);
@@ -46,16 +49,17 @@ proton::connection amqp_stream::connection() {
 
 size_t amqp_stream::on_readable(size_t max_bytes) {
   size_t total = 0;
+  char buf[16384];
   while (total < max_bytes) {
-    auto buf = driver_.read_buffer();
-    if (buf.size == 0) {
+    auto room = driver_.read_buffer().size;
+    if (room == 0) {
       break; // proton cannot take more until it has dispatched
     }
-    auto want = std::min(buf.size, max_bytes - total);
-    ssize_t n = ::read(fd_, buf.data, want);
+    auto want = std::min({room, max_bytes - total, sizeof(buf)});
+    ssize_t n = ::read(fd_, buf, want);
     if (n > 0) {
-      driver_.read_done(static_cast<size_t>(n));
       total += static_cast<size_t>(n);
+      feed(buf, static_cast<size_t>(n));
       continue;
     }
     if (n == 0) {
@@ -75,6 +79,53 @@ size_t amqp_stream::on_readable(size_t max_bytes) {
   bytes_read_ += total;
   process();
   return total;
+}
+
+void amqp_stream::feed(const char* data, size_t n) {
+  if (seeking_header_) {
+    // AMQP 1.0 without SASL: "AMQP" 0 1 0 0.
+    static const std::string header{"AMQP\x00\x01\x00\x00", 8};
+    seen_.append(data, n);
+    auto at = seen_.find(header);
+    if (at == std::string::npos) {
+      // Keep a tail that may be the start of a header split across reads.
+      if (seen_.size() > header.size()) {
+        skipped_ += seen_.size() - header.size();
+        seen_.erase(0, seen_.size() - header.size());
+      }
+      if (skipped_ > max_skipped) {
+        driver_.disconnected(proton::error_condition(
+          "amqp:connection:framing-error",
+          "no AMQP protocol header in the first "
+            + std::to_string(max_skipped / 1024) + " KiB"));
+      }
+      return;
+    }
+    seeking_header_ = false;
+    auto rest = seen_.substr(at);
+    seen_.clear();
+    feed(rest.data(), rest.size());
+    return;
+  }
+  while (n > 0) {
+    auto buf = driver_.read_buffer();
+    auto chunk = std::min(buf.size, n);
+    if (chunk == 0) {
+      // proton's buffer is full: let it work, then go on.
+      driver_.dispatch();
+      buf = driver_.read_buffer();
+      chunk = std::min(buf.size, n);
+      if (chunk == 0) {
+        driver_.disconnected(
+          proton::error_condition("io", "input buffer overrun"));
+        return;
+      }
+    }
+    std::memcpy(buf.data, data, chunk);
+    driver_.read_done(chunk);
+    data += chunk;
+    n -= chunk;
+  }
 }
 
 void amqp_stream::process() {

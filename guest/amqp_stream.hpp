@@ -19,6 +19,11 @@ class amqp_stream {
 public:
   /// Takes ownership of `fd` (made non-blocking here). A server waits for
   /// the peer's open; a client opens the connection at once.
+  ///
+  /// A server also skips whatever arrives before the peer's AMQP protocol
+  /// header: a virtio-serial port has no connection boundaries, so frames an
+  /// agent wrote on its previous connection can reach a host that has just
+  /// reconnected. The server's own header makes such an agent start over.
   amqp_stream(int fd, const proton::connection_options& opts, bool server);
   amqp_stream(const amqp_stream&) = delete;
   amqp_stream& operator=(const amqp_stream&) = delete;
@@ -34,8 +39,8 @@ public:
   /// handler queued messages from outside an event).
   void process();
   /// Idle-timeout bookkeeping; returns when to call again (0: no timer).
-  /// Nothing happens before the peer has sent its first byte, so a guest
-  /// that is still booting never times out.
+  /// A server starts counting once the peer has sent its first byte, so a
+  /// guest that is still booting never times out.
   int64_t tick();
   /// Ends the connection: the handler sees a transport error with `why`.
   void fail(const std::string& name, const std::string& why);
@@ -48,10 +53,17 @@ public:
 
 private:
   void flush();
+  /// Feeds `n` bytes to proton, after the header search if it is on.
+  void feed(const char* data, size_t n);
 
   int fd_;
   bool is_socket_ = false;
   bool started_ticking_ = false;
+  /// Server only: still looking for the peer's protocol header.
+  bool seeking_header_ = false;
+  std::string seen_;
+  size_t skipped_ = 0;
+  static constexpr size_t max_skipped = 64 * 1024;
   bool active_ = true;
   uint64_t bytes_read_ = 0;
   proton::io::connection_driver driver_;

@@ -297,7 +297,14 @@ public:
   }
 
   ~link_service() {
-    loop_.post([this] { links_.clear(); });
+    loop_.post([this] {
+      for (auto& kv : links_) {
+        if (kv.second->stream) {
+          loop_.unwatch(kv.second->stream->fd());
+        }
+      }
+      links_.clear();
+    });
     loop_.stop();
     thread_.join();
   }

@@ -5,6 +5,9 @@
 // must not restart anything.
 #include <signal.h>
 
+#include <deque>
+
+#include "tests/support/guest_link.hpp"
 #include "tests/support/vm_tree.hpp"
 
 using namespace pcloud;
@@ -65,6 +68,98 @@ TEST_F(agent_vm_test, stopped_guest_trips_the_idle_timeout) {
       std::chrono::duration_cast<std::chrono::milliseconds>(detected).count()));
   EXPECT_TRUE(wait_event("dep1/agentvm ACTIVE: VM restarted in", mark))
     << lines();
+}
+
+} // namespace
+
+namespace {
+
+/// The hypervisor and the gateway without the tree: the test plays the
+/// assembly, so it can drop the host end of the link and attach again.
+class agent_link_vm_test : public ::testing::Test {
+public:
+  agent_link_vm_test() : sys(cfg) {
+    auto hv_res = runtime::spawn_hypervisor(sys, env.options());
+    EXPECT_TRUE(hv_res) << hv_res.error();
+    if (hv_res) {
+      hv = *hv_res;
+    }
+    gateway = runtime::spawn_guest_gateway(sys);
+    domains = spawn_domain_recorder(sys, domain_events);
+  }
+
+  ~agent_link_vm_test() override {
+    if (hv) {
+      // Its own scope: a live scoped_actor would keep the system waiting.
+      caf::scoped_actor self{sys};
+      self->request(hv, 60s, msg::destroy_atom::value, spec.name)
+        .receive([](caf::ok_atom) {}, [](caf::error&) {});
+    }
+    for (auto& l : listeners) {
+      caf::anon_send_exit(l, caf::exit_reason::user_shutdown);
+    }
+    for (auto h :
+         {caf::actor_cast<caf::actor>(hv), caf::actor_cast<caf::actor>(gateway),
+          caf::actor_cast<caf::actor>(domains)}) {
+      caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
+    }
+    sys.await_all_actors_done();
+  }
+
+  relayed& attach() {
+    auto& r = links.emplace_back();
+    listeners.push_back(r.spawn_listener(sys));
+    caf::anon_send(gateway, msg::attach_atom::value, info, spec.resources,
+                   listeners.back());
+    return r;
+  }
+
+  vm_environment env;
+  live_config cfg;
+  caf::actor_system sys;
+  msg::hypervisor_actor hv;
+  msg::guest_gateway_actor gateway;
+  std::shared_ptr<sink<msg::domain_event>> domain_events
+    = std::make_shared<sink<msg::domain_event>>();
+  msg::domain_listener_actor domains;
+  msg::assembly_spec spec = make_assembly("linkvm", {});
+  msg::domain_info info;
+  std::deque<relayed> links;
+  std::vector<msg::guest_listener_actor> listeners;
+};
+
+TEST_F(agent_link_vm_test, host_end_reopened_agent_reports_again_no_restart) {
+  ASSERT_TRUE(hv);
+  msg::resource_spec worker;
+  worker.name = "worker";
+  worker.resource_class = "exec";
+  worker.type = "sleep 100000";
+  spec.resources = {worker};
+  caf::scoped_actor self{sys};
+  self->request(hv, vm_timeout, msg::start_atom::value, spec, domains)
+    .receive([&](msg::domain_info& x) { info = x; },
+             [&](caf::error& e) { FAIL() << sys.render(e); });
+  ASSERT_FALSE(info.agent_channel.empty());
+  auto& first = attach();
+  ASSERT_TRUE(first.wait_hellos(1, vm_timeout));
+  caf::anon_send(
+    gateway,
+    msg::resource_command{spec.name, "worker", msg::resource_operation::start});
+  ASSERT_TRUE(
+    first.wait_report("worker", msg::resource_condition::running, 0, 60s));
+  auto started = first.reports->items().back().cause; // "started (pid N)"
+  auto boot = first.hellos->items().front().boot_id;
+  // The host end goes away, as when pcloudd restarts, and comes back.
+  caf::anon_send(gateway, msg::detach_atom::value, spec.name);
+  auto& second = attach();
+  ASSERT_TRUE(second.wait_hellos(1, 60s)) << env.console(spec.name);
+  EXPECT_EQ(second.hellos->items().front().boot_id, boot)
+    << "the guest must not have rebooted";
+  ASSERT_TRUE(
+    second.wait_report("worker", msg::resource_condition::running, 0, 60s));
+  EXPECT_EQ(second.reports->items().back().cause, started)
+    << "the agent must report the same process, not restart it";
+  EXPECT_TRUE(second.gone->items().empty());
 }
 
 } // namespace

@@ -14,7 +14,9 @@
 #include <thread>
 
 #include "guest/agent.hpp"
+#include "messages/interfaces.hpp"
 #include "runtime/result.hpp"
+#include "tests/support/live.hpp"
 
 namespace pcloud::test {
 
@@ -92,6 +94,59 @@ private:
   guest::event_loop loop_;
   std::unique_ptr<guest::agent> agent_;
   std::thread thread_;
+};
+
+/// What the gateway relayed to one assembly's listener, to wait on.
+struct relayed {
+  /// A listener actor that records into this.
+  msg::guest_listener_actor spawn_listener(caf::actor_system& sys) const {
+    auto r = *this;
+    return sys.spawn([r](msg::guest_listener_actor::pointer)
+                       -> msg::guest_listener_actor::behavior_type {
+      return {
+        [r](const msg::agent_hello& x) { r.hellos->push(x); },
+        [r](const msg::agent_gone& x) { r.gone->push(x); },
+        [r](const msg::resource_report& x) { r.reports->push(x); },
+      };
+    });
+  }
+
+  std::shared_ptr<test::sink<msg::agent_hello>> hellos
+    = std::make_shared<test::sink<msg::agent_hello>>();
+  std::shared_ptr<test::sink<msg::agent_gone>> gone
+    = std::make_shared<test::sink<msg::agent_gone>>();
+  std::shared_ptr<test::sink<msg::resource_report>> reports
+    = std::make_shared<test::sink<msg::resource_report>>();
+
+  bool wait_hellos(size_t n, std::chrono::milliseconds within
+                             = std::chrono::seconds(20)) {
+    return hellos->wait_for([n](auto& xs) { return xs.size() >= n; }, within);
+  }
+
+  /// Waits for the link's end; its reason.
+  std::string wait_gone(std::chrono::milliseconds within
+                        = std::chrono::seconds(20)) {
+    if (!gone->wait_for([](auto& xs) { return !xs.empty(); }, within)) {
+      return "(not gone)";
+    }
+    return gone->items().front().reason;
+  }
+
+  bool wait_report(const std::string& resource, msg::resource_condition c,
+                   size_t from = 0,
+                   std::chrono::milliseconds within
+                   = std::chrono::seconds(20)) {
+    return reports->wait_for(
+      [&](auto& xs) {
+        for (size_t i = from; i < xs.size(); ++i) {
+          if (xs[i].resource == resource && xs[i].condition == c) {
+            return true;
+          }
+        }
+        return false;
+      },
+      within);
+  }
 };
 
 } // namespace pcloud::test

@@ -79,11 +79,15 @@ std::optional<pid_t> vm_environment::qemu_pid(const std::string& name) const {
   return *pid;
 }
 
-size_t vm_environment::boots(const std::string& assembly) const {
+std::string vm_environment::console(const std::string& assembly) const {
   std::ifstream in{state_dir + "/log/" + assembly + ".console.log"};
   std::stringstream text;
   text << in.rdbuf();
-  auto s = text.str();
+  return text.str();
+}
+
+size_t vm_environment::boots(const std::string& assembly) const {
+  auto s = console(assembly);
   size_t n = 0;
   for (auto pos = s.find("pcloud-tiny: ready"); pos != std::string::npos;
        pos = s.find("pcloud-tiny: ready", pos + 1)) {

@@ -35,6 +35,10 @@ public:
   /// The pid of the domain's qemu, if it runs.
   std::optional<pid_t> qemu_pid(const std::string& domain_name) const;
 
+  /// The console log of `assembly`'s guest (all its boots), for failure
+  /// messages.
+  std::string console(const std::string& assembly) const;
+
   /// How often the guest of `assembly` reported "pcloud-tiny: ready" on its
   /// console (the log is appended to across restarts).
   size_t boots(const std::string& assembly) const;
