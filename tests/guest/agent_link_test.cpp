@@ -37,34 +37,6 @@ struct scratch_dir {
   std::string path;
 };
 
-/// Live children of this process (the in-process agent's) named `comm`.
-std::vector<pid_t> child_pids(const std::string& comm) {
-  std::vector<pid_t> result;
-  for (auto& entry : std::filesystem::directory_iterator("/proc")) {
-    auto name = entry.path().filename().string();
-    if (name.find_first_not_of("0123456789") != std::string::npos) {
-      continue;
-    }
-    std::ifstream in{entry.path() / "stat"};
-    std::string line;
-    std::getline(in, line);
-    // pid (comm) state ppid ...
-    auto open = line.find('('), close = line.rfind(')');
-    if (open == std::string::npos || close == std::string::npos) {
-      continue;
-    }
-    std::istringstream rest{line.substr(close + 2)};
-    char state = 0;
-    pid_t ppid = 0;
-    rest >> state >> ppid;
-    if (ppid == getpid() && state != 'Z'
-        && line.substr(open + 1, close - open - 1) == comm) {
-      result.push_back(std::stoi(name));
-    }
-  }
-  return result;
-}
-
 bool alive(pid_t pid) {
   return kill(pid, 0) == 0;
 }
@@ -209,7 +181,7 @@ TEST_F(agent_link_test, exec_resource_killed_with_sigkill_is_restarted) {
   EXPECT_TRUE(wait_event("dep1/a1/worker RECOVERING: killed by signal 9", m))
     << lines();
   ASSERT_TRUE(wait_event("dep1/a1/worker ACTIVE: restarted in", m)) << lines();
-  auto again = child_pids("sleep");
+  auto again = test::child_pids("sleep");
   ASSERT_EQ(again.size(), 1u);
   EXPECT_NE(again[0], pid);
 }

@@ -9,9 +9,13 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "guest/agent.hpp"
 #include "messages/interfaces.hpp"
@@ -65,6 +69,34 @@ private:
   int agent_end_ = -1;
   int connects_ = 0;
 };
+
+/// Live children of this process (the in-process agent's) named `comm`.
+inline std::vector<pid_t> child_pids(const std::string& comm) {
+  std::vector<pid_t> result;
+  for (auto& entry : std::filesystem::directory_iterator("/proc")) {
+    auto name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) {
+      continue;
+    }
+    std::ifstream in{entry.path() / "stat"};
+    std::string line;
+    std::getline(in, line);
+    // pid (comm) state ppid ...
+    auto open = line.find('('), close = line.rfind(')');
+    if (open == std::string::npos || close == std::string::npos) {
+      continue;
+    }
+    std::istringstream rest{line.substr(close + 2)};
+    char state = 0;
+    pid_t ppid = 0;
+    rest >> state >> ppid;
+    if (ppid == getpid() && state != 'Z'
+        && line.substr(open + 1, close - open - 1) == comm) {
+      result.push_back(std::stoi(name));
+    }
+  }
+  return result;
+}
 
 /// An agent running its event loop on a thread of its own.
 class agent_thread {
