@@ -19,15 +19,8 @@ exec_resource::exec_resource(event_loop& loop, wire::resource_definition def,
 }
 
 exec_resource::~exec_resource() {
-  if (proc_.running()) {
-    loop_.unwatch(proc_.pidfd());
-    if (proc_.exec_fd() >= 0) {
-      loop_.unwatch(proc_.exec_fd());
-    }
-    // Removed from the configuration while running: do not leave it behind.
-    proc_.signal_group(SIGKILL);
-    proc_.reap();
-  }
+  // Removed from the configuration while running: do not leave it behind.
+  kill_child(proc_);
 }
 
 bool exec_resource::parse(const wire::resource_definition& def,

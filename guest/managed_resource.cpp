@@ -1,9 +1,23 @@
 #include "guest/managed_resource.hpp"
 
+#include <signal.h>
+
 #include "guest/exec_resource.hpp"
 #include "guest/operation_resource.hpp"
 
 namespace pcloud::guest {
+
+void managed_resource::kill_child(child_process& proc) {
+  if (!proc.running()) {
+    return;
+  }
+  loop_.unwatch(proc.pidfd());
+  if (proc.exec_fd() >= 0) {
+    loop_.unwatch(proc.exec_fd());
+  }
+  proc.signal_group(SIGKILL);
+  proc.reap();
+}
 
 std::unique_ptr<managed_resource>
 make_resource(event_loop& loop, wire::resource_definition def,

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "guest/event_loop.hpp"
+#include "guest/process.hpp"
 #include "messages/wire.hpp"
 
 namespace pcloud::guest {
@@ -42,6 +43,9 @@ protected:
       : loop_(loop), def_(std::move(def)), report_(std::move(report)) {
     // nop
   }
+
+  /// Stops watching `proc` and kills its process group at once.
+  void kill_child(child_process& proc);
 
   event_loop& loop_;
   wire::resource_definition def_;

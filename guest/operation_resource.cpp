@@ -48,14 +48,7 @@ operation_resource::operation_resource(event_loop& loop,
 }
 
 operation_resource::~operation_resource() {
-  if (proc_.running()) {
-    loop_.unwatch(proc_.pidfd());
-    if (proc_.exec_fd() >= 0) {
-      loop_.unwatch(proc_.exec_fd());
-    }
-    proc_.signal_group(SIGKILL);
-    proc_.reap();
-  }
+  kill_child(proc_); // an operation still in flight
 }
 
 std::chrono::milliseconds
