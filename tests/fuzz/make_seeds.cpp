@@ -25,14 +25,16 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::string dir = argv[1];
-  write(dir, "hello", 0,
-        encode(hello{protocol_version, "web1", "0.1.0", "6e1c-9a", {"10.0.2.15"}}));
+  write(
+    dir, "hello", 0,
+    encode(hello{protocol_version, "web1", "0.1.0", "6e1c-9a", {"10.0.2.15"}}));
   write(dir, "resource", 0,
         encode(resource_state{"httpd", "failed", "killed by signal 9"}));
-  write(dir, "configure", 1,
-        encode(configure{"web1",
-                         {{"httpd", "ocf", "heartbeat:apache",
-                           {{"port", "80"}}, 10000, 20000}}}));
+  write(
+    dir, "configure", 1,
+    encode(configure{
+      "web1",
+      {{"httpd", "ocf", "heartbeat:apache", {{"port", "80"}}, 10000, 20000}}}));
   write(dir, "command", 1, encode(command{"httpd", "restart"}));
   return 0;
 }
