@@ -162,6 +162,16 @@ void agent::link_down(const std::string& why) {
   schedule_reconnect();
 }
 
+void agent::link_down_later(const std::string& why) {
+  // Not inside proton's dispatch; and only for this stream, should a new
+  // one exist by then.
+  loop_.after(std::chrono::milliseconds{0}, [this, why, s = stream_.get()] {
+    if (stream_.get() == s) {
+      link_down(why);
+    }
+  });
+}
+
 void agent::schedule_reconnect() {
   auto delay = reconnect_delay_;
   reconnect_delay_ = std::min(reconnect_delay_ * 2, opts_.reconnect_max);
@@ -215,22 +225,17 @@ void agent::on_message(proton::delivery&, proton::message& m) {
 
 void agent::on_transport_error(proton::transport& t) {
   auto why = t.error().description();
-  loop_.after(std::chrono::milliseconds{0}, [this, why] {
-    link_down(why.empty() ? "transport closed" : why);
-  });
+  link_down_later(why.empty() ? "transport closed" : why);
 }
 
 void agent::on_connection_close(proton::connection& c) {
   auto why = c.error().description();
-  loop_.after(std::chrono::milliseconds{0}, [this, why] {
-    link_down(why.empty() ? "the host closed the connection" : why);
-  });
+  link_down_later(why.empty() ? "the host closed the connection" : why);
 }
 
 void agent::on_error(const proton::error_condition& e) {
   auto why = e.description().empty() ? e.name() : e.description();
-  loop_.after(std::chrono::milliseconds{0},
-              [this, why] { link_down("link error: " + why); });
+  link_down_later("link error: " + why);
 }
 
 void agent::handle(const wire::configure& cfg) {

@@ -66,6 +66,7 @@ private:
 
   void connect();
   void link_down(const std::string& why);
+  void link_down_later(const std::string& why);
   void schedule_reconnect();
   void send(proton::message m);
   void flush_outbox();

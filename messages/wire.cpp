@@ -166,7 +166,11 @@ hello decode_hello(const proton::message& m) {
   fields f{m.body(), subject_hello};
   f.only({"assembly", "agent_version", "boot_id", "addresses"});
   hello x;
-  x.assembly = f.name("assembly");
+  // An agent that was not told its assembly (no kernel parameter) says
+  // nothing; the link tells the host which assembly it is anyway.
+  if (!f.text("assembly", limits::max_name, false).empty()) {
+    x.assembly = f.name("assembly");
+  }
   x.agent_version = f.text("agent_version", limits::max_name);
   x.boot_id = f.text("boot_id", limits::max_name);
   if (auto* addrs = f.find("addresses")) {

@@ -263,6 +263,16 @@ TEST_F(gateway_test, guest_claiming_another_assembly_is_refused) {
   EXPECT_TRUE(r.hellos->items().empty());
 }
 
+TEST_F(gateway_test, agent_that_does_not_know_its_assembly_is_served) {
+  auto& r = attach("a1");
+  // No pcloud.assembly= on its kernel command line: the link says which.
+  test::agent_thread agent{channels["a1"], ""};
+  ASSERT_TRUE(r.wait_hellos(1));
+  EXPECT_EQ(r.hellos->items().front().assembly, "a1");
+  command("a1", msg::resource_operation::start);
+  EXPECT_TRUE(r.wait_report("worker", msg::resource_condition::running));
+}
+
 TEST_F(gateway_test, report_for_a_foreign_resource_closes_the_link) {
   auto& r = attach("a1");
   scripted_peer peer{channels["a1"], "a1",

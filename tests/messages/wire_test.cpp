@@ -45,6 +45,16 @@ TEST(wire, hello_round_trips) {
   EXPECT_EQ(x.addresses, h.addresses);
 }
 
+TEST(wire, hello_without_an_assembly_is_accepted) {
+  wire::hello h;
+  h.boot_id = "6e1c";
+  auto x = as<wire::hello>(wire::decode_from_agent(wire::encode(h)));
+  EXPECT_EQ(x.assembly, "");
+  h.assembly = "../etc";
+  EXPECT_EQ(refusal(wire::encode(h)),
+            "hello: field 'assembly' is not a valid name");
+}
+
 TEST(wire, resource_state_round_trips_through_bytes) {
   auto m = wire::encode(
     wire::resource_state{"httpd", "failed", "killed by signal 9 (SIGKILL)"});
