@@ -20,7 +20,7 @@
 #include "guest/amqp_stream.hpp"
 #include "guest/event_loop.hpp"
 #include "guest/managed_resource.hpp"
-#include "messages/wire.hpp"
+#include "guest/wire.hpp"
 
 namespace pcloud::guest {
 

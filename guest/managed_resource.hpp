@@ -9,7 +9,7 @@
 
 #include "guest/event_loop.hpp"
 #include "guest/process.hpp"
-#include "messages/wire.hpp"
+#include "guest/wire.hpp"
 
 namespace pcloud::guest {
 

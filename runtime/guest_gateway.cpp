@@ -30,7 +30,7 @@
 
 #include "guest/amqp_stream.hpp"
 #include "guest/event_loop.hpp"
-#include "messages/wire.hpp"
+#include "guest/wire.hpp"
 
 namespace pcloud::runtime {
 

@@ -24,6 +24,7 @@
 #include "guest/process.hpp"
 #include "runtime/guest_gateway.hpp"
 #include "runtime/scheduler_settings.hpp"
+#include "tests/bench/bench_stats.hpp"
 #include "tests/support/fakes.hpp"
 #include "tests/support/guest_link.hpp"
 #include "tests/support/live.hpp"
@@ -33,22 +34,9 @@ using namespace std::chrono_literals;
 using bench_clock = std::chrono::steady_clock;
 using ms = std::chrono::duration<double, std::milli>;
 
+using bench::print_stats;
+
 namespace {
-
-struct stats {
-  double median;
-  double p95;
-};
-
-stats print_stats(const char* what, std::vector<double> xs) {
-  std::sort(xs.begin(), xs.end());
-  auto pct = [&](double p) {
-    return xs[std::min(xs.size() - 1, static_cast<size_t>(p * xs.size()))];
-  };
-  std::printf("%-8s median %7.3f ms   p95 %7.3f ms   min %7.3f   max %7.3f\n",
-              what, pct(0.5), pct(0.95), xs.front(), xs.back());
-  return {pct(0.5), pct(0.95)};
-}
 
 void wait_readable(int fd) {
   pollfd p{fd, POLLIN, 0};

@@ -27,6 +27,7 @@
 #include "runtime/hypervisor.hpp"
 #include "runtime/logging.hpp"
 #include "runtime/scheduler_settings.hpp"
+#include "tests/bench/bench_stats.hpp"
 #include "tests/support/fakes.hpp"
 #include "tests/support/live.hpp"
 #include "tests/support/vm.hpp"
@@ -36,22 +37,14 @@ using namespace std::chrono_literals;
 using bench_clock = std::chrono::steady_clock;
 using ms = std::chrono::duration<double, std::milli>;
 
+using bench::print_stats;
+
 namespace {
 
 struct seen {
   bench_clock::time_point at;
   msg::event ev;
 };
-
-void print_stats(const char* what, std::vector<double> xs, const char* goal) {
-  std::sort(xs.begin(), xs.end());
-  auto pct = [&](double p) {
-    return xs[std::min(xs.size() - 1, static_cast<size_t>(p * xs.size()))];
-  };
-  std::printf("%-10s median %8.1f ms   p95 %8.1f ms   min %8.1f   max %8.1f"
-              "   %s\n",
-              what, pct(0.5), pct(0.95), xs.front(), xs.back(), goal);
-}
 
 bool wait_until(std::function<bool()> pred, std::chrono::seconds timeout) {
   auto deadline = bench_clock::now() + timeout;

@@ -3,7 +3,7 @@
 #include <fstream>
 #include <string>
 
-#include "messages/wire.hpp"
+#include "guest/wire.hpp"
 
 namespace {
 

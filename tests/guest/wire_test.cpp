@@ -5,7 +5,7 @@
 #include <proton/types.hpp>
 #include <proton/value.hpp>
 
-#include "messages/wire.hpp"
+#include "guest/wire.hpp"
 
 using namespace pcloud;
 

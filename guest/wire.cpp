@@ -1,4 +1,4 @@
-#include "messages/wire.hpp"
+#include "guest/wire.hpp"
 
 #include <algorithm>
 #include <exception>
