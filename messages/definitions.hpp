@@ -135,7 +135,23 @@ typename Inspector::result_type inspect(Inspector& f, deployable_spec& x) {
 
 bool operator==(const deployable_spec& x, const deployable_spec& y);
 
+/// A resource as a template makes it for one kind of JEOS: httpd is busybox
+/// httpd (exec class) on tiny and apache2 through systemd on debian12. The
+/// resource's name is given when the template is used.
+struct resource_template {
+  std::string name;
+  std::string description;
+  /// JEOS distro -> the resource it makes there (its name left empty).
+  std::map<std::string, resource_spec> variants;
+};
+
 /// Renders a duration for people: "0s", "250ms", "5s", "2m", "1h".
 std::string format_duration(caf::timespan x);
+
+/// Renders a duration exactly, for files: "250ms", "60s", "5min", "1h".
+std::string format_exact_duration(caf::timespan x);
+
+/// Parses "250ms", "60s", "5min", "1h" or a plain number of seconds.
+std::optional<caf::timespan> parse_duration(const std::string& text);
 
 } // namespace pcloud::msg

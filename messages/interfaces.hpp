@@ -55,6 +55,35 @@ using guest_gateway_actor = caf::typed_actor<
                  guest_listener_actor>,
   caf::reacts_to<detach_atom, std::string>, caf::reacts_to<resource_command>>;
 
+/// Definitions on disk. Every write is durable when its reply arrives.
+using store_actor = caf::typed_actor<
+  caf::replies_to<caf::get_atom>::with<definitions>,
+  caf::replies_to<caf::put_atom, assembly_spec>::with<caf::ok_atom>,
+  caf::replies_to<caf::put_atom, deployable_definition>::with<caf::ok_atom>,
+  /// Deletes an assembly's definition.
+  caf::replies_to<caf::delete_atom, assembly_spec>::with<caf::ok_atom>,
+  /// Deletes a deployable's definition.
+  caf::replies_to<caf::delete_atom, deployable_definition>::with<caf::ok_atom>>;
+
+/// JEOS images: built from recipes in conf/ or imported. Builds run off the
+/// actor threads; a build answers when the image is usable.
+using image_store_actor = caf::typed_actor<
+  caf::replies_to<caf::get_atom>::with<std::vector<jeos_info>>,
+  /// Builds (or finds up to date) the image of a recipe: distro, arch.
+  caf::replies_to<create_atom, std::string, std::string>::with<jeos_info>,
+  /// Registers an existing image file: name, path.
+  caf::replies_to<import_atom, std::string, std::string>::with<jeos_info>,
+  caf::replies_to<caf::delete_atom, std::string>::with<caf::ok_atom>>;
+
+/// What pcloudsh reaches over a CAF remote link. Every message carries the
+/// caller's token and is refused without the right one.
+using shell_service_actor = caf::typed_actor<
+  caf::replies_to<shell_request>::with<shell_reply>,
+  /// Token, listener: the listener receives every event from now on;
+  /// the reply holds the recent history.
+  caf::replies_to<caf::subscribe_atom, std::string,
+                  event_listener_actor>::with<std::vector<event>>>;
+
 // -- the supervision tree
 // -------------------------------------------------------
 

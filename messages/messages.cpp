@@ -213,6 +213,61 @@ std::string to_string(const event& x) {
   return result;
 }
 
+std::string format_exact_duration(caf::timespan x) {
+  auto ns = x.count();
+  constexpr int64_t ms = 1'000'000;
+  if (ns == 0) {
+    return "0s";
+  }
+  if (ns % (3600'000 * ms) == 0) {
+    return std::to_string(ns / (3600'000 * ms)) + "h";
+  }
+  if (ns % (60'000 * ms) == 0) {
+    return std::to_string(ns / (60'000 * ms)) + "min";
+  }
+  if (ns % (1000 * ms) == 0) {
+    return std::to_string(ns / (1000 * ms)) + "s";
+  }
+  return std::to_string(ns / ms) + "ms";
+}
+
+std::optional<caf::timespan> parse_duration(const std::string& text) {
+  size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') {
+    ++digits;
+  }
+  // At most 9 digits: no overflow even in hours.
+  if (digits == 0 || digits > 9) {
+    return std::nullopt;
+  }
+  int64_t count = std::stoll(text.substr(0, digits));
+  auto unit = text.substr(digits);
+  using namespace std::chrono;
+  if (unit == "ms") {
+    return caf::timespan{milliseconds(count)};
+  }
+  if (unit.empty() || unit == "s") {
+    return caf::timespan{seconds(count)};
+  }
+  if (unit == "min" || unit == "m") {
+    return caf::timespan{minutes(count)};
+  }
+  if (unit == "h") {
+    return caf::timespan{hours(count)};
+  }
+  return std::nullopt;
+}
+
+bool operator==(const deployable_definition& x,
+                const deployable_definition& y) {
+  auto tie = [](const deployable_definition& d) {
+    return std::tie(d.name, d.assemblies, d.policy, d.max_restarts,
+                    d.restart_window, d.assembly_escalation,
+                    d.resource_escalation, d.running);
+  };
+  return tie(x) == tie(y);
+}
+
 // -- registration
 // ---------------------------------------------------------------------
 

@@ -11,6 +11,8 @@
 #include "messages/event.hpp"
 #include "messages/guest.hpp"
 #include "messages/hypervisor.hpp"
+#include "messages/images.hpp"
+#include "messages/shell.hpp"
 #include "messages/status.hpp"
 
 namespace caf {
@@ -39,6 +41,13 @@ CAF_BEGIN_TYPE_ID_BLOCK(pcloud, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(pcloud, (pcloud::msg::resource_status))
   CAF_ADD_TYPE_ID(pcloud, (pcloud::msg::assembly_status))
   CAF_ADD_TYPE_ID(pcloud, (pcloud::msg::deployable_status))
+  CAF_ADD_TYPE_ID(pcloud, (pcloud::msg::deployable_definition))
+  CAF_ADD_TYPE_ID(pcloud, (pcloud::msg::definitions))
+  CAF_ADD_TYPE_ID(pcloud, (pcloud::msg::shell_request))
+  CAF_ADD_TYPE_ID(pcloud, (pcloud::msg::shell_reply))
+  CAF_ADD_TYPE_ID(pcloud, (pcloud::msg::jeos_info))
+  CAF_ADD_TYPE_ID(pcloud, (std::vector<pcloud::msg::jeos_info>))
+  CAF_ADD_TYPE_ID(pcloud, (std::vector<pcloud::msg::event>))
 
   // Atoms: at most 10 characters on CAF 0.17.
   CAF_ADD_ATOM(pcloud, pcloud::msg, start_atom, "start")
@@ -52,6 +61,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(pcloud, caf::first_custom_type_id)
   CAF_ADD_ATOM(pcloud, pcloud::msg, vm_lost_atom, "vm_lost")
   CAF_ADD_ATOM(pcloud, pcloud::msg, backoff_atom, "backoff")
   CAF_ADD_ATOM(pcloud, pcloud::msg, boot_timeout_atom, "boot_tmo")
+  CAF_ADD_ATOM(pcloud, pcloud::msg, create_atom, "create")
+  CAF_ADD_ATOM(pcloud, pcloud::msg, import_atom, "import")
 
 CAF_END_TYPE_ID_BLOCK(pcloud)
 // clang-format on

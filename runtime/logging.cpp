@@ -13,14 +13,17 @@ std::string configure_logging(const log_options& opts) {
     return "unknown log level '" + opts.level
            + "' (trace, debug, info, warn, error, critical, off)";
   }
+  // The new logger is complete before it replaces the old one: a file that
+  // cannot be opened leaves the previous logger in place.
   std::shared_ptr<spdlog::logger> logger;
   try {
-    spdlog::drop("pcloud");
+    spdlog::sink_ptr sink;
     if (opts.file.empty()) {
-      logger = spdlog::stderr_logger_mt("pcloud");
+      sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
     } else {
-      logger = spdlog::basic_logger_mt("pcloud", opts.file);
+      sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(opts.file);
     }
+    logger = std::make_shared<spdlog::logger>("pcloud", std::move(sink));
   } catch (const spdlog::spdlog_ex& ex) {
     return "cannot set up logging: " + std::string{ex.what()};
   }

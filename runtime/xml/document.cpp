@@ -47,8 +47,7 @@ result<document> document::parse(const std::string& text,
   }
   xmlSetStructuredErrorFunc(&error, collect_error);
   auto* doc = xmlCtxtReadMemory(ctx, text.data(), static_cast<int>(text.size()),
-                                origin.c_str(), nullptr,
-                                XML_PARSE_NONET | XML_PARSE_NOBLANKS);
+                                origin.c_str(), nullptr, XML_PARSE_NONET);
   xmlSetStructuredErrorFunc(nullptr, nullptr);
   xmlFreeParserCtxt(ctx);
   if (doc == nullptr) {
@@ -113,6 +112,10 @@ std::vector<node> node::find_all(const std::string& name) const {
     }
   }
   return result;
+}
+
+long node::line() const {
+  return xmlGetLineNo(ptr_);
 }
 
 std::string node::name() const {

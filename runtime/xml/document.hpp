@@ -35,6 +35,9 @@ public:
   /// The attribute's value, or empty when absent.
   std::string attribute(const std::string& name) const;
 
+  /// The line the element started on in the parsed text.
+  long line() const;
+
 private:
   friend class document;
   explicit node(_xmlNode* ptr) : ptr_(ptr) {
@@ -57,6 +60,9 @@ public:
 
   /// Indented UTF-8 text without the XML declaration.
   std::string to_string() const;
+
+  /// The libxml2 document, for the other wrappers of runtime/xml only.
+  _xmlDoc* get() const noexcept { return doc_.get(); }
 
 private:
   struct free_doc {

@@ -33,4 +33,6 @@ TEST(logging, writes_to_the_configured_file) {
 TEST(logging, unwritable_file_is_an_error_not_a_crash) {
   auto err = configure_logging({"info", "/dev/null/pcloud.log"});
   EXPECT_NE(err.find("cannot set up logging"), std::string::npos) << err;
+  ASSERT_NE(spdlog::default_logger(), nullptr) << "the old logger stays";
+  spdlog::info("still logging");
 }

@@ -1,0 +1,30 @@
+// JEOS images as the image store lists them.
+#pragma once
+
+#include <string>
+
+#include <caf/meta/type_name.hpp>
+
+namespace pcloud::msg {
+
+struct jeos_info {
+  /// The name assemblies use: the recipe's distro ("tiny") or the name an
+  /// imported image was given.
+  std::string name;
+  std::string distro;
+  std::string arch;
+  /// "recipe" (built by jeos_create) or "imported" (jeos_import).
+  std::string origin;
+  /// Whether a usable image exists (a recipe may be listed before it is
+  /// built).
+  bool built = false;
+  std::string path;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, jeos_info& x) {
+  return f(caf::meta::type_name("jeos_info"), x.name, x.distro, x.arch,
+           x.origin, x.built, x.path);
+}
+
+} // namespace pcloud::msg

@@ -1,0 +1,141 @@
+// Definitions to XML and back, and what the schema refuses.
+#include "runtime/definitions_xml.hpp"
+
+#include <algorithm>
+
+#include <gtest/gtest.h>
+
+namespace pcloud::runtime {
+namespace {
+
+using namespace std::chrono_literals;
+
+class definitions_xml : public ::testing::Test {
+protected:
+  void SetUp() override {
+    auto loaded = xml::schema::load(PCLOUD_CONF_DIR "/schema/definitions.rng");
+    ASSERT_TRUE(loaded) << loaded.error();
+    schema = std::make_unique<xml::schema>(std::move(*loaded));
+  }
+
+  static msg::assembly_spec sample_assembly() {
+    msg::assembly_spec x;
+    x.name = "assy1";
+    x.uuid = "0f0e0d0c-0b0a-4908-8706-050403020100";
+    x.jeos = "tiny";
+    x.memory_mib = 256;
+    x.vcpus = 2;
+    x.boot_timeout = 90s;
+    x.stop_timeout = 1500ms;
+    x.escalation = msg::default_assembly_policy();
+    msg::resource_spec r;
+    r.name = "httpd";
+    r.resource_class = "exec";
+    r.type = "busybox httpd -f -p 80 -h /www \"<&>\"";
+    r.parameters = {{"user", "www-data"}, {"env.LANG", "C"}};
+    r.monitor_interval = 5s;
+    r.monitor_timeout = 250ms;
+    x.resources.push_back(r);
+    r.name = "dummy";
+    r.resource_class = "ocf";
+    r.type = "heartbeat:Dummy";
+    r.parameters = {};
+    r.escalation = msg::no_escalation_policy();
+    x.resources.push_back(r);
+    return x;
+  }
+
+  std::unique_ptr<xml::schema> schema;
+};
+
+TEST_F(definitions_xml, assembly_round_trips) {
+  auto x = sample_assembly();
+  auto text = to_xml(x);
+  auto back = assembly_from_xml(text, "assy1.xml", *schema);
+  ASSERT_TRUE(back) << back.error() << "\n" << text;
+  EXPECT_EQ(*back, x);
+}
+
+TEST_F(definitions_xml, deployable_round_trips) {
+  msg::deployable_definition x;
+  x.name = "dep1";
+  x.assemblies = {"assy1", "assy2"};
+  x.policy = msg::deployable_policy::stop;
+  x.max_restarts = 3;
+  x.restart_window = 2h;
+  x.resource_escalation.max_failures = 7;
+  x.running = true;
+  auto text = to_xml(x);
+  auto back = deployable_from_xml(text, "dep1.xml", *schema);
+  ASSERT_TRUE(back) << back.error() << "\n" << text;
+  EXPECT_EQ(*back, x);
+}
+
+TEST_F(definitions_xml, malformed_xml_names_file_and_line) {
+  auto back
+    = assembly_from_xml("<assembly name='a'\n  uuid=>", "a.xml", *schema);
+  ASSERT_FALSE(back);
+  EXPECT_EQ(back.error().rfind("a.xml: line 2: ", 0), 0u) << back.error();
+}
+
+TEST_F(definitions_xml, schema_violations_name_file_and_line) {
+  auto text = to_xml(sample_assembly());
+  // A class the agent does not know, on the resource's line.
+  auto pos = text.find("class=\"ocf\"");
+  ASSERT_NE(pos, std::string::npos);
+  text.replace(pos, 11, "class=\"bogus\"");
+  auto line = 1 + std::count(text.begin(), text.begin() + pos, '\n');
+  auto back = assembly_from_xml(text, "assy1.xml", *schema);
+  ASSERT_FALSE(back);
+  EXPECT_EQ(
+    back.error().rfind("assy1.xml: line " + std::to_string(line) + ": ", 0), 0u)
+    << back.error() << "\n"
+    << text;
+}
+
+TEST_F(definitions_xml, refuses_bad_names_durations_and_roots) {
+  auto good = to_xml(sample_assembly());
+  auto edit = [&](std::string from, std::string to) {
+    auto text = good;
+    auto pos = text.find(from);
+    EXPECT_NE(pos, std::string::npos) << from;
+    text.replace(pos, from.size(), to);
+    return assembly_from_xml(text, "x.xml", *schema);
+  };
+  EXPECT_FALSE(edit("name=\"assy1\"", "name=\"../etc/passwd\""));
+  EXPECT_FALSE(edit("name=\"assy1\"", "name=\"\""));
+  EXPECT_FALSE(edit("boot-timeout=\"90s\"", "boot-timeout=\"soon\""));
+  EXPECT_FALSE(edit("uuid=\"0f0e", "uuid=\"zz0e"));
+  EXPECT_FALSE(edit("memory-mib=\"256\"", "memory-mib=\"-1\""));
+  auto dep = deployable_from_xml(good, "d.xml", *schema);
+  ASSERT_FALSE(dep);
+  EXPECT_NE(dep.error().find("expected <deployable>"), std::string::npos)
+    << dep.error();
+}
+
+TEST_F(definitions_xml, duplicate_resources_are_refused) {
+  auto x = sample_assembly();
+  x.resources[1].name = "httpd";
+  auto back = assembly_from_xml(to_xml(x), "assy1.xml", *schema);
+  ASSERT_FALSE(back);
+  EXPECT_NE(back.error().find("resource 'httpd' defined twice"),
+            std::string::npos)
+    << back.error();
+}
+
+TEST_F(definitions_xml, templates_of_conf_load) {
+  auto text = R"(<template name="web" description="a web server">
+  <variant jeos="tiny" class="exec" type="busybox httpd -f -p 80"/>
+  <variant jeos="debian12" class="systemd" type="apache2.service"
+           monitor-interval="5s"/>
+</template>)";
+  auto t = template_from_xml(text, "web.xml", *schema);
+  ASSERT_TRUE(t) << t.error();
+  EXPECT_EQ(t->name, "web");
+  ASSERT_EQ(t->variants.size(), 2u);
+  EXPECT_EQ(t->variants.at("debian12").type, "apache2.service");
+  EXPECT_EQ(t->variants.at("debian12").monitor_interval, 5s);
+}
+
+} // namespace
+} // namespace pcloud::runtime
