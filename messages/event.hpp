@@ -9,6 +9,7 @@
 #include <caf/meta/type_name.hpp>
 #include <caf/timespan.hpp>
 #include <caf/timestamp.hpp>
+#include <caf/typed_actor.hpp>
 
 namespace pcloud::msg {
 
@@ -62,6 +63,10 @@ typename Inspector::result_type inspect(Inspector& f, event& x) {
            x.assembly, x.resource, x.state, x.reason, x.action, x.failures,
            x.max_failures, x.window, x.restarts, x.downtime);
 }
+
+/// Receives every event, in the order the bus numbered them. pcloudsh's
+/// listeners cross the remote link, so the handle type has a type ID.
+using event_listener_actor = caf::typed_actor<caf::reacts_to<event>>;
 
 /// "dep1/assy2/httpd": the path of the thing an event is about.
 std::string path_of(const event& x);

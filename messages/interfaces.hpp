@@ -16,9 +16,6 @@ namespace pcloud::msg {
 
 // -- listeners ----------------------------------------------------------------
 
-/// Receives every event, in the order the bus numbered them.
-using event_listener_actor = caf::typed_actor<caf::reacts_to<event>>;
-
 /// Receives lifecycle events of the domains it started.
 using domain_listener_actor = caf::typed_actor<caf::reacts_to<domain_event>>;
 

@@ -1,0 +1,1101 @@
+// actors/shell_service.cpp -- pcloudsh's commands, on the daemon's side.
+//
+// Every change is made in memory first and then persisted; the reply goes
+// out only once the store has the new file on disk, and a failed write puts
+// the old value back. Messages are handled one at a time, so two shells
+// racing to create the same name see one success and one "exists".
+#include "actors/shell_service.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <functional>
+#include <memory>
+#include <set>
+
+#include <caf/all.hpp>
+#include <spdlog/spdlog.h>
+
+namespace pcloud::actors {
+
+namespace {
+
+using self_ptr
+  = msg::shell_service_actor::stateful_pointer<shell_service_state>;
+using reply_promise = caf::typed_response_promise<msg::shell_reply>;
+using namespace std::chrono_literals;
+
+constexpr auto store_timeout = 30s;
+constexpr auto status_timeout = 5s;
+/// Building a debian12 JEOS under a slow mirror can take long.
+constexpr auto build_timeout = std::chrono::minutes(60);
+const std::vector<std::string> supported_archs{"x86_64"};
+
+msg::shell_reply ok(std::string message) {
+  msg::shell_reply r;
+  r.message = std::move(message);
+  return r;
+}
+
+msg::shell_reply error(std::string message) {
+  msg::shell_reply r;
+  r.ok = false;
+  r.message = std::move(message);
+  return r;
+}
+
+msg::shell_reply table(std::vector<std::string> columns) {
+  msg::shell_reply r;
+  r.columns = std::move(columns);
+  return r;
+}
+
+std::string join(const std::vector<std::string>& xs,
+                 const std::string& sep = ", ") {
+  std::string result;
+  for (auto& x : xs) {
+    if (!result.empty()) {
+      result += sep;
+    }
+    result += x;
+  }
+  return result;
+}
+
+std::string new_uuid(std::mt19937_64& random) {
+  uint64_t hi = random();
+  uint64_t lo = random();
+  // Version 4, variant 10xx.
+  hi = (hi & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;
+  lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
+  char buf[37];
+  std::snprintf(buf, sizeof(buf), "%08x-%04x-%04x-%04x-%012llx",
+                static_cast<unsigned>(hi >> 32),
+                static_cast<unsigned>((hi >> 16) & 0xffff),
+                static_cast<unsigned>(hi & 0xffff),
+                static_cast<unsigned>(lo >> 48),
+                static_cast<unsigned long long>(lo & 0xffffffffffffULL));
+  return buf;
+}
+
+std::string render(self_ptr self, const caf::error& err) {
+  return describe(self->system(), err);
+}
+
+/// The deployable an assembly belongs to, or empty.
+std::string owner_of(const shell_service_state& st,
+                     const std::string& assembly) {
+  for (auto& [name, dep] : st.deployables) {
+    auto& xs = dep.assemblies;
+    if (std::find(xs.begin(), xs.end(), assembly) != xs.end()) {
+      return name;
+    }
+  }
+  return {};
+}
+
+bool is_running(const shell_service_state& st, const std::string& dep) {
+  auto i = st.deployables.find(dep);
+  return i != st.deployables.end() && i->second.running;
+}
+
+/// Persists `value` through the store, then answers `message`; on failure
+/// runs `rollback` and answers the store's error.
+template <class T>
+void persist(self_ptr self, reply_promise rp, T value,
+             std::function<void()> rollback, std::string message) {
+  self->request(self->state.services.store, store_timeout, caf::put_atom::value,
+                std::move(value))
+    .then([rp, message](caf::ok_atom) mutable { rp.deliver(ok(message)); },
+          [self, rp, rollback](const caf::error& err) mutable {
+            rollback();
+            rp.deliver(error("not saved: " + render(self, err)));
+          });
+}
+
+template <class T>
+caf::result<msg::shell_reply> persist(self_ptr self, T value,
+                                      std::function<void()> rollback,
+                                      std::string message) {
+  auto rp = self->make_response_promise<msg::shell_reply>();
+  persist(self, rp, std::move(value), std::move(rollback), std::move(message));
+  return rp;
+}
+
+template <class T>
+caf::result<msg::shell_reply> erase(self_ptr self, T value,
+                                    std::function<void()> rollback,
+                                    std::string message) {
+  auto rp = self->make_response_promise<msg::shell_reply>();
+  self->request(self->state.services.store, store_timeout,
+                caf::delete_atom::value, std::move(value))
+    .then([rp, message](caf::ok_atom) mutable { rp.deliver(ok(message)); },
+          [self, rp, rollback](const caf::error& err) mutable {
+            rollback();
+            rp.deliver(error("not deleted: " + render(self, err)));
+          });
+  return rp;
+}
+
+/// Saves a changed assembly; a failed write puts the old one back.
+caf::result<msg::shell_reply> save_assembly(self_ptr self,
+                                            msg::assembly_spec before,
+                                            msg::assembly_spec after,
+                                            std::string message) {
+  self->state.assemblies[after.name] = after;
+  return persist(
+    self, std::move(after),
+    [self, before] { self->state.assemblies[before.name] = before; },
+    std::move(message));
+}
+
+/// Saves a changed deployable; a failed write puts the old one back.
+caf::result<msg::shell_reply> save_deployable(self_ptr self,
+                                              msg::deployable_definition before,
+                                              msg::deployable_definition after,
+                                              std::string message) {
+  self->state.deployables[after.name] = after;
+  return persist(
+    self, std::move(after),
+    [self, before] { self->state.deployables[before.name] = before; },
+    std::move(message));
+}
+
+// -- lookups with the errors an operator reads -----------------------------
+
+msg::assembly_spec* find_assembly(shell_service_state& st,
+                                  const std::string& name, std::string& err) {
+  auto i = st.assemblies.find(name);
+  if (i == st.assemblies.end()) {
+    err = "no assembly named '" + name + "' (assembly_list shows them)";
+    return nullptr;
+  }
+  return &i->second;
+}
+
+msg::deployable_definition* find_deployable(shell_service_state& st,
+                                            const std::string& name,
+                                            std::string& err) {
+  auto i = st.deployables.find(name);
+  if (i == st.deployables.end()) {
+    err = "no deployable named '" + name + "' (deployable_list shows them)";
+    return nullptr;
+  }
+  return &i->second;
+}
+
+std::string check_new_name(const std::string& kind, const std::string& name) {
+  if (!valid_name(name)) {
+    return "invalid " + kind + " name '" + name
+           + "': use 1-63 letters, digits, '_', '.' or '-', starting with a "
+             "letter or digit";
+  }
+  return {};
+}
+
+std::string check_arch(const std::string& arch) {
+  if (std::find(supported_archs.begin(), supported_archs.end(), arch)
+      == supported_archs.end()) {
+    return "unsupported architecture '" + arch
+           + "' (supported: " + join(supported_archs) + ")";
+  }
+  return {};
+}
+
+// -- jeos --------------------------------------------------------------------
+
+caf::result<msg::shell_reply> jeos_create(self_ptr self,
+                                          const std::vector<std::string>& a) {
+  if (auto err = check_arch(a[1]); !err.empty()) {
+    return error(err);
+  }
+  auto rp = self->make_response_promise<msg::shell_reply>();
+  self->request(self->state.services.images, build_timeout,
+                msg::create_atom::value, a[0], a[1])
+    .then(
+      [rp](const msg::jeos_info& info) mutable {
+        rp.deliver(ok("JEOS " + info.name + " (" + info.arch
+                      + ") is ready: " + info.path));
+      },
+      [self, rp](const caf::error& err) mutable {
+        rp.deliver(error(render(self, err)));
+      });
+  return rp;
+}
+
+caf::result<msg::shell_reply> jeos_import(self_ptr self,
+                                          const std::vector<std::string>& a) {
+  if (auto err = check_new_name("JEOS", a[0]); !err.empty()) {
+    return error(err);
+  }
+  auto rp = self->make_response_promise<msg::shell_reply>();
+  self->request(self->state.services.images, store_timeout,
+                msg::import_atom::value, a[0], a[1])
+    .then(
+      [rp](const msg::jeos_info& info) mutable {
+        rp.deliver(ok("JEOS " + info.name + " imported from " + info.path));
+      },
+      [self, rp](const caf::error& err) mutable {
+        rp.deliver(error(render(self, err)));
+      });
+  return rp;
+}
+
+caf::result<msg::shell_reply> jeos_list(self_ptr self) {
+  auto rp = self->make_response_promise<msg::shell_reply>();
+  self->request(self->state.services.images, status_timeout,
+                caf::get_atom::value)
+    .then(
+      [rp](const std::vector<msg::jeos_info>& xs) mutable {
+        auto r = table({"name", "distro", "arch", "origin", "built", "path"});
+        for (auto& x : xs) {
+          r.rows.push_back({x.name, x.distro, x.arch, x.origin,
+                            x.built ? "yes" : "no", x.path});
+        }
+        rp.deliver(std::move(r));
+      },
+      [self, rp](const caf::error& err) mutable {
+        rp.deliver(error(render(self, err)));
+      });
+  return rp;
+}
+
+caf::result<msg::shell_reply> jeos_delete(self_ptr self,
+                                          const std::vector<std::string>& a) {
+  std::vector<std::string> users;
+  for (auto& [name, spec] : self->state.assemblies) {
+    if (spec.jeos == a[0]) {
+      users.push_back(name);
+    }
+  }
+  if (!users.empty()) {
+    return error("JEOS '" + a[0] + "' is used by " + join(users)
+                 + " (assembly_delete them first)");
+  }
+  auto rp = self->make_response_promise<msg::shell_reply>();
+  self->request(self->state.services.images, store_timeout,
+                caf::delete_atom::value, a[0])
+    .then(
+      [rp, name = a[0]](caf::ok_atom) mutable {
+        rp.deliver(ok("JEOS " + name + " deleted"));
+      },
+      [self, rp](const caf::error& err) mutable {
+        rp.deliver(error(render(self, err)));
+      });
+  return rp;
+}
+
+// -- assemblies ------------------------------------------------------------
+
+caf::result<msg::shell_reply>
+assembly_create(self_ptr self, const std::vector<std::string>& a) {
+  auto& st = self->state;
+  if (auto err = check_new_name("assembly", a[0]); !err.empty()) {
+    return error(err);
+  }
+  if (st.assemblies.count(a[0]) > 0) {
+    return error("assembly '" + a[0] + "' exists already");
+  }
+  if (auto err = check_arch(a[2]); !err.empty()) {
+    return error(err);
+  }
+  auto rp = self->make_response_promise<msg::shell_reply>();
+  self->request(st.services.images, status_timeout, caf::get_atom::value)
+    .then(
+      [self, rp, a](const std::vector<msg::jeos_info>& images) mutable {
+        auto& st = self->state;
+        std::vector<std::string> built;
+        const msg::jeos_info* found = nullptr;
+        for (auto& x : images) {
+          if (x.built) {
+            built.push_back(x.name);
+          }
+          if (x.name == a[1]) {
+            found = &x;
+          }
+        }
+        if (found == nullptr || !found->built) {
+          auto what = found != nullptr
+                        ? "JEOS '" + a[1] + "' is not built yet (jeos_create "
+                            + a[1] + " " + a[2] + ")"
+                        : "no JEOS named '" + a[1] + "'";
+          rp.deliver(error(what + "; usable: "
+                           + (built.empty() ? "none" : join(built))));
+          return;
+        }
+        if (found->arch != a[2]) {
+          rp.deliver(error("JEOS '" + a[1] + "' is built for " + found->arch
+                           + ", not " + a[2]));
+          return;
+        }
+        // Checked again: another shell may have taken the name meanwhile.
+        if (st.assemblies.count(a[0]) > 0) {
+          rp.deliver(error("assembly '" + a[0] + "' exists already"));
+          return;
+        }
+        msg::assembly_spec spec;
+        spec.name = a[0];
+        spec.uuid = new_uuid(st.random);
+        spec.jeos = a[1];
+        st.assemblies[spec.name] = spec;
+        persist(
+          self, rp, spec, [self, name = a[0]] { self->state.assemblies.erase(name); },
+          "assembly " + a[0] + " created (JEOS " + a[1] + ", uuid " + spec.uuid
+            + ")");
+      },
+      [self, rp](const caf::error& err) mutable {
+        rp.deliver(error("cannot list JEOS images: " + render(self, err)));
+      });
+  return rp;
+}
+
+caf::result<msg::shell_reply>
+assembly_clone(self_ptr self, const std::vector<std::string>& a) {
+  auto& st = self->state;
+  std::string err;
+  auto* from = find_assembly(st, a[0], err);
+  if (from == nullptr) {
+    return error(err);
+  }
+  if (auto bad = check_new_name("assembly", a[1]); !bad.empty()) {
+    return error(bad);
+  }
+  if (st.assemblies.count(a[1]) > 0) {
+    return error("assembly '" + a[1] + "' exists already");
+  }
+  auto spec = *from;
+  spec.name = a[1];
+  spec.uuid = new_uuid(st.random);
+  st.assemblies[spec.name] = spec;
+  return persist(
+    self, spec, [self, name = a[1]] { self->state.assemblies.erase(name); },
+    "assembly " + a[1] + " cloned from " + a[0] + " (uuid " + spec.uuid + ", "
+      + std::to_string(spec.resources.size()) + " resources)");
+}
+
+caf::result<msg::shell_reply>
+assembly_delete(self_ptr self, const std::vector<std::string>& a) {
+  auto& st = self->state;
+  std::string err;
+  auto* x = find_assembly(st, a[0], err);
+  if (x == nullptr) {
+    return error(err);
+  }
+  if (auto owner = owner_of(st, a[0]); !owner.empty()) {
+    return error("assembly '" + a[0] + "' belongs to deployable '" + owner
+                 + "' (deployable_assembly_remove " + owner + " " + a[0]
+                 + " first)");
+  }
+  auto before = *x;
+  st.assemblies.erase(a[0]);
+  return erase(
+    self, before, [self, before] { self->state.assemblies[before.name] = before; },
+    "assembly " + a[0] + " deleted");
+}
+
+msg::shell_reply assembly_list(self_ptr self) {
+  auto& st = self->state;
+  auto r = table({"name", "jeos", "resources", "deployable", "uuid"});
+  for (auto& [name, x] : st.assemblies) {
+    std::vector<std::string> names;
+    for (auto& res : x.resources) {
+      names.push_back(res.name);
+    }
+    r.rows.push_back({name, x.jeos, join(names, ","), owner_of(st, name),
+                      x.uuid});
+  }
+  return r;
+}
+
+/// Refuses to change an assembly whose deployable runs: its agent holds
+/// the resource set of the running VM.
+std::string check_not_running(const shell_service_state& st,
+                              const std::string& assembly) {
+  auto owner = owner_of(st, assembly);
+  if (!owner.empty() && is_running(st, owner)) {
+    return "assembly '" + assembly + "' runs in deployable '" + owner
+           + "' (deployable_stop " + owner + " first)";
+  }
+  return {};
+}
+
+caf::result<msg::shell_reply>
+assembly_resource_add(self_ptr self, const std::vector<std::string>& a) {
+  auto& st = self->state;
+  const auto& [name, template_name, assembly] = std::tie(a[0], a[1], a[2]);
+  std::string err;
+  auto* x = find_assembly(st, assembly, err);
+  if (x == nullptr) {
+    return error(err);
+  }
+  if (auto bad = check_new_name("resource", name); !bad.empty()) {
+    return error(bad);
+  }
+  for (auto& r : x->resources) {
+    if (r.name == name) {
+      return error("assembly '" + assembly + "' has a resource '" + name
+                   + "' already");
+    }
+  }
+  if (auto bad = check_not_running(st, assembly); !bad.empty()) {
+    return error(bad);
+  }
+  auto t = std::find_if(st.templates.begin(), st.templates.end(),
+                        [&](auto& y) { return y.name == template_name; });
+  if (t == st.templates.end()) {
+    std::vector<std::string> names;
+    for (auto& y : st.templates) {
+      names.push_back(y.name);
+    }
+    return error("no template named '" + template_name
+                 + "' (templates: " + join(names) + ")");
+  }
+  auto v = t->variants.find(x->jeos);
+  if (v == t->variants.end()) {
+    std::vector<std::string> jeos;
+    for (auto& [j, spec] : t->variants) {
+      jeos.push_back(j);
+    }
+    return error("template '" + template_name + "' cannot run on JEOS '"
+                 + x->jeos + "' (it has variants for " + join(jeos) + ")");
+  }
+  auto before = *x;
+  auto after = *x;
+  auto res = v->second;
+  res.name = name;
+  after.resources.push_back(res);
+  return save_assembly(self, std::move(before), std::move(after),
+                       "resource " + name + " (" + template_name + ": "
+                         + res.resource_class + " " + res.type
+                         + ") added to " + assembly);
+}
+
+caf::result<msg::shell_reply>
+assembly_resource_remove(self_ptr self, const std::vector<std::string>& a) {
+  auto& st = self->state;
+  std::string err;
+  auto* x = find_assembly(st, a[1], err);
+  if (x == nullptr) {
+    return error(err);
+  }
+  auto before = *x;
+  auto after = *x;
+  auto& rs = after.resources;
+  auto i = std::find_if(rs.begin(), rs.end(),
+                        [&](auto& r) { return r.name == a[0]; });
+  if (i == rs.end()) {
+    return error("assembly '" + a[1] + "' has no resource '" + a[0] + "'");
+  }
+  if (auto bad = check_not_running(st, a[1]); !bad.empty()) {
+    return error(bad);
+  }
+  rs.erase(i);
+  return save_assembly(self, std::move(before), std::move(after),
+                       "resource " + a[0] + " removed from " + a[1]);
+}
+
+caf::result<msg::shell_reply>
+assembly_resource_list(self_ptr self, const std::vector<std::string>& a) {
+  std::string err;
+  auto* x = find_assembly(self->state, a[0], err);
+  if (x == nullptr) {
+    return error(err);
+  }
+  auto r = table({"name", "class", "type", "monitor"});
+  for (auto& res : x->resources) {
+    r.rows.push_back({res.name, res.resource_class, res.type,
+                      "every " + msg::format_duration(res.monitor_interval)});
+  }
+  return r;
+}
+
+msg::shell_reply template_list(self_ptr self) {
+  auto r = table({"name", "jeos", "class", "type", "description"});
+  for (auto& t : self->state.templates) {
+    for (auto& [jeos, spec] : t.variants) {
+      r.rows.push_back(
+        {t.name, jeos, spec.resource_class, spec.type, t.description});
+    }
+  }
+  return r;
+}
+
+// -- deployables -------------------------------------------------------------
+
+caf::result<msg::shell_reply>
+escalation_set(self_ptr self, const std::vector<std::string>& a,
+               bool resources) {
+  auto& st = self->state;
+  std::string err;
+  auto* d = find_deployable(st, a[0], err);
+  if (d == nullptr) {
+    return error(err);
+  }
+  if (a[1].empty() || a[1].size() > 6
+      || !std::all_of(a[1].begin(), a[1].end(),
+                      [](char c) { return c >= '0' && c <= '9'; })) {
+    return error("MAX_FAILURES must be a whole number from 0 to 999999, not '"
+                 + a[1] + "'");
+  }
+  auto window = msg::parse_duration(a[2]);
+  if (!window || window->count() <= 0) {
+    return error("WINDOW must be a duration such as 60s, 5min or 1h, not '"
+                 + a[2] + "'");
+  }
+  auto before = *d;
+  auto after = *d;
+  auto& policy = resources ? after.resource_escalation
+                           : after.assembly_escalation;
+  policy.max_failures = static_cast<uint32_t>(std::stoul(a[1]));
+  policy.window = *window;
+  auto what = std::string{resources ? "resource" : "assembly"};
+  auto message = what + " escalation of " + a[0] + ": "
+                 + (policy.max_failures == 0
+                      ? "never escalate"
+                      : std::to_string(policy.max_failures) + " failures in "
+                          + msg::format_duration(policy.window));
+  if (before.running) {
+    message += " (takes effect at the next deployable_start)";
+  }
+  return save_deployable(self, std::move(before), std::move(after), message);
+}
+
+caf::result<msg::shell_reply>
+deployable_create(self_ptr self, const std::vector<std::string>& a) {
+  auto& st = self->state;
+  if (auto err = check_new_name("deployable", a[0]); !err.empty()) {
+    return error(err);
+  }
+  if (st.deployables.count(a[0]) > 0) {
+    return error("deployable '" + a[0] + "' exists already");
+  }
+  msg::deployable_definition d;
+  d.name = a[0];
+  st.deployables[d.name] = d;
+  return persist(
+    self, d, [self, name = a[0]] { self->state.deployables.erase(name); },
+    "deployable " + a[0] + " created");
+}
+
+caf::result<msg::shell_reply>
+deployable_delete(self_ptr self, const std::vector<std::string>& a) {
+  auto& st = self->state;
+  std::string err;
+  auto* d = find_deployable(st, a[0], err);
+  if (d == nullptr) {
+    return error(err);
+  }
+  if (d->running) {
+    return error("deployable '" + a[0] + "' is running (deployable_stop "
+                 + a[0] + " first)");
+  }
+  auto before = *d;
+  st.deployables.erase(a[0]);
+  st.running.erase(a[0]);
+  return erase(
+    self, before,
+    [self, before] { self->state.deployables[before.name] = before; },
+    "deployable " + a[0] + " deleted (its assemblies remain)");
+}
+
+msg::shell_reply deployable_list(self_ptr self) {
+  auto r = table({"name", "assemblies", "running"});
+  for (auto& [name, d] : self->state.deployables) {
+    r.rows.push_back({name, join(d.assemblies, ","), d.running ? "yes" : "no"});
+  }
+  return r;
+}
+
+caf::result<msg::shell_reply>
+deployable_assembly_add(self_ptr self, const std::vector<std::string>& a) {
+  auto& st = self->state;
+  std::string err;
+  auto* d = find_deployable(st, a[0], err);
+  if (d == nullptr) {
+    return error(err);
+  }
+  if (find_assembly(st, a[1], err) == nullptr) {
+    return error(err);
+  }
+  if (auto owner = owner_of(st, a[1]); !owner.empty()) {
+    return error("assembly '" + a[1] + "' belongs to deployable '" + owner
+                 + "' already (an assembly is one VM; assembly_clone makes "
+                   "another)");
+  }
+  if (d->running) {
+    return error("deployable '" + a[0] + "' is running (deployable_stop "
+                 + a[0] + " first)");
+  }
+  auto before = *d;
+  auto after = *d;
+  after.assemblies.push_back(a[1]);
+  return save_deployable(self, std::move(before), std::move(after),
+                         "assembly " + a[1] + " added to " + a[0]);
+}
+
+caf::result<msg::shell_reply>
+deployable_assembly_remove(self_ptr self, const std::vector<std::string>& a) {
+  auto& st = self->state;
+  std::string err;
+  auto* d = find_deployable(st, a[0], err);
+  if (d == nullptr) {
+    return error(err);
+  }
+  auto before = *d;
+  auto after = *d;
+  auto& xs = after.assemblies;
+  auto i = std::find(xs.begin(), xs.end(), a[1]);
+  if (i == xs.end()) {
+    return error("deployable '" + a[0] + "' has no assembly '" + a[1] + "'");
+  }
+  if (d->running) {
+    return error("deployable '" + a[0] + "' is running (deployable_stop "
+                 + a[0] + " first)");
+  }
+  xs.erase(i);
+  return save_deployable(self, std::move(before), std::move(after),
+                         "assembly " + a[1] + " removed from " + a[0]);
+}
+
+caf::result<msg::shell_reply>
+deployable_assembly_list(self_ptr self, const std::vector<std::string>& a) {
+  auto& st = self->state;
+  std::string err;
+  auto* d = find_deployable(st, a[0], err);
+  if (d == nullptr) {
+    return error(err);
+  }
+  auto r = table({"name", "jeos", "resources"});
+  for (auto& name : d->assemblies) {
+    auto i = st.assemblies.find(name);
+    if (i == st.assemblies.end()) {
+      r.rows.push_back({name, "(missing)", ""});
+      continue;
+    }
+    std::vector<std::string> names;
+    for (auto& res : i->second.resources) {
+      names.push_back(res.name);
+    }
+    r.rows.push_back({name, i->second.jeos, join(names, ",")});
+  }
+  return r;
+}
+
+/// The spec a deployable actor runs: the definition with its assemblies'
+/// definitions filled in. Empty error when complete.
+msg::deployable_spec spec_of(const shell_service_state& st,
+                             const msg::deployable_definition& d,
+                             std::string& err) {
+  msg::deployable_spec spec;
+  spec.name = d.name;
+  spec.policy = d.policy;
+  spec.max_restarts = d.max_restarts;
+  spec.restart_window = d.restart_window;
+  spec.assembly_escalation = d.assembly_escalation;
+  spec.resource_escalation = d.resource_escalation;
+  for (auto& name : d.assemblies) {
+    auto i = st.assemblies.find(name);
+    if (i == st.assemblies.end()) {
+      err = "deployable '" + d.name + "' names assembly '" + name
+            + "', which does not exist";
+      return spec;
+    }
+    spec.assemblies.push_back(i->second);
+  }
+  return spec;
+}
+
+void launch(self_ptr self, const msg::deployable_spec& spec) {
+  auto& st = self->state;
+  if (auto i = st.running.find(spec.name); i != st.running.end()) {
+    self->send_exit(i->second, caf::exit_reason::user_shutdown);
+  }
+  auto& s = st.services;
+  auto dep = self->spawn(deployable, spec, s.bus, s.hypervisor, s.gateway);
+  self->monitor(dep);
+  st.running[spec.name] = dep;
+  self->send(dep, msg::start_atom::value);
+}
+
+caf::result<msg::shell_reply>
+deployable_start(self_ptr self, const std::vector<std::string>& a) {
+  auto& st = self->state;
+  std::string err;
+  auto* d = find_deployable(st, a[0], err);
+  if (d == nullptr) {
+    return error(err);
+  }
+  if (d->running) {
+    return error("deployable '" + a[0]
+                 + "' is running already (deployable_status " + a[0] + ")");
+  }
+  if (d->assemblies.empty()) {
+    return error("deployable '" + a[0]
+                 + "' has no assemblies (deployable_assembly_add " + a[0]
+                 + " ASSEMBLY)");
+  }
+  auto spec = spec_of(st, *d, err);
+  if (!err.empty()) {
+    return error(err);
+  }
+  auto before = *d;
+  auto after = *d;
+  after.running = true;
+  st.deployables[a[0]] = after;
+  auto rp = self->make_response_promise<msg::shell_reply>();
+  // Saved before the VMs start: a pcloudd killed right after adopts them.
+  self->request(st.services.store, store_timeout, caf::put_atom::value, after)
+    .then(
+      [self, rp, spec](caf::ok_atom) mutable {
+        launch(self, spec);
+        rp.deliver(ok("deployable " + spec.name + " starting "
+                      + std::to_string(spec.assemblies.size())
+                      + " assemblies (events or deployable_status "
+                      + spec.name + " to follow)"));
+      },
+      [self, rp, before](const caf::error& err) mutable {
+        self->state.deployables[before.name] = before;
+        rp.deliver(error("not started, not saved: " + render(self, err)));
+      });
+  return rp;
+}
+
+/// Answers `rp` once the deployable `name` reports STOPPED.
+void reply_when_stopped(self_ptr self, reply_promise rp, std::string name,
+                        msg::deployable_actor dep, caf::timespan timeout) {
+  using waiter_actor
+    = msg::event_listener_actor::extend<caf::reacts_to<caf::close_atom>>;
+  auto bus = self->state.services.bus;
+  auto waiter = self->spawn(
+    [rp, name, dep, bus, timeout](waiter_actor::pointer waiter) mutable
+    -> waiter_actor::behavior_type {
+      auto done = std::make_shared<bool>(false);
+      auto finish = [=](std::string message) mutable {
+        if (!*done) {
+          *done = true;
+          rp.deliver(ok(std::move(message)));
+          waiter->send(bus, caf::unsubscribe_atom::value,
+                       caf::actor_cast<msg::event_listener_actor>(waiter));
+          waiter->quit();
+        }
+      };
+      // The deployable may be stopped already: ask it once.
+      waiter->request(dep, status_timeout, caf::get_atom::value)
+        .then(
+          [=](const msg::deployable_status& s) mutable {
+            if (s.state == msg::state::stopped) {
+              finish("deployable " + name + " stopped");
+            }
+          },
+          [=](const caf::error&) mutable {
+            finish("deployable " + name + " stopped");
+          });
+      waiter->delayed_send(waiter, timeout, caf::close_atom::value);
+      return {
+        [=](const msg::event& ev) mutable {
+          if (ev.deployable == name && ev.assembly.empty()
+              && ev.state == msg::state::stopped) {
+            finish("deployable " + name + " stopped");
+          }
+        },
+        [=](caf::close_atom) mutable {
+          finish("deployable " + name
+                 + " is still stopping (deployable_status " + name
+                 + " follows it)");
+        },
+      };
+    });
+  self->send(bus, caf::subscribe_atom::value,
+             caf::actor_cast<msg::event_listener_actor>(waiter));
+}
+
+caf::result<msg::shell_reply>
+deployable_stop(self_ptr self, const std::vector<std::string>& a) {
+  auto& st = self->state;
+  std::string err;
+  auto* d = find_deployable(st, a[0], err);
+  if (d == nullptr) {
+    return error(err);
+  }
+  auto i = st.running.find(a[0]);
+  if (!d->running && i == st.running.end()) {
+    return error("deployable '" + a[0] + "' is not running");
+  }
+  auto before = *d;
+  auto after = *d;
+  after.running = false;
+  st.deployables[a[0]] = after;
+  auto rp = self->make_response_promise<msg::shell_reply>();
+  caf::timespan timeout{std::chrono::seconds(60)};
+  if (auto spec = spec_of(st, after, err); err.empty()) {
+    for (auto& x : spec.assemblies) {
+      timeout = std::max(timeout, x.stop_timeout + std::chrono::seconds(60));
+    }
+  }
+  self->request(st.services.store, store_timeout, caf::put_atom::value, after)
+    .then(
+      [self, rp, name = a[0], timeout](caf::ok_atom) mutable {
+        auto& st = self->state;
+        auto i = st.running.find(name);
+        if (i == st.running.end()) {
+          rp.deliver(ok("deployable " + name + " stopped"));
+          return;
+        }
+        self->send(i->second, msg::stop_atom::value);
+        reply_when_stopped(self, rp, name, i->second, timeout);
+      },
+      [self, rp, before](const caf::error& err) mutable {
+        self->state.deployables[before.name] = before;
+        rp.deliver(error("not stopped, not saved: " + render(self, err)));
+      });
+  return rp;
+}
+
+void add_status_rows(msg::shell_reply& r, const msg::deployable_status& s) {
+  r.rows.push_back({s.name, msg::to_string(s.state), std::to_string(s.restarts),
+                    "", s.reason});
+  for (auto& a : s.assemblies) {
+    auto path = s.name + "/" + a.name;
+    r.rows.push_back({path, msg::to_string(a.state),
+                      std::to_string(a.restarts), a.domain_name, a.reason});
+    for (auto& res : a.resources) {
+      r.rows.push_back({path + "/" + res.name, msg::to_string(res.state),
+                        std::to_string(res.restarts), "", res.reason});
+    }
+  }
+}
+
+caf::result<msg::shell_reply>
+deployable_status(self_ptr self, const std::vector<std::string>& a) {
+  auto& st = self->state;
+  std::vector<std::string> names;
+  if (!a.empty()) {
+    std::string err;
+    if (find_deployable(st, a[0], err) == nullptr) {
+      return error(err);
+    }
+    names.push_back(a[0]);
+  } else {
+    for (auto& [name, d] : st.deployables) {
+      names.push_back(name);
+    }
+  }
+  struct gather {
+    msg::shell_reply reply
+      = table({"path", "state", "restarts", "domain", "reason"});
+    std::map<std::string, msg::deployable_status> found;
+    size_t pending = 0;
+  };
+  auto g = std::make_shared<gather>();
+  auto rp = self->make_response_promise<msg::shell_reply>();
+  auto finish = [st = &self->state, g, names, rp]() mutable {
+    for (auto& name : names) {
+      auto i = g->found.find(name);
+      if (i != g->found.end()) {
+        add_status_rows(g->reply, i->second);
+        continue;
+      }
+      // Never started since pcloudd started: everything is STOPPED.
+      msg::deployable_status s;
+      s.name = name;
+      s.reason = "not started";
+      for (auto& assembly : st->deployables[name].assemblies) {
+        msg::assembly_status x;
+        x.name = assembly;
+        auto j = st->assemblies.find(assembly);
+        if (j != st->assemblies.end()) {
+          for (auto& res : j->second.resources) {
+            msg::resource_status y;
+            y.name = res.name;
+            x.resources.push_back(y);
+          }
+        }
+        s.assemblies.push_back(x);
+      }
+      add_status_rows(g->reply, s);
+    }
+    rp.deliver(g->reply);
+  };
+  for (auto& name : names) {
+    if (auto i = st.running.find(name); i != st.running.end()) {
+      ++g->pending;
+      self->request(i->second, status_timeout, caf::get_atom::value)
+        .then(
+          [g, finish](const msg::deployable_status& s) mutable {
+            g->found[s.name] = s;
+            if (--g->pending == 0) {
+              finish();
+            }
+          },
+          [g, finish](const caf::error&) mutable {
+            if (--g->pending == 0) {
+              finish();
+            }
+          });
+    }
+  }
+  if (g->pending == 0) {
+    finish();
+  }
+  return rp;
+}
+
+using handler = std::function<caf::result<msg::shell_reply>(
+  self_ptr, const std::vector<std::string>&)>;
+
+const std::map<std::string, handler>& handlers() {
+  using args = const std::vector<std::string>&;
+  static const std::map<std::string, handler> table{
+    {"jeos_create", jeos_create},
+    {"jeos_import", jeos_import},
+    {"jeos_list", [](self_ptr self, args) { return jeos_list(self); }},
+    {"jeos_delete", jeos_delete},
+    {"assembly_create", assembly_create},
+    {"assembly_clone", assembly_clone},
+    {"assembly_delete", assembly_delete},
+    {"assembly_list",
+     [](self_ptr self, args) -> caf::result<msg::shell_reply> {
+       return assembly_list(self);
+     }},
+    {"assembly_resource_add", assembly_resource_add},
+    {"assembly_resource_remove", assembly_resource_remove},
+    {"assembly_resource_list", assembly_resource_list},
+    {"template_list",
+     [](self_ptr self, args) -> caf::result<msg::shell_reply> {
+       return template_list(self);
+     }},
+    {"escalation_resource_set",
+     [](self_ptr self, args a) { return escalation_set(self, a, true); }},
+    {"escalation_assembly_set",
+     [](self_ptr self, args a) { return escalation_set(self, a, false); }},
+    {"deployable_create", deployable_create},
+    {"deployable_delete", deployable_delete},
+    {"deployable_list",
+     [](self_ptr self, args) -> caf::result<msg::shell_reply> {
+       return deployable_list(self);
+     }},
+    {"deployable_assembly_add", deployable_assembly_add},
+    {"deployable_assembly_remove", deployable_assembly_remove},
+    {"deployable_assembly_list", deployable_assembly_list},
+    {"deployable_start", deployable_start},
+    {"deployable_stop", deployable_stop},
+    {"deployable_status", deployable_status},
+  };
+  return table;
+}
+
+caf::result<msg::shell_reply> dispatch(self_ptr self,
+                                       const msg::shell_request& req) {
+  auto* cmd = msg::find_command(req.command);
+  auto h = handlers().find(req.command);
+  if (cmd == nullptr || cmd->local || h == handlers().end()) {
+    return error("unknown command '" + req.command + "' (help lists them)");
+  }
+  if (req.args.size() < msg::required_arguments(*cmd)
+      || req.args.size() > cmd->arguments.size()) {
+    return error("usage: " + msg::usage_of(*cmd));
+  }
+  return h->second(self, req.args);
+}
+
+} // namespace
+
+bool tokens_equal(const std::string& x, const std::string& y) {
+  unsigned char diff = x.size() == y.size() ? 0 : 1;
+  const auto& longer = x.size() >= y.size() ? x : y;
+  for (size_t i = 0; i < longer.size(); ++i) {
+    auto cx = i < x.size() ? x[i] : 0;
+    auto cy = i < y.size() ? y[i] : 0;
+    diff |= static_cast<unsigned char>(cx ^ cy);
+  }
+  return diff == 0 && !x.empty();
+}
+
+msg::shell_service_actor::behavior_type
+shell_service(self_ptr self, std::string token, shell_services services,
+              std::vector<msg::resource_template> templates,
+              msg::definitions loaded) {
+  auto& st = self->state;
+  st.token = std::move(token);
+  st.services = std::move(services);
+  st.templates = std::move(templates);
+  for (auto& x : loaded.assemblies) {
+    st.assemblies[x.name] = x;
+  }
+  for (auto& x : loaded.deployables) {
+    st.deployables[x.name] = x;
+  }
+  for (auto& [name, d] : st.deployables) {
+    if (!d.running) {
+      continue;
+    }
+    std::string err;
+    auto spec = spec_of(st, d, err);
+    if (!err.empty()) {
+      spdlog::error("shell: cannot restart {}: {}", name, err);
+      continue;
+    }
+    spdlog::info("shell: {} was running: starting it (running VMs are "
+                 "adopted)",
+                 name);
+    launch(self, spec);
+  }
+  self->set_down_handler([=](const caf::down_msg& dm) {
+    auto& running = self->state.running;
+    for (auto i = running.begin(); i != running.end(); ++i) {
+      if (i->second.address() == dm.source) {
+        spdlog::error("shell: deployable actor {} ended: {}", i->first,
+                      describe(self->system(), dm.reason));
+        running.erase(i);
+        return;
+      }
+    }
+  });
+  // The deployables end with the service (their VMs keep running).
+  self->attach_functor([=](const caf::error& reason) {
+    for (auto& [name, dep] : self->state.running) {
+      (void) reason;
+      caf::anon_send_exit(dep, caf::exit_reason::user_shutdown);
+    }
+  });
+  return {
+    [=](const msg::shell_request& req) -> caf::result<msg::shell_reply> {
+      if (!tokens_equal(req.token, self->state.token)) {
+        spdlog::warn("shell: request '{}' refused: wrong token",
+                     req.command.substr(0, 40));
+        return error("not authorized: wrong or missing token");
+      }
+      spdlog::debug("shell: {} {}", req.command, join(req.args, " "));
+      return dispatch(self, req);
+    },
+    [=](caf::subscribe_atom, const std::string& token,
+        msg::event_listener_actor listener)
+      -> caf::result<std::vector<msg::event>> {
+      if (!tokens_equal(token, self->state.token)) {
+        spdlog::warn("shell: event subscription refused: wrong token");
+        return caf::make_error(caf::sec::runtime_error,
+                               "not authorized: wrong or missing token");
+      }
+      auto bus = self->state.services.bus;
+      self->send(bus, caf::subscribe_atom::value, listener);
+      return self->delegate(bus, caf::get_atom::value);
+    },
+  };
+}
+
+bool valid_name(const std::string& x) {
+  if (x.empty() || x.size() > 63) {
+    return false;
+  }
+  auto alnum = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+           || (c >= '0' && c <= '9');
+  };
+  if (!alnum(x[0])) {
+    return false;
+  }
+  return std::all_of(x.begin(), x.end(), [&](char c) {
+    return alnum(c) || c == '_' || c == '.' || c == '-';
+  });
+}
+
+} // namespace pcloud::actors

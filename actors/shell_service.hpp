@@ -1,0 +1,56 @@
+// The shell service: what pcloudsh talks to. It holds the operator's
+// definitions (persisted through the store before any reply says "done"),
+// runs the commands of pcloudsh, starts and stops deployable actors, and
+// answers status from them. Published on a CAF remote port, so it checks the
+// caller's token on every message, in constant time.
+#pragma once
+
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "actors/deployable.hpp"
+#include "messages/interfaces.hpp"
+
+namespace pcloud::actors {
+
+struct shell_services {
+  msg::store_actor store;
+  msg::image_store_actor images;
+  msg::event_bus_actor bus;
+  msg::hypervisor_actor hypervisor;
+  msg::guest_gateway_actor gateway;
+};
+
+struct shell_service_state {
+  static inline const char* name = "pcloud.shell_service";
+  std::string token;
+  shell_services services;
+  std::vector<msg::resource_template> templates;
+  std::map<std::string, msg::assembly_spec> assemblies;
+  std::map<std::string, msg::deployable_definition> deployables;
+  /// Deployable actors, from deployable_start until the next start replaces
+  /// them (a stopped deployable keeps its actor for status).
+  std::map<std::string, msg::deployable_actor> running;
+  std::mt19937_64 random{std::random_device{}()};
+};
+
+/// `loaded`: the store's definitions; deployables marked running are
+/// started at once (their VMs are adopted where they still run).
+msg::shell_service_actor::behavior_type
+shell_service(msg::shell_service_actor::stateful_pointer<shell_service_state>
+                self,
+              std::string token, shell_services services,
+              std::vector<msg::resource_template> templates,
+              msg::definitions loaded);
+
+/// Compares without an early exit, so the time taken does not tell how much
+/// of a guessed token was right.
+bool tokens_equal(const std::string& x, const std::string& y);
+
+/// Whether `x` can name an assembly, deployable, resource or JEOS (what
+/// conf/schema/definitions.rng accepts: it also becomes a file name).
+bool valid_name(const std::string& x);
+
+} // namespace pcloud::actors

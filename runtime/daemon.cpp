@@ -1,0 +1,217 @@
+#include "runtime/daemon.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/event_bus.hpp"
+#include "actors/shell_service.hpp"
+#include "runtime/definitions_xml.hpp"
+#include "runtime/hypervisor.hpp"
+#include "runtime/image_store.hpp"
+#include "runtime/store.hpp"
+
+namespace pcloud::runtime {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+
+result<std::vector<msg::resource_template>>
+load_templates(const std::string& dir, const std::string& schema_path) {
+  auto schema = xml::schema::load(schema_path);
+  if (!schema) {
+    return fail(schema.error());
+  }
+  std::vector<msg::resource_template> result;
+  std::error_code ec;
+  std::vector<fs::path> files;
+  for (auto& entry : fs::directory_iterator(dir, ec)) {
+    if (entry.path().extension() == ".xml") {
+      files.push_back(entry.path());
+    }
+  }
+  if (ec) {
+    return fail("cannot read templates in " + dir + ": " + ec.message());
+  }
+  std::sort(files.begin(), files.end());
+  for (auto& path : files) {
+    auto text = read_file(path.string());
+    if (!text) {
+      return fail(text.error());
+    }
+    auto t = template_from_xml(*text, path.string(), *schema);
+    if (!t) {
+      // conf/ ships with pcloud: a bad template is a broken install.
+      return fail(t.error());
+    }
+    result.push_back(std::move(*t));
+  }
+  return result;
+}
+
+} // namespace
+
+std::string token_path(const std::string& state_dir) {
+  return state_dir + "/shell.token";
+}
+
+result<std::string> load_or_create_token(const std::string& state_dir) {
+  auto path = token_path(state_dir);
+  if (fs::exists(path)) {
+    auto text = read_file(path);
+    if (!text) {
+      return fail(text.error());
+    }
+    auto token = *text;
+    while (!token.empty() && (token.back() == '\n' || token.back() == ' ')) {
+      token.pop_back();
+    }
+    if (token.size() < 32) {
+      return fail(path + ": too short to be a token (delete it to make a "
+                         "new one)");
+    }
+    return token;
+  }
+  unsigned char bytes[32];
+  int fd = ::open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || ::read(fd, bytes, sizeof(bytes)) != sizeof(bytes)) {
+    if (fd >= 0) {
+      ::close(fd);
+    }
+    return fail("cannot read /dev/urandom for the shell token");
+  }
+  ::close(fd);
+  std::string token;
+  const char* hex = "0123456789abcdef";
+  for (auto b : bytes) {
+    token += hex[b >> 4];
+    token += hex[b & 0xf];
+  }
+  if (auto ok = write_file_atomically(path, token + "\n", 0600); !ok) {
+    return fail(ok.error());
+  }
+  return token;
+}
+
+std::string libvirt_uri_of(const daemon_options& opts) {
+  if (!opts.libvirt_uri.empty()) {
+    return opts.libvirt_uri;
+  }
+  return "qemu:///embed?root=" + opts.state_dir + "/libvirt";
+}
+
+result<std::unique_ptr<daemon>> daemon::start(caf::actor_system& sys,
+                                              daemon_options opts) {
+  std::error_code ec;
+  fs::create_directories(opts.state_dir, ec);
+  if (ec) {
+    return fail("cannot create state directory " + opts.state_dir + ": "
+                + ec.message());
+  }
+  // QEMU runs as libvirt-qemu even under root: it must reach images,
+  // sockets and logs below the state directory.
+  fs::permissions(opts.state_dir,
+                  fs::perms::owner_all | fs::perms::group_read
+                    | fs::perms::group_exec | fs::perms::others_read
+                    | fs::perms::others_exec,
+                  ec);
+  std::unique_ptr<daemon> d{new daemon(sys)};
+  auto token = load_or_create_token(opts.state_dir);
+  if (!token) {
+    return fail(token.error());
+  }
+  d->token_ = *token;
+  auto schema = opts.conf_dir + "/schema/definitions.rng";
+  auto templates = load_templates(opts.conf_dir + "/templates", schema);
+  if (!templates) {
+    return fail(templates.error());
+  }
+  auto store = spawn_store(sys, {opts.state_dir + "/definitions", schema});
+  if (!store) {
+    return fail(store.error());
+  }
+  d->actors_.push_back(caf::actor_cast<caf::actor>(*store));
+  image_store_options images{opts.state_dir + "/images",
+                             opts.conf_dir + "/jeos", opts.agent_bundle,
+                             opts.state_dir + "/disks"};
+  auto image_store = spawn_image_store(sys, images);
+  d->actors_.push_back(caf::actor_cast<caf::actor>(image_store));
+  auto bus = sys.spawn(actors::event_bus, size_t{1000});
+  d->actors_.push_back(caf::actor_cast<caf::actor>(bus));
+  hypervisor_options hv_opts;
+  hv_opts.uri = libvirt_uri_of(opts);
+  hv_opts.state_dir = opts.state_dir;
+  hv_opts.images = make_image_resolver(images);
+  hv_opts.virt_type = opts.virt_type;
+  if (auto root = embed_root_of(hv_opts.uri); !root.empty()) {
+    if (auto ok = prepare_embed_root(root); !ok) {
+      d->stop();
+      return fail(ok.error());
+    }
+  }
+  auto hv = spawn_hypervisor(sys, hv_opts);
+  if (!hv) {
+    d->stop();
+    return fail(hv.error());
+  }
+  d->actors_.push_back(caf::actor_cast<caf::actor>(*hv));
+  auto gateway = spawn_guest_gateway(sys, opts.gateway);
+  d->actors_.push_back(caf::actor_cast<caf::actor>(gateway));
+  msg::definitions loaded;
+  {
+    caf::scoped_actor self{sys};
+    self->request(*store, 30s, caf::get_atom::value)
+      .receive([&](msg::definitions& x) { loaded = std::move(x); },
+               [&](caf::error&) {});
+  }
+  for (auto& problem : loaded.problems) {
+    // Already logged by the store; repeated for the operator at start.
+    spdlog::warn("pcloudd: definition set aside: {}", problem);
+  }
+  actors::shell_services services{*store, image_store, bus, *hv, gateway};
+  auto shell = sys.spawn(actors::shell_service, d->token_, services,
+                         std::move(*templates), std::move(loaded));
+  // The service first, so it stops its deployables before the services
+  // they use go away.
+  d->actors_.insert(d->actors_.begin(), caf::actor_cast<caf::actor>(shell));
+  auto port = sys.middleman().publish(shell, opts.listen_port,
+                                      opts.listen_address.c_str(), true);
+  if (!port) {
+    d->stop();
+    return fail("cannot listen on " + opts.listen_address + ":"
+                + std::to_string(opts.listen_port) + ": "
+                + sys.render(port.error()));
+  }
+  d->port_ = *port;
+  spdlog::info("pcloudd: shell service on {}:{}, libvirt {}, state {}",
+               opts.listen_address, d->port_, hv_opts.uri, opts.state_dir);
+  return d;
+}
+
+daemon::~daemon() {
+  stop();
+}
+
+void daemon::stop() {
+  if (stopped_) {
+    return;
+  }
+  stopped_ = true;
+  if (port_ != 0) {
+    (void) sys_.middleman().unpublish(actors_[0], port_);
+  }
+  for (auto& a : actors_) {
+    caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  }
+  actors_.clear();
+}
+
+} // namespace pcloud::runtime

@@ -1,0 +1,76 @@
+// The daemon's wiring: everything pcloudd runs, in one actor system. The
+// store loads the definitions, the hypervisor opens libvirt, the gateway
+// waits for agents, and the shell service is published for pcloudsh on a
+// TCP port (loopback by default) with a token only root can read.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <caf/fwd.hpp>
+
+#include "messages/interfaces.hpp"
+#include "runtime/guest_gateway.hpp"
+#include "runtime/result.hpp"
+
+namespace pcloud::runtime {
+
+struct daemon_options {
+  /// Definitions, images, sockets, logs and the shell token live here.
+  std::string state_dir = "/var/lib/pcloud";
+  /// Empty: qemu:///embed?root=STATE/libvirt (no libvirt daemon needed).
+  std::string libvirt_uri;
+  /// "qemu" (TCG) or "kvm".
+  std::string virt_type = "qemu";
+  std::string listen_address = "127.0.0.1";
+  /// 0 picks a free port (tests); pcloudsh's default is 7460.
+  uint16_t listen_port = 7460;
+  /// Schemas, templates and JEOS recipes.
+  std::string conf_dir;
+  /// pcloud-agent and its libraries for the images that carry it.
+  std::string agent_bundle;
+  /// How the gateway reaches agents (tests plug in scripted ones).
+  guest_gateway_options gateway;
+};
+
+/// STATE/shell.token: created with mode 0600 when missing.
+std::string token_path(const std::string& state_dir);
+
+/// Reads the token, or creates a new random one.
+result<std::string> load_or_create_token(const std::string& state_dir);
+
+/// The resolved libvirt URI of `opts`.
+std::string libvirt_uri_of(const daemon_options& opts);
+
+class daemon {
+public:
+  /// Wires and starts everything; deployables that were running start
+  /// again (adopting their VMs). Fails with a one-line error when the
+  /// state directory, libvirt, the schema or the port are unusable.
+  static result<std::unique_ptr<daemon>> start(caf::actor_system& sys,
+                                               daemon_options opts);
+
+  ~daemon();
+
+  /// The port the shell service listens on.
+  uint16_t port() const noexcept { return port_; }
+
+  const std::string& token() const noexcept { return token_; }
+
+  /// Ends every actor; VMs keep running (the next start adopts them).
+  void stop();
+
+private:
+  daemon(caf::actor_system& sys) : sys_(sys) {
+    // nop
+  }
+
+  caf::actor_system& sys_;
+  uint16_t port_ = 0;
+  std::string token_;
+  std::vector<caf::actor> actors_;
+  bool stopped_ = false;
+};
+
+} // namespace pcloud::runtime

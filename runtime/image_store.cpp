@@ -1,0 +1,265 @@
+#include "runtime/image_store.hpp"
+
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include <caf/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include "runtime/store.hpp"
+
+namespace pcloud::runtime {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const char* supported_arch = "x86_64";
+
+std::string quote(const std::string& x) {
+  std::string result = "'";
+  for (char c : x) {
+    if (c == '\'') {
+      result += "'\\''";
+    } else {
+      result += c;
+    }
+  }
+  return result + "'";
+}
+
+std::vector<std::string> recipes(const image_store_options& opts) {
+  std::vector<std::string> result;
+  std::error_code ec;
+  for (auto& entry : fs::directory_iterator(opts.recipes, ec)) {
+    if (fs::exists(entry.path() / "build.sh")) {
+      result.push_back(entry.path().filename().string());
+    }
+  }
+  std::sort(result.begin(), result.end());
+  return result;
+}
+
+/// An imported image: STATE/images/imported/NAME holds "PATH\nFORMAT\n".
+struct imported_image {
+  std::string path;
+  std::string format;
+};
+
+std::string imported_dir(const image_store_options& opts) {
+  return opts.directory + "/imported";
+}
+
+std::optional<imported_image> read_imported(const image_store_options& opts,
+                                            const std::string& name) {
+  std::ifstream in{imported_dir(opts) + "/" + name};
+  imported_image x;
+  if (!in || !std::getline(in, x.path) || !std::getline(in, x.format)) {
+    return std::nullopt;
+  }
+  return x;
+}
+
+std::vector<msg::jeos_info> list(const image_store_options& opts) {
+  std::vector<msg::jeos_info> result;
+  for (auto& distro : recipes(opts)) {
+    msg::jeos_info x;
+    x.name = distro;
+    x.distro = distro;
+    x.arch = supported_arch;
+    x.origin = "recipe";
+    x.path = opts.directory + "/" + distro;
+    x.built = fs::exists(x.path + "/stamp");
+    result.push_back(std::move(x));
+  }
+  std::error_code ec;
+  for (auto& entry : fs::directory_iterator(imported_dir(opts), ec)) {
+    auto name = entry.path().filename().string();
+    auto img = read_imported(opts, name);
+    if (!img) {
+      continue;
+    }
+    msg::jeos_info x;
+    x.name = name;
+    x.distro = "imported";
+    x.arch = supported_arch;
+    x.origin = "imported";
+    x.path = img->path;
+    x.built = fs::exists(img->path);
+    result.push_back(std::move(x));
+  }
+  return result;
+}
+
+caf::error image_error(std::string text) {
+  return caf::make_error(caf::sec::runtime_error, std::move(text));
+}
+
+/// Runs a recipe; its output goes to the log, the last line into errors.
+result<void> run_recipe(const image_store_options& opts,
+                        const std::string& distro) {
+  auto out = opts.directory + "/" + distro;
+  auto cmd = "bash " + quote(opts.recipes + "/" + distro + "/build.sh") + " "
+             + quote(out) + " " + quote(opts.agent_bundle) + " 2>&1";
+  spdlog::info("images: building {}: {}", distro, cmd);
+  auto* pipe = ::popen(cmd.c_str(), "r");
+  if (pipe == nullptr) {
+    return fail("cannot run the " + distro + " recipe");
+  }
+  std::string last;
+  char line[1024];
+  while (std::fgets(line, sizeof(line), pipe) != nullptr) {
+    last = line;
+    while (!last.empty() && (last.back() == '\n' || last.back() == '\r')) {
+      last.pop_back();
+    }
+    spdlog::info("images: {}: {}", distro, last);
+  }
+  auto status = ::pclose(pipe);
+  if (status != 0) {
+    return fail("building JEOS " + distro + " failed: " + last);
+  }
+  return {};
+}
+
+using worker_actor = caf::typed_actor<
+  caf::replies_to<msg::create_atom, std::string, std::string>::with<
+    msg::jeos_info>>;
+
+/// One build, on a thread of its own, so listing stays quick meanwhile.
+worker_actor::behavior_type build_worker(worker_actor::pointer self,
+                                         image_store_options opts) {
+  return {
+    [=](msg::create_atom, const std::string& distro,
+        const std::string&) -> caf::result<msg::jeos_info> {
+      self->quit();
+      if (auto ok = run_recipe(opts, distro); !ok) {
+        return image_error(ok.error());
+      }
+      for (auto& x : list(opts)) {
+        if (x.name == distro && x.built) {
+          return x;
+        }
+      }
+      return image_error("the " + distro + " recipe finished without an image");
+    },
+  };
+}
+
+struct image_store_state {
+  static inline const char* name = "pcloud.image_store";
+  image_store_options opts;
+};
+
+msg::image_store_actor::behavior_type
+image_store(msg::image_store_actor::stateful_pointer<image_store_state> self,
+            image_store_options opts) {
+  self->state.opts = std::move(opts);
+  return {
+    [=](caf::get_atom) { return list(self->state.opts); },
+    [=](msg::create_atom, const std::string& distro,
+        const std::string& arch) -> caf::result<msg::jeos_info> {
+      auto& o = self->state.opts;
+      auto known = recipes(o);
+      if (std::find(known.begin(), known.end(), distro) == known.end()) {
+        std::string names;
+        for (auto& x : known) {
+          names += (names.empty() ? "" : ", ") + x;
+        }
+        return image_error("unknown distro '" + distro + "' (recipes: "
+                           + names + ")");
+      }
+      if (arch != supported_arch) {
+        return image_error("unsupported architecture '" + arch
+                           + "' (supported: x86_64)");
+      }
+      auto worker = self->spawn<caf::detached>(build_worker, o);
+      return self->delegate(worker, msg::create_atom::value, distro, arch);
+    },
+    [=](msg::import_atom, const std::string& name,
+        const std::string& file) -> caf::result<msg::jeos_info> {
+      auto& o = self->state.opts;
+      for (auto& x : list(o)) {
+        if (x.name == name) {
+          return image_error("JEOS '" + name + "' exists already");
+        }
+      }
+      std::ifstream in{file, std::ios::binary};
+      char magic[4] = {};
+      if (!in || !in.read(magic, 4)) {
+        return image_error("cannot read image " + file);
+      }
+      auto format = std::string(magic, 4) == "QFI\xfb" ? "qcow2" : "raw";
+      std::error_code ec;
+      auto absolute = fs::absolute(file, ec).string();
+      fs::create_directories(imported_dir(o), ec);
+      auto ok = write_file_atomically(imported_dir(o) + "/" + name,
+                                      absolute + "\n" + format + "\n");
+      if (!ok) {
+        return image_error(ok.error());
+      }
+      msg::jeos_info x{name, "imported", supported_arch, "imported", true,
+                       absolute};
+      return x;
+    },
+    [=](caf::delete_atom,
+        const std::string& name) -> caf::result<caf::ok_atom> {
+      auto& o = self->state.opts;
+      std::error_code ec;
+      if (read_imported(o, name)) {
+        // The operator's file stays: only the registration goes.
+        fs::remove(imported_dir(o) + "/" + name, ec);
+        return caf::ok_atom::value;
+      }
+      auto dir = o.directory + "/" + name;
+      if (!fs::exists(dir + "/stamp")) {
+        return image_error("no built JEOS named '" + name + "'");
+      }
+      fs::remove_all(dir, ec);
+      if (ec) {
+        return image_error("cannot delete " + dir + ": " + ec.message());
+      }
+      return caf::ok_atom::value;
+    },
+  };
+}
+
+} // namespace
+
+msg::image_store_actor spawn_image_store(caf::actor_system& sys,
+                                         image_store_options opts) {
+  return sys.spawn(image_store, std::move(opts));
+}
+
+image_resolver make_image_resolver(image_store_options opts) {
+  return [opts](const msg::assembly_spec& spec) -> result<boot_image> {
+    auto dir = opts.directory + "/" + spec.jeos;
+    if (fs::exists(dir + "/vmlinuz") && fs::exists(dir + "/initrd.img")) {
+      return boot_image{dir + "/vmlinuz", dir + "/initrd.img",
+                        "console=ttyS0 quiet", "", "qcow2"};
+    }
+    auto img = read_imported(opts, spec.jeos);
+    if (!img) {
+      return fail("JEOS '" + spec.jeos + "' of assembly " + spec.name
+                  + " is not built (jeos_create " + spec.jeos + " x86_64)");
+    }
+    // Each assembly writes to its own overlay; the image stays untouched.
+    auto overlay = opts.disks + "/" + spec.name + ".qcow2";
+    if (!fs::exists(overlay)) {
+      std::error_code ec;
+      fs::create_directories(opts.disks, ec);
+      auto cmd = "qemu-img create -q -f qcow2 -F " + img->format + " -b "
+                 + quote(img->path) + " " + quote(overlay) + " 2>&1";
+      if (std::system(cmd.c_str()) != 0) {
+        return fail("cannot create the overlay " + overlay + " on "
+                    + img->path);
+      }
+    }
+    return boot_image{"", "", "", overlay, "qcow2"};
+  };
+}
+
+} // namespace pcloud::runtime

@@ -1,0 +1,258 @@
+// pcloudd: the pcloud daemon. Hosts the supervision tree, talks to libvirt
+// and to the guest agents, keeps the definitions, and serves pcloudsh.
+//
+// SIGTERM or SIGINT: a clean exit that leaves the VMs running; the next
+// start adopts them (deployable_stop is how VMs are stopped).
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include "messages/type_ids.hpp"
+#include "runtime/daemon.hpp"
+#include "runtime/logging.hpp"
+#include "runtime/scheduler_settings.hpp"
+
+namespace {
+
+using pcloud::runtime::daemon_options;
+
+constexpr const char* default_config = "/etc/pcloud/pcloudd.conf";
+
+void usage(FILE* out) {
+  std::fprintf(
+    out,
+    "usage: pcloudd [options]\n"
+    "  --config FILE      INI config (default %s if it exists)\n"
+    "  --state-dir DIR    definitions, images, sockets, logs, token\n"
+    "                     (default /var/lib/pcloud)\n"
+    "  --uri URI          libvirt URI (default qemu:///embed?root=STATE/"
+    "libvirt)\n"
+    "  --listen ADDR:PORT shell service (default 127.0.0.1:7460)\n"
+    "  --log-level LEVEL  trace, debug, info, warn, error (default info)\n"
+    "  --log-file FILE    log here instead of standard error\n"
+    "  --daemonize        run in the background once started\n"
+    "  --help, --version\n"
+    "SIGTERM leaves the VMs running; the next start adopts them.\n",
+    default_config);
+}
+
+struct cli {
+  daemon_options opts;
+  pcloud::runtime::log_options log;
+  bool daemonize = false;
+};
+
+[[noreturn]] void die(const std::string& message) {
+  std::fprintf(stderr, "pcloudd: %s\n", message.c_str());
+  std::exit(1);
+}
+
+bool parse_listen(const std::string& text, daemon_options& opts) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon + 1 == text.size()) {
+    return false;
+  }
+  auto port = text.substr(colon + 1);
+  if (port.size() > 5
+      || port.find_first_not_of("0123456789") != std::string::npos
+      || std::stoul(port) > 65535) {
+    return false;
+  }
+  opts.listen_address = text.substr(0, colon);
+  opts.listen_port = static_cast<uint16_t>(std::stoul(port));
+  return !opts.listen_address.empty();
+}
+
+/// Reads the [pcloud] section of a CAF INI file into `c`.
+void read_config(const std::string& path, cli& c) {
+  auto settings = caf::actor_system_config::parse_config_file(path.c_str());
+  if (!settings) {
+    die(path + ": " + caf::to_string(settings.error()));
+  }
+  auto str = [&](const char* key, std::string& out) {
+    if (auto value = caf::get_if<std::string>(&*settings, key)) {
+      out = *value;
+    }
+  };
+  str("pcloud.state-dir", c.opts.state_dir);
+  str("pcloud.libvirt-uri", c.opts.libvirt_uri);
+  str("pcloud.virt-type", c.opts.virt_type);
+  str("pcloud.listen-address", c.opts.listen_address);
+  str("pcloud.log-level", c.log.level);
+  str("pcloud.log-file", c.log.file);
+  if (auto port = caf::get_if<int64_t>(&*settings, "pcloud.listen-port")) {
+    if (*port < 0 || *port > 65535) {
+      die(path + ": pcloud.listen-port must be 0-65535");
+    }
+    c.opts.listen_port = static_cast<uint16_t>(*port);
+  }
+}
+
+cli parse(int argc, char** argv) {
+  cli c;
+  c.opts.conf_dir = PCLOUD_CONF_DIR;
+  c.opts.agent_bundle = PCLOUD_AGENT_BUNDLE_DIR;
+  std::string config;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+      config = argv[i + 1];
+    }
+  }
+  if (!config.empty()) {
+    read_config(config, c);
+  } else if (::access(default_config, R_OK) == 0) {
+    read_config(default_config, c);
+  }
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        die(arg + " needs a value (--help lists the options)");
+      }
+      return argv[++i];
+    };
+    if (arg == "--help" || arg == "-h") {
+      usage(stdout);
+      std::exit(0);
+    } else if (arg == "--version") {
+      std::printf("pcloudd %s\n", PCLOUD_VERSION);
+      std::exit(0);
+    } else if (arg == "--config") {
+      value();
+    } else if (arg == "--state-dir") {
+      c.opts.state_dir = value();
+    } else if (arg == "--uri") {
+      c.opts.libvirt_uri = value();
+    } else if (arg == "--listen") {
+      auto text = value();
+      if (!parse_listen(text, c.opts)) {
+        die("--listen wants ADDRESS:PORT, not '" + text + "'");
+      }
+    } else if (arg == "--log-level") {
+      c.log.level = value();
+    } else if (arg == "--log-file") {
+      c.log.file = value();
+    } else if (arg == "--daemonize") {
+      c.daemonize = true;
+    } else {
+      die("unknown option '" + arg + "' (--help lists the options)");
+    }
+  }
+  return c;
+}
+
+class daemon_config : public caf::actor_system_config {
+public:
+  daemon_config() {
+    pcloud::msg::add_message_types(*this);
+    pcloud::runtime::apply_scheduler_settings(*this);
+    load<caf::io::middleman>();
+    set("logger.verbosity", caf::atom("quiet"));
+    // Both ends of a shell link must agree (PLATFORM.md): pcloudsh sets
+    // the same values.
+    set("middleman.heartbeat-interval",
+        caf::timespan{std::chrono::seconds(2)});
+    set("middleman.connection-timeout",
+        caf::timespan{std::chrono::seconds(10)});
+  }
+};
+
+/// Forks; the parent exits once the child reports that it started (0) or
+/// failed (its error on standard error, exit 1).
+int detach(int& ready_fd) {
+  int fds[2];
+  if (::pipe(fds) != 0) {
+    die(std::string{"pipe: "} + std::strerror(errno));
+  }
+  auto pid = ::fork();
+  if (pid < 0) {
+    die(std::string{"fork: "} + std::strerror(errno));
+  }
+  if (pid > 0) {
+    ::close(fds[1]);
+    char buf[512];
+    auto n = ::read(fds[0], buf, sizeof(buf));
+    if (n > 0 && buf[0] == '+') {
+      std::_Exit(0);
+    }
+    if (n > 1) {
+      std::fprintf(stderr, "pcloudd: %.*s\n", static_cast<int>(n - 1), buf + 1);
+    } else {
+      std::fprintf(stderr, "pcloudd: failed to start (see its log)\n");
+    }
+    std::_Exit(1);
+  }
+  ::close(fds[0]);
+  ::setsid();
+  ready_fd = fds[1];
+  return 0;
+}
+
+void report(int ready_fd, bool ok, const std::string& message) {
+  if (ready_fd < 0) {
+    return;
+  }
+  auto text = (ok ? "+" : "-") + message;
+  (void) !::write(ready_fd, text.data(), text.size());
+  ::close(ready_fd);
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  auto c = parse(argc, argv);
+  if (auto err = pcloud::runtime::configure_logging(c.log); !err.empty()) {
+    die(err);
+  }
+  int ready_fd = -1;
+  if (c.daemonize) {
+    detach(ready_fd);
+    if (c.log.file.empty()) {
+      c.log.file = c.opts.state_dir + "/pcloudd.log";
+      ::mkdir(c.opts.state_dir.c_str(), 0755);
+      if (auto err = pcloud::runtime::configure_logging(c.log); !err.empty()) {
+        report(ready_fd, false, err);
+        return 1;
+      }
+    }
+  }
+  // Every thread inherits this mask: the signals are taken by sigwait below.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  daemon_config cfg;
+  caf::actor_system sys{cfg};
+  auto d = pcloud::runtime::daemon::start(sys, c.opts);
+  if (!d) {
+    spdlog::error("pcloudd: {}", d.error());
+    report(ready_fd, false, d.error());
+    if (ready_fd < 0) {
+      std::fprintf(stderr, "pcloudd: %s\n", d.error().c_str());
+    }
+    std::exit(1); // actors may still run: do not wait for them
+  }
+  report(ready_fd, true, "");
+  int sig = 0;
+  while (sigwait(&signals, &sig) == 0 && sig == SIGHUP) {
+    spdlog::info("pcloudd: SIGHUP ignored (restart pcloudd to reload)");
+  }
+  spdlog::info("pcloudd: {}: stopping; VMs stay running and are adopted at "
+               "the next start",
+               strsignal(sig));
+  (*d)->stop();
+  sys.await_all_actors_done();
+  spdlog::info("pcloudd: stopped");
+  return 0;
+}

@@ -1,0 +1,114 @@
+#include "shell/client.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+namespace pcloud::shell {
+
+namespace {
+
+std::string describe(caf::actor_system& sys, const caf::error& err) {
+  if (err == caf::sec::request_timeout) {
+    return "no answer in time";
+  }
+  if (err.category() == caf::atom("system")
+      && err.code() == static_cast<uint8_t>(caf::sec::runtime_error)
+      && err.context().match_elements<std::string>()) {
+    return err.context().get_as<std::string>(0);
+  }
+  return sys.render(err);
+}
+
+} // namespace
+
+std::unique_ptr<client> client::connect(caf::actor_system& sys,
+                                        const endpoint& where,
+                                        std::chrono::milliseconds timeout,
+                                        std::string& error) {
+  std::unique_ptr<client> result;
+  caf::scoped_actor self{sys};
+  // remote_actor() has no timeout of its own; the middleman's connect has.
+  self
+    ->request(sys.middleman().actor_handle(), timeout,
+              caf::connect_atom::value, where.host, where.port)
+    .receive(
+      [&](const caf::node_id&, caf::strong_actor_ptr& ptr,
+          const std::set<std::string>&) {
+        if (!ptr) {
+          error = "nothing published on " + where.host + ":"
+                  + std::to_string(where.port);
+          return;
+        }
+        result.reset(new client(sys,
+                                caf::actor_cast<msg::shell_service_actor>(
+                                  std::move(ptr)),
+                                where.token));
+      },
+      [&](caf::error& err) {
+        auto why = err == caf::sec::request_timeout
+                     ? std::string{"no answer in time"}
+                   : err == caf::sec::cannot_connect_to_node
+                     ? std::string{"nothing listens there"}
+                     : sys.render(err);
+        error = "cannot reach pcloudd at " + where.host + ":"
+                + std::to_string(where.port) + ": " + why
+                + " (is pcloudd running? --connect and $PCLOUDSH_CONNECT "
+                  "choose where)";
+      });
+  return result;
+}
+
+msg::shell_reply client::call(const std::string& command,
+                              const std::vector<std::string>& args,
+                              std::chrono::milliseconds timeout) {
+  msg::shell_reply result;
+  caf::scoped_actor self{sys_};
+  self->request(service_, timeout, msg::shell_request{token_, command, args})
+    .receive([&](msg::shell_reply& reply) { result = std::move(reply); },
+             [&](caf::error& err) {
+               result.ok = false;
+               result.message = "pcloudd: " + describe(sys_, err);
+             });
+  return result;
+}
+
+bool client::subscribe(msg::event_listener_actor listener,
+                       std::vector<msg::event>& history, std::string& error) {
+  bool ok = false;
+  caf::scoped_actor self{sys_};
+  self
+    ->request(service_, std::chrono::seconds(10), caf::subscribe_atom::value,
+              token_, std::move(listener))
+    .receive(
+      [&](std::vector<msg::event>& xs) {
+        history = std::move(xs);
+        ok = true;
+      },
+      [&](caf::error& err) { error = "pcloudd: " + describe(sys_, err); });
+  return ok;
+}
+
+bool read_token(const std::string& path, std::string& token,
+                std::string& error) {
+  std::ifstream in{path};
+  if (!in) {
+    error = "cannot read the token file " + path + " (" + std::strerror(errno)
+            + "); pcloudd creates it, readable by root only";
+    return false;
+  }
+  std::getline(in, token);
+  while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) {
+    token.pop_back();
+  }
+  if (token.empty()) {
+    error = "the token file " + path + " is empty";
+    return false;
+  }
+  return true;
+}
+
+} // namespace pcloud::shell

@@ -1,0 +1,64 @@
+// pcloudsh's end of the link to pcloudd: a CAF remote actor connection to
+// the shell service, every request with the token and a timeout (a request
+// to a dead or frozen daemon must not hang the shell).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/fwd.hpp>
+
+#include "messages/interfaces.hpp"
+
+namespace pcloud::shell {
+
+struct endpoint {
+  std::string host = "127.0.0.1";
+  uint16_t port = 7460;
+  std::string token;
+};
+
+class client {
+public:
+  /// Connects within `timeout`; on failure `error` says why in one line.
+  static std::unique_ptr<client> connect(caf::actor_system& sys,
+                                         const endpoint& where,
+                                         std::chrono::milliseconds timeout,
+                                         std::string& error);
+
+  /// Runs a daemon command. Transport failures come back as a failed
+  /// reply whose message starts with "pcloudd: ".
+  msg::shell_reply call(const std::string& command,
+                        const std::vector<std::string>& args,
+                        std::chrono::milliseconds timeout);
+
+  /// Subscribes `listener` to the event stream; returns the recent history
+  /// (events the listener may see again: skip sequences already shown).
+  bool subscribe(msg::event_listener_actor listener,
+                 std::vector<msg::event>& history, std::string& error);
+
+  const msg::shell_service_actor& service() const noexcept {
+    return service_;
+  }
+
+private:
+  client(caf::actor_system& sys, msg::shell_service_actor service,
+         std::string token)
+      : sys_(sys), service_(std::move(service)), token_(std::move(token)) {
+    // nop
+  }
+
+  caf::actor_system& sys_;
+  msg::shell_service_actor service_;
+  std::string token_;
+};
+
+/// Reads a token file (its first line).
+bool read_token(const std::string& path, std::string& token,
+                std::string& error);
+
+} // namespace pcloud::shell

@@ -1,0 +1,685 @@
+// pcloudsh: the operator shell of pcloud.
+//
+//   pcloudsh                    interactive (a terminal): history, tab
+//                               completion, live events
+//   pcloudsh COMMAND ARGS...    one command, then exit
+//   pcloudsh < script           one command per line; stops at the first
+//                               failure
+//
+// Exit status: 0 success, 1 a command failed, 2 bad usage, 3 pcloudd cannot
+// be reached or refused the token.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <iostream>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <readline/history.h>
+#include <readline/readline.h>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include "messages/type_ids.hpp"
+#include "shell/client.hpp"
+#include "shell/render.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using pcloud::shell::client;
+namespace msg = pcloud::msg;
+
+constexpr int exit_failed = 1;
+constexpr int exit_usage = 2;
+constexpr int exit_unreachable = 3;
+
+struct options {
+  pcloud::shell::endpoint where;
+  std::string token_file = "/var/lib/pcloud/shell.token";
+  bool json = false;
+  std::chrono::milliseconds connect_timeout = 5s;
+  /// jeos_create can take long; everything else answers at once.
+  std::chrono::milliseconds build_timeout = 60min;
+  std::chrono::milliseconds timeout = 120s;
+  std::vector<std::string> command;
+};
+
+void usage(FILE* out) {
+  std::fprintf(
+    out,
+    "usage: pcloudsh [options] [COMMAND [ARGS...]]\n"
+    "  --connect HOST:PORT  pcloudd's shell service (default 127.0.0.1:7460,\n"
+    "                       or $PCLOUDSH_CONNECT)\n"
+    "  --state-dir DIR      read the token from DIR/shell.token\n"
+    "  --token-file FILE    the token (default /var/lib/pcloud/shell.token,\n"
+    "                       or $PCLOUDSH_TOKEN_FILE)\n"
+    "  --json               lists, status and events as JSON\n"
+    "  --help, --version\n"
+    "Without a command: interactive on a terminal, else one command per\n"
+    "line of standard input. 'pcloudsh help' lists the commands.\n"
+    "Exit status: 0 ok, 1 command failed, 2 bad usage, 3 pcloudd "
+    "unreachable.\n");
+}
+
+[[noreturn]] void die(int code, const std::string& message) {
+  std::fprintf(stderr, "pcloudsh: %s\n", message.c_str());
+  std::exit(code);
+}
+
+bool parse_endpoint(const std::string& text, pcloud::shell::endpoint& where) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) {
+    return false;
+  }
+  auto port = text.substr(colon + 1);
+  if (port.size() > 5
+      || port.find_first_not_of("0123456789") != std::string::npos
+      || std::stoul(port) == 0 || std::stoul(port) > 65535) {
+    return false;
+  }
+  where.host = text.substr(0, colon);
+  where.port = static_cast<uint16_t>(std::stoul(port));
+  return true;
+}
+
+options parse(int argc, char** argv) {
+  options opts;
+  if (auto* env = std::getenv("PCLOUDSH_CONNECT")) {
+    if (!parse_endpoint(env, opts.where)) {
+      die(exit_usage, std::string{"PCLOUDSH_CONNECT wants HOST:PORT, not '"}
+                        + env + "'");
+    }
+  }
+  if (auto* env = std::getenv("PCLOUDSH_TOKEN_FILE")) {
+    opts.token_file = env;
+  }
+  int i = 1;
+  for (; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg.rfind("--", 0) != 0) {
+      break;
+    }
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        die(exit_usage, arg + " needs a value (--help lists the options)");
+      }
+      return argv[++i];
+    };
+    if (arg == "--help") {
+      usage(stdout);
+      std::exit(0);
+    } else if (arg == "--version") {
+      std::printf("pcloudsh %s\n", PCLOUD_VERSION);
+      std::exit(0);
+    } else if (arg == "--connect") {
+      auto text = value();
+      if (!parse_endpoint(text, opts.where)) {
+        die(exit_usage, "--connect wants HOST:PORT, not '" + text + "'");
+      }
+    } else if (arg == "--state-dir") {
+      opts.token_file = value() + "/shell.token";
+    } else if (arg == "--token-file") {
+      opts.token_file = value();
+    } else if (arg == "--json") {
+      opts.json = true;
+    } else {
+      die(exit_usage, "unknown option '" + arg + "' (--help lists them)");
+    }
+  }
+  for (; i < argc; ++i) {
+    opts.command.push_back(argv[i]);
+  }
+  return opts;
+}
+
+class shell_config : public caf::actor_system_config {
+public:
+  shell_config() {
+    msg::add_message_types(*this);
+    load<caf::io::middleman>();
+    set("scheduler.max-threads", 1);
+    set("logger.verbosity", caf::atom("quiet"));
+    // Must match pcloudd's (PLATFORM.md: one side alone drops the peer).
+    set("middleman.heartbeat-interval",
+        caf::timespan{std::chrono::seconds(2)});
+    set("middleman.connection-timeout",
+        caf::timespan{std::chrono::seconds(10)});
+  }
+};
+
+/// Splits a line into words; "double" and 'single' quotes keep spaces.
+bool split(const std::string& line, std::vector<std::string>& words,
+           std::string& error) {
+  words.clear();
+  std::string word;
+  bool in_word = false;
+  char quote = 0;
+  for (char c : line) {
+    if (quote != 0) {
+      if (c == quote) {
+        quote = 0;
+      } else {
+        word += c;
+      }
+    } else if (c == '"' || c == '\'') {
+      quote = c;
+      in_word = true;
+    } else if (c == ' ' || c == '\t' || c == '\r') {
+      if (in_word) {
+        words.push_back(word);
+        word.clear();
+        in_word = false;
+      }
+    } else if (c == '#' && !in_word) {
+      break;
+    } else {
+      word += c;
+      in_word = true;
+    }
+  }
+  if (quote != 0) {
+    error = std::string{"unterminated "} + quote + " quote";
+    return false;
+  }
+  if (in_word) {
+    words.push_back(word);
+  }
+  return true;
+}
+
+// -- events --------------------------------------------------------------------
+
+/// Events from the listener actor, handed to the thread that prints them.
+struct event_queue {
+  std::mutex mtx;
+  std::deque<msg::event> items;
+  int wake[2] = {-1, -1};
+  bool daemon_gone = false;
+  uint64_t shown = 0;
+
+  void push(msg::event ev) {
+    {
+      std::lock_guard<std::mutex> guard{mtx};
+      items.push_back(std::move(ev));
+    }
+    char c = 'e';
+    (void) !::write(wake[1], &c, 1);
+  }
+
+  void gone() {
+    {
+      std::lock_guard<std::mutex> guard{mtx};
+      daemon_gone = true;
+    }
+    char c = 'x';
+    (void) !::write(wake[1], &c, 1);
+  }
+
+  std::vector<msg::event> take() {
+    char buf[256];
+    while (::read(wake[0], buf, sizeof(buf)) > 0) {
+      // drained
+    }
+    std::lock_guard<std::mutex> guard{mtx};
+    std::vector<msg::event> result;
+    for (auto& ev : items) {
+      // The history and the live stream may overlap.
+      if (ev.sequence > shown) {
+        shown = ev.sequence;
+        result.push_back(ev);
+      }
+    }
+    items.clear();
+    return result;
+  }
+};
+
+msg::event_listener_actor spawn_listener(caf::actor_system& sys,
+                                         std::shared_ptr<event_queue> q,
+                                         const msg::shell_service_actor& svc) {
+  return sys.spawn([q, svc](msg::event_listener_actor::pointer self)
+                     -> msg::event_listener_actor::behavior_type {
+    self->monitor(svc);
+    self->set_down_handler([q](const caf::down_msg&) { q->gone(); });
+    return {[q](const msg::event& ev) { q->push(ev); }};
+  });
+}
+
+std::string event_line(const msg::event& ev, bool json) {
+  return json ? pcloud::shell::render_event_json(ev)
+              : pcloud::shell::render_event(ev);
+}
+
+volatile sig_atomic_t interrupted = 0;
+
+void on_sigint(int) {
+  interrupted = 1;
+}
+
+// -- the session ---------------------------------------------------------------
+
+class session {
+public:
+  session(caf::actor_system& sys, options opts, std::unique_ptr<client> c)
+      : sys_(sys), opts_(std::move(opts)), client_(std::move(c)),
+        events_(std::make_shared<event_queue>()) {
+    if (::pipe2(events_->wake, O_CLOEXEC | O_NONBLOCK) != 0) {
+      die(exit_failed, "pipe: " + std::string{std::strerror(errno)});
+    }
+  }
+
+  ~session() {
+    if (listener_) {
+      caf::anon_send_exit(listener_, caf::exit_reason::user_shutdown);
+    }
+  }
+
+  /// Runs one command; prints its result. Returns the exit status.
+  int run(const std::vector<std::string>& words) {
+    const auto& name = words[0];
+    std::vector<std::string> args(words.begin() + 1, words.end());
+    auto* cmd = msg::find_command(name);
+    if (cmd == nullptr) {
+      return fail(exit_usage, "unknown command '" + name
+                                + "' (help lists the commands)");
+    }
+    if (args.size() < msg::required_arguments(*cmd)
+        || args.size() > cmd->arguments.size()) {
+      return fail(exit_usage, "usage: " + msg::usage_of(*cmd));
+    }
+    if (name == "help") {
+      help(args);
+      return 0;
+    }
+    if (name == "quit" || name == "exit") {
+      quit_ = true;
+      return 0;
+    }
+    if (name == "events") {
+      return follow_events();
+    }
+    if (name == "assembly_console") {
+      return fail(exit_failed,
+                  "assembly_console is not available yet in this build "
+                  "(the console log is STATE/log/"
+                  + args[0] + ".console.log)");
+    }
+    auto timeout = name == "jeos_create" ? opts_.build_timeout : opts_.timeout;
+    auto reply = client_->call(name, args, timeout);
+    if (!reply.ok) {
+      auto unreachable = reply.message.rfind("pcloudd: ", 0) == 0
+                         || reply.message.rfind("not authorized", 0) == 0;
+      return fail(unreachable ? exit_unreachable : exit_failed, reply.message);
+    }
+    auto text = opts_.json ? pcloud::shell::render_json(reply)
+                           : pcloud::shell::render_text(reply);
+    if (!text.empty()) {
+      std::cout << text << std::endl;
+    }
+    return 0;
+  }
+
+  /// One command per line of standard input; stops at the first failure.
+  int script() {
+    std::string line;
+    size_t number = 0;
+    while (std::getline(std::cin, line)) {
+      ++number;
+      std::vector<std::string> words;
+      std::string error;
+      if (!split(line, words, error)) {
+        return fail(exit_usage, "line " + std::to_string(number) + ": "
+                                  + error);
+      }
+      if (words.empty()) {
+        continue;
+      }
+      if (auto rc = run(words); rc != 0) {
+        std::fprintf(stderr, "pcloudsh: stopped at line %zu\n", number);
+        return rc;
+      }
+      if (quit_) {
+        break;
+      }
+    }
+    return 0;
+  }
+
+  int interactive();
+
+  client& remote() { return *client_; }
+
+private:
+  int fail(int code, const std::string& message) {
+    if (opts_.json) {
+      msg::shell_reply r;
+      r.ok = false;
+      r.message = message;
+      std::cout << pcloud::shell::render_json(r) << std::endl;
+    }
+    std::fprintf(stderr, "pcloudsh: %s\n", message.c_str());
+    return code;
+  }
+
+  void help(const std::vector<std::string>& args) {
+    if (!args.empty()) {
+      auto* cmd = msg::find_command(args[0]);
+      if (cmd == nullptr) {
+        std::printf("no command '%s'\n", args[0].c_str());
+        return;
+      }
+      std::printf("%s\n  %s\n", msg::usage_of(*cmd).c_str(), cmd->summary);
+      return;
+    }
+    for (auto& cmd : msg::commands()) {
+      std::printf("  %-48s %s\n", msg::usage_of(cmd).c_str(), cmd.summary);
+    }
+  }
+
+  bool subscribe(std::string& error) {
+    if (listener_) {
+      return true;
+    }
+    listener_ = spawn_listener(sys_, events_, client_->service());
+    std::vector<msg::event> history;
+    if (!client_->subscribe(listener_, history, error)) {
+      return false;
+    }
+    for (auto& ev : history) {
+      events_->push(ev);
+    }
+    return true;
+  }
+
+  /// `events`: the recent history, then every event until Ctrl-C.
+  int follow_events() {
+    std::string error;
+    if (!subscribe(error)) {
+      return fail(exit_unreachable, error);
+    }
+    interrupted = 0;
+    struct sigaction sa {};
+    sa.sa_handler = on_sigint;
+    struct sigaction old {};
+    sigaction(SIGINT, &sa, &old);
+    int rc = 0;
+    while (!interrupted) {
+      pollfd pfd{events_->wake[0], POLLIN, 0};
+      auto n = ::poll(&pfd, 1, 500);
+      if (n < 0 && errno != EINTR) {
+        break;
+      }
+      for (auto& ev : events_->take()) {
+        std::cout << event_line(ev, opts_.json) << std::endl;
+      }
+      std::lock_guard<std::mutex> guard{events_->mtx};
+      if (events_->daemon_gone) {
+        rc = fail(exit_unreachable, "pcloudd went away");
+        break;
+      }
+    }
+    sigaction(SIGINT, &old, nullptr);
+    return rc;
+  }
+
+  friend char** complete(const char*, int, int);
+
+  caf::actor_system& sys_;
+  options opts_;
+  std::unique_ptr<client> client_;
+  std::shared_ptr<event_queue> events_;
+  msg::event_listener_actor listener_;
+  bool quit_ = false;
+
+public:
+  bool quit_requested() const { return quit_; }
+  std::shared_ptr<event_queue> events() { return events_; }
+  bool start_events(std::string& error) { return subscribe(error); }
+  const options& opts() const { return opts_; }
+};
+
+// -- interactive mode ------------------------------------------------------------
+
+session* current = nullptr;
+std::vector<std::string> candidates;
+
+/// Names of one kind, fetched from pcloudd when completion needs them.
+std::vector<std::string> names_of(msg::argument_kind kind) {
+  std::string command;
+  switch (kind) {
+  case msg::argument_kind::assembly:
+    command = "assembly_list";
+    break;
+  case msg::argument_kind::deployable:
+    command = "deployable_list";
+    break;
+  case msg::argument_kind::template_name:
+    command = "template_list";
+    break;
+  case msg::argument_kind::jeos:
+  case msg::argument_kind::distro:
+    command = "jeos_list";
+    break;
+  case msg::argument_kind::arch:
+    return {"x86_64"};
+  default:
+    return {};
+  }
+  auto reply = current->remote().call(command, {}, 5s);
+  std::vector<std::string> result;
+  for (auto& row : reply.rows) {
+    if (!row.empty()
+        && std::find(result.begin(), result.end(), row[0]) == result.end()) {
+      result.push_back(row[0]);
+    }
+  }
+  return result;
+}
+
+char* next_candidate(const char* text, int state) {
+  static size_t index;
+  if (state == 0) {
+    index = 0;
+  }
+  std::string prefix = text;
+  while (index < candidates.size()) {
+    auto& x = candidates[index++];
+    if (x.rfind(prefix, 0) == 0) {
+      return strdup(x.c_str());
+    }
+  }
+  return nullptr;
+}
+
+char** complete(const char* text, int start, int) {
+  rl_attempted_completion_over = 1;
+  std::vector<std::string> words;
+  std::string error;
+  std::string before(rl_line_buffer, static_cast<size_t>(start));
+  split(before, words, error);
+  candidates.clear();
+  if (words.empty()) {
+    for (auto& cmd : msg::commands()) {
+      candidates.push_back(cmd.name);
+    }
+  } else if (auto* cmd = msg::find_command(words[0])) {
+    auto position = words.size() - 1;
+    if (words[0] == "help") {
+      for (auto& c : msg::commands()) {
+        candidates.push_back(c.name);
+      }
+    } else if (position < cmd->kinds.size()) {
+      candidates = names_of(cmd->kinds[position]);
+    }
+  }
+  return rl_completion_matches(text, next_candidate);
+}
+
+bool line_done = false;
+std::string done_line;
+bool got_eof = false;
+
+void on_line(char* line) {
+  if (line == nullptr) {
+    got_eof = true;
+  } else {
+    done_line = line;
+    free(line);
+  }
+  line_done = true;
+}
+
+/// Prints events above the line being typed, then redraws it.
+void print_events(session& s) {
+  auto evs = s.events()->take();
+  if (evs.empty()) {
+    return;
+  }
+  auto saved_point = rl_point;
+  char* saved_line = rl_copy_text(0, rl_end);
+  rl_save_prompt();
+  rl_replace_line("", 0);
+  rl_redisplay();
+  for (auto& ev : evs) {
+    std::cout << "\r" << event_line(ev, s.opts().json) << std::endl;
+  }
+  rl_restore_prompt();
+  rl_replace_line(saved_line, 0);
+  rl_point = saved_point;
+  rl_redisplay();
+  free(saved_line);
+}
+
+int session::interactive() {
+  current = this;
+  std::string error;
+  if (!subscribe(error)) {
+    return fail(exit_unreachable, error);
+  }
+  // The history so far is old news: show only what happens from now on.
+  events_->take();
+  rl_attempted_completion_function = complete;
+  rl_readline_name = "pcloudsh";
+  auto history_file = std::string{std::getenv("HOME") ? std::getenv("HOME")
+                                                      : "/root"}
+                      + "/.pcloudsh_history";
+  read_history(history_file.c_str());
+  std::printf("pcloudsh: connected to %s:%u. 'help' lists the commands; "
+              "events show as they happen.\n",
+              opts_.where.host.c_str(), opts_.where.port);
+  rl_callback_handler_install("pcloudsh> ", on_line);
+  int last = 0;
+  while (!quit_) {
+    pollfd fds[2] = {{STDIN_FILENO, POLLIN, 0}, {events_->wake[0], POLLIN, 0}};
+    if (::poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      break;
+    }
+    if (fds[1].revents & POLLIN) {
+      print_events(*this);
+      std::lock_guard<std::mutex> guard{events_->mtx};
+      if (events_->daemon_gone) {
+        rl_callback_handler_remove();
+        std::printf("\n");
+        return fail(exit_unreachable, "pcloudd went away");
+      }
+    }
+    if (fds[0].revents & (POLLIN | POLLHUP)) {
+      rl_callback_read_char();
+    }
+    if (!line_done) {
+      continue;
+    }
+    line_done = false;
+    if (got_eof) {
+      std::printf("\n");
+      break;
+    }
+    std::vector<std::string> words;
+    if (!split(done_line, words, error)) {
+      fail(exit_usage, error);
+      continue;
+    }
+    if (words.empty()) {
+      continue;
+    }
+    add_history(done_line.c_str());
+    rl_callback_handler_remove();
+    if (words[0] == "events") {
+      std::printf("events are shown live here already\n");
+    } else {
+      last = run(words);
+    }
+    if (!quit_) {
+      rl_callback_handler_install("pcloudsh> ", on_line);
+    }
+  }
+  rl_callback_handler_remove();
+  write_history(history_file.c_str());
+  return last == 0 ? 0 : 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  auto opts = parse(argc, argv);
+  if (!opts.command.empty()) {
+    // Commands that need no daemon.
+    auto* cmd = msg::find_command(opts.command[0]);
+    if (cmd == nullptr) {
+      die(exit_usage,
+          "unknown command '" + opts.command[0] + "' (help lists them)");
+    }
+    if (opts.command[0] == "help") {
+      std::vector<std::string> args(opts.command.begin() + 1,
+                                    opts.command.end());
+      if (args.empty()) {
+        for (auto& c : msg::commands()) {
+          std::printf("  %-48s %s\n", msg::usage_of(c).c_str(), c.summary);
+        }
+        return 0;
+      }
+      auto* which = msg::find_command(args[0]);
+      if (which == nullptr) {
+        die(exit_usage, "no command '" + args[0] + "'");
+      }
+      std::printf("%s\n  %s\n", msg::usage_of(*which).c_str(), which->summary);
+      return 0;
+    }
+  }
+  std::string error;
+  if (!pcloud::shell::read_token(opts.token_file, opts.where.token, error)) {
+    die(exit_unreachable, error);
+  }
+  shell_config cfg;
+  caf::actor_system sys{cfg};
+  auto c = client::connect(sys, opts.where, opts.connect_timeout, error);
+  if (!c) {
+    die(exit_unreachable, error);
+  }
+  int rc;
+  {
+    session s{sys, opts, std::move(c)};
+    if (!opts.command.empty()) {
+      rc = s.run(opts.command);
+    } else if (::isatty(STDIN_FILENO)) {
+      rc = s.interactive();
+    } else {
+      rc = s.script();
+    }
+  }
+  std::cout.flush();
+  // Proxies of the remote node keep the system busy: leave without waiting.
+  std::_Exit(rc);
+}
