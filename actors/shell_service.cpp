@@ -68,12 +68,11 @@ std::string new_uuid(std::mt19937_64& random) {
   hi = (hi & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;
   lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
   char buf[37];
-  std::snprintf(buf, sizeof(buf), "%08x-%04x-%04x-%04x-%012llx",
-                static_cast<unsigned>(hi >> 32),
-                static_cast<unsigned>((hi >> 16) & 0xffff),
-                static_cast<unsigned>(hi & 0xffff),
-                static_cast<unsigned>(lo >> 48),
-                static_cast<unsigned long long>(lo & 0xffffffffffffULL));
+  std::snprintf(
+    buf, sizeof(buf), "%08x-%04x-%04x-%04x-%012llx",
+    static_cast<unsigned>(hi >> 32), static_cast<unsigned>((hi >> 16) & 0xffff),
+    static_cast<unsigned>(hi & 0xffff), static_cast<unsigned>(lo >> 48),
+    static_cast<unsigned long long>(lo & 0xffffffffffffULL));
   return buf;
 }
 
@@ -103,8 +102,9 @@ bool is_running(const shell_service_state& st, const std::string& dep) {
 template <class T>
 void persist(self_ptr self, reply_promise rp, T value,
              std::function<void()> rollback, std::string message) {
-  self->request(self->state.services.store, store_timeout, caf::put_atom::value,
-                std::move(value))
+  self
+    ->request(self->state.services.store, store_timeout, caf::put_atom::value,
+              std::move(value))
     .then([rp, message](caf::ok_atom) mutable { rp.deliver(ok(message)); },
           [self, rp, rollback](const caf::error& err) mutable {
             rollback();
@@ -126,8 +126,9 @@ caf::result<msg::shell_reply> erase(self_ptr self, T value,
                                     std::function<void()> rollback,
                                     std::string message) {
   auto rp = self->make_response_promise<msg::shell_reply>();
-  self->request(self->state.services.store, store_timeout,
-                caf::delete_atom::value, std::move(value))
+  self
+    ->request(self->state.services.store, store_timeout,
+              caf::delete_atom::value, std::move(value))
     .then([rp, message](caf::ok_atom) mutable { rp.deliver(ok(message)); },
           [self, rp, rollback](const caf::error& err) mutable {
             rollback();
@@ -209,8 +210,9 @@ caf::result<msg::shell_reply> jeos_create(self_ptr self,
     return error(err);
   }
   auto rp = self->make_response_promise<msg::shell_reply>();
-  self->request(self->state.services.images, build_timeout,
-                msg::create_atom::value, a[0], a[1])
+  self
+    ->request(self->state.services.images, build_timeout,
+              msg::create_atom::value, a[0], a[1])
     .then(
       [rp](const msg::jeos_info& info) mutable {
         rp.deliver(ok("JEOS " + info.name + " (" + info.arch
@@ -228,8 +230,9 @@ caf::result<msg::shell_reply> jeos_import(self_ptr self,
     return error(err);
   }
   auto rp = self->make_response_promise<msg::shell_reply>();
-  self->request(self->state.services.images, store_timeout,
-                msg::import_atom::value, a[0], a[1])
+  self
+    ->request(self->state.services.images, store_timeout,
+              msg::import_atom::value, a[0], a[1])
     .then(
       [rp](const msg::jeos_info& info) mutable {
         rp.deliver(ok("JEOS " + info.name + " imported from " + info.path));
@@ -242,8 +245,8 @@ caf::result<msg::shell_reply> jeos_import(self_ptr self,
 
 caf::result<msg::shell_reply> jeos_list(self_ptr self) {
   auto rp = self->make_response_promise<msg::shell_reply>();
-  self->request(self->state.services.images, status_timeout,
-                caf::get_atom::value)
+  self
+    ->request(self->state.services.images, status_timeout, caf::get_atom::value)
     .then(
       [rp](const std::vector<msg::jeos_info>& xs) mutable {
         auto r = table({"name", "distro", "arch", "origin", "built", "path"});
@@ -272,8 +275,9 @@ caf::result<msg::shell_reply> jeos_delete(self_ptr self,
                  + " (assembly_delete them first)");
   }
   auto rp = self->make_response_promise<msg::shell_reply>();
-  self->request(self->state.services.images, store_timeout,
-                caf::delete_atom::value, a[0])
+  self
+    ->request(self->state.services.images, store_timeout,
+              caf::delete_atom::value, a[0])
     .then(
       [rp, name = a[0]](caf::ok_atom) mutable {
         rp.deliver(ok("JEOS " + name + " deleted"));
@@ -318,8 +322,8 @@ assembly_create(self_ptr self, const std::vector<std::string>& a) {
                         ? "JEOS '" + a[1] + "' is not built yet (jeos_create "
                             + a[1] + " " + a[2] + ")"
                         : "no JEOS named '" + a[1] + "'";
-          rp.deliver(error(what + "; usable: "
-                           + (built.empty() ? "none" : join(built))));
+          rp.deliver(error(
+            what + "; usable: " + (built.empty() ? "none" : join(built))));
           return;
         }
         if (found->arch != a[2]) {
@@ -338,7 +342,8 @@ assembly_create(self_ptr self, const std::vector<std::string>& a) {
         spec.jeos = a[1];
         st.assemblies[spec.name] = spec;
         persist(
-          self, rp, spec, [self, name = a[0]] { self->state.assemblies.erase(name); },
+          self, rp, spec,
+          [self, name = a[0]] { self->state.assemblies.erase(name); },
           "assembly " + a[0] + " created (JEOS " + a[1] + ", uuid " + spec.uuid
             + ")");
       },
@@ -388,7 +393,8 @@ assembly_delete(self_ptr self, const std::vector<std::string>& a) {
   auto before = *x;
   st.assemblies.erase(a[0]);
   return erase(
-    self, before, [self, before] { self->state.assemblies[before.name] = before; },
+    self, before,
+    [self, before] { self->state.assemblies[before.name] = before; },
     "assembly " + a[0] + " deleted");
 }
 
@@ -400,8 +406,8 @@ msg::shell_reply assembly_list(self_ptr self) {
     for (auto& res : x.resources) {
       names.push_back(res.name);
     }
-    r.rows.push_back({name, x.jeos, join(names, ","), owner_of(st, name),
-                      x.uuid});
+    r.rows.push_back(
+      {name, x.jeos, join(names, ","), owner_of(st, name), x.uuid});
   }
   return r;
 }
@@ -465,8 +471,8 @@ assembly_resource_add(self_ptr self, const std::vector<std::string>& a) {
   after.resources.push_back(res);
   return save_assembly(self, std::move(before), std::move(after),
                        "resource " + name + " (" + template_name + ": "
-                         + res.resource_class + " " + res.type
-                         + ") added to " + assembly);
+                         + res.resource_class + " " + res.type + ") added to "
+                         + assembly);
 }
 
 caf::result<msg::shell_reply>
@@ -521,9 +527,9 @@ msg::shell_reply template_list(self_ptr self) {
 
 // -- deployables -------------------------------------------------------------
 
-caf::result<msg::shell_reply>
-escalation_set(self_ptr self, const std::vector<std::string>& a,
-               bool resources) {
+caf::result<msg::shell_reply> escalation_set(self_ptr self,
+                                             const std::vector<std::string>& a,
+                                             bool resources) {
   auto& st = self->state;
   std::string err;
   auto* d = find_deployable(st, a[0], err);
@@ -543,8 +549,8 @@ escalation_set(self_ptr self, const std::vector<std::string>& a,
   }
   auto before = *d;
   auto after = *d;
-  auto& policy = resources ? after.resource_escalation
-                           : after.assembly_escalation;
+  auto& policy
+    = resources ? after.resource_escalation : after.assembly_escalation;
   policy.max_failures = static_cast<uint32_t>(std::stoul(a[1]));
   policy.window = *window;
   auto what = std::string{resources ? "resource" : "assembly"};
@@ -585,12 +591,16 @@ deployable_delete(self_ptr self, const std::vector<std::string>& a) {
     return error(err);
   }
   if (d->running) {
-    return error("deployable '" + a[0] + "' is running (deployable_stop "
-                 + a[0] + " first)");
+    return error("deployable '" + a[0] + "' is running (deployable_stop " + a[0]
+                 + " first)");
   }
   auto before = *d;
   st.deployables.erase(a[0]);
-  st.running.erase(a[0]);
+  if (auto i = st.running.find(a[0]); i != st.running.end()) {
+    self->unlink_from(i->second);
+    self->send_exit(i->second, caf::exit_reason::user_shutdown);
+    st.running.erase(i);
+  }
   return erase(
     self, before,
     [self, before] { self->state.deployables[before.name] = before; },
@@ -622,8 +632,8 @@ deployable_assembly_add(self_ptr self, const std::vector<std::string>& a) {
                    "another)");
   }
   if (d->running) {
-    return error("deployable '" + a[0] + "' is running (deployable_stop "
-                 + a[0] + " first)");
+    return error("deployable '" + a[0] + "' is running (deployable_stop " + a[0]
+                 + " first)");
   }
   auto before = *d;
   auto after = *d;
@@ -648,8 +658,8 @@ deployable_assembly_remove(self_ptr self, const std::vector<std::string>& a) {
     return error("deployable '" + a[0] + "' has no assembly '" + a[1] + "'");
   }
   if (d->running) {
-    return error("deployable '" + a[0] + "' is running (deployable_stop "
-                 + a[0] + " first)");
+    return error("deployable '" + a[0] + "' is running (deployable_stop " + a[0]
+                 + " first)");
   }
   xs.erase(i);
   return save_deployable(self, std::move(before), std::move(after),
@@ -707,11 +717,13 @@ msg::deployable_spec spec_of(const shell_service_state& st,
 void launch(self_ptr self, const msg::deployable_spec& spec) {
   auto& st = self->state;
   if (auto i = st.running.find(spec.name); i != st.running.end()) {
+    // The stopped actor of an earlier run; its exit is not an error.
+    self->unlink_from(i->second);
     self->send_exit(i->second, caf::exit_reason::user_shutdown);
   }
   auto& s = st.services;
-  auto dep = self->spawn(deployable, spec, s.bus, s.hypervisor, s.gateway);
-  self->monitor(dep);
+  auto dep = self->spawn<caf::linked>(deployable, spec, s.bus, s.hypervisor,
+                                      s.gateway);
   st.running[spec.name] = dep;
   self->send(dep, msg::start_atom::value);
 }
@@ -749,8 +761,8 @@ deployable_start(self_ptr self, const std::vector<std::string>& a) {
         launch(self, spec);
         rp.deliver(ok("deployable " + spec.name + " starting "
                       + std::to_string(spec.assemblies.size())
-                      + " assemblies (events or deployable_status "
-                      + spec.name + " to follow)"));
+                      + " assemblies (events or deployable_status " + spec.name
+                      + " to follow)"));
       },
       [self, rp, before](const caf::error& err) mutable {
         self->state.deployables[before.name] = before;
@@ -766,8 +778,8 @@ void reply_when_stopped(self_ptr self, reply_promise rp, std::string name,
     = msg::event_listener_actor::extend<caf::reacts_to<caf::close_atom>>;
   auto bus = self->state.services.bus;
   auto waiter = self->spawn(
-    [rp, name, dep, bus, timeout](waiter_actor::pointer waiter) mutable
-    -> waiter_actor::behavior_type {
+    [rp, name, dep, bus, timeout](
+      waiter_actor::pointer waiter) mutable -> waiter_actor::behavior_type {
       auto done = std::make_shared<bool>(false);
       auto finish = [=](std::string message) mutable {
         if (!*done) {
@@ -798,9 +810,8 @@ void reply_when_stopped(self_ptr self, reply_promise rp, std::string name,
           }
         },
         [=](caf::close_atom) mutable {
-          finish("deployable " + name
-                 + " is still stopping (deployable_status " + name
-                 + " follows it)");
+          finish("deployable " + name + " is still stopping (deployable_status "
+                 + name + " follows it)");
         },
       };
     });
@@ -855,8 +866,8 @@ void add_status_rows(msg::shell_reply& r, const msg::deployable_status& s) {
                     "", s.reason});
   for (auto& a : s.assemblies) {
     auto path = s.name + "/" + a.name;
-    r.rows.push_back({path, msg::to_string(a.state),
-                      std::to_string(a.restarts), a.domain_name, a.reason});
+    r.rows.push_back({path, msg::to_string(a.state), std::to_string(a.restarts),
+                      a.domain_name, a.reason});
     for (auto& res : a.resources) {
       r.rows.push_back({path + "/" + res.name, msg::to_string(res.state),
                         std::to_string(res.restarts), "", res.reason});
@@ -1039,23 +1050,21 @@ shell_service(self_ptr self, std::string token, shell_services services,
                  name);
     launch(self, spec);
   }
-  self->set_down_handler([=](const caf::down_msg& dm) {
+  // Deployables are linked: they end with the service (their VMs keep
+  // running). One that ends by itself does not take the service down.
+  self->set_exit_handler([=](const caf::exit_msg& em) {
     auto& running = self->state.running;
     for (auto i = running.begin(); i != running.end(); ++i) {
-      if (i->second.address() == dm.source) {
-        spdlog::error("shell: deployable actor {} ended: {}", i->first,
-                      describe(self->system(), dm.reason));
+      if (i->second.address() == em.source) {
+        if (em.reason) {
+          spdlog::error("shell: deployable actor {} ended: {}", i->first,
+                        describe(self->system(), em.reason));
+        }
         running.erase(i);
         return;
       }
     }
-  });
-  // The deployables end with the service (their VMs keep running).
-  self->attach_functor([=](const caf::error& reason) {
-    for (auto& [name, dep] : self->state.running) {
-      (void) reason;
-      caf::anon_send_exit(dep, caf::exit_reason::user_shutdown);
-    }
+    self->quit(em.reason);
   });
   return {
     [=](const msg::shell_request& req) -> caf::result<msg::shell_reply> {

@@ -38,12 +38,10 @@ struct shell_service_state {
 
 /// `loaded`: the store's definitions; deployables marked running are
 /// started at once (their VMs are adopted where they still run).
-msg::shell_service_actor::behavior_type
-shell_service(msg::shell_service_actor::stateful_pointer<shell_service_state>
-                self,
-              std::string token, shell_services services,
-              std::vector<msg::resource_template> templates,
-              msg::definitions loaded);
+msg::shell_service_actor::behavior_type shell_service(
+  msg::shell_service_actor::stateful_pointer<shell_service_state> self,
+  std::string token, shell_services services,
+  std::vector<msg::resource_template> templates, msg::definitions loaded);
 
 /// Compares without an early exit, so the time taken does not tell how much
 /// of a guessed token was right.

@@ -63,6 +63,10 @@ std::string token_path(const std::string& state_dir) {
   return state_dir + "/shell.token";
 }
 
+std::string address_path(const std::string& state_dir) {
+  return state_dir + "/shell.address";
+}
+
 result<std::string> load_or_create_token(const std::string& state_dir) {
   auto path = token_path(state_dir);
   if (fs::exists(path)) {
@@ -75,8 +79,9 @@ result<std::string> load_or_create_token(const std::string& state_dir) {
       token.pop_back();
     }
     if (token.size() < 32) {
-      return fail(path + ": too short to be a token (delete it to make a "
-                         "new one)");
+      return fail(path
+                  + ": too short to be a token (delete it to make a "
+                    "new one)");
     }
     return token;
   }
@@ -191,6 +196,15 @@ result<std::unique_ptr<daemon>> daemon::start(caf::actor_system& sys,
                 + sys.render(port.error()));
   }
   d->port_ = *port;
+  // Where pcloudsh --state-dir finds the service (the port may be chosen
+  // by the system).
+  auto address = opts.listen_address + ":" + std::to_string(d->port_) + "\n";
+  if (auto ok
+      = write_file_atomically(address_path(opts.state_dir), address, 0644);
+      !ok) {
+    d->stop();
+    return fail(ok.error());
+  }
   spdlog::info("pcloudd: shell service on {}:{}, libvirt {}, state {}",
                opts.listen_address, d->port_, hv_opts.uri, opts.state_dir);
   return d;
@@ -206,7 +220,7 @@ void daemon::stop() {
   }
   stopped_ = true;
   if (port_ != 0) {
-    (void) sys_.middleman().unpublish(actors_[0], port_);
+    (void)sys_.middleman().unpublish(actors_[0], port_);
   }
   for (auto& a : actors_) {
     caf::anon_send_exit(a, caf::exit_reason::user_shutdown);

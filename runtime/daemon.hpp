@@ -37,6 +37,9 @@ struct daemon_options {
 /// STATE/shell.token: created with mode 0600 when missing.
 std::string token_path(const std::string& state_dir);
 
+/// STATE/shell.address: "ADDRESS:PORT" of the running shell service.
+std::string address_path(const std::string& state_dir);
+
 /// Reads the token, or creates a new random one.
 result<std::string> load_or_create_token(const std::string& state_dir);
 

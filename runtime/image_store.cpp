@@ -125,9 +125,9 @@ result<void> run_recipe(const image_store_options& opts,
   return {};
 }
 
-using worker_actor = caf::typed_actor<
-  caf::replies_to<msg::create_atom, std::string, std::string>::with<
-    msg::jeos_info>>;
+using worker_actor
+  = caf::typed_actor<caf::replies_to<msg::create_atom, std::string,
+                                     std::string>::with<msg::jeos_info>>;
 
 /// One build, on a thread of its own, so listing stays quick meanwhile.
 worker_actor::behavior_type build_worker(worker_actor::pointer self,
@@ -169,8 +169,8 @@ image_store(msg::image_store_actor::stateful_pointer<image_store_state> self,
         for (auto& x : known) {
           names += (names.empty() ? "" : ", ") + x;
         }
-        return image_error("unknown distro '" + distro + "' (recipes: "
-                           + names + ")");
+        return image_error("unknown distro '" + distro + "' (recipes: " + names
+                           + ")");
       }
       if (arch != supported_arch) {
         return image_error("unsupported architecture '" + arch
@@ -201,8 +201,8 @@ image_store(msg::image_store_actor::stateful_pointer<image_store_state> self,
       if (!ok) {
         return image_error(ok.error());
       }
-      msg::jeos_info x{name, "imported", supported_arch, "imported", true,
-                       absolute};
+      msg::jeos_info x{name,       "imported", supported_arch,
+                       "imported", true,       absolute};
       return x;
     },
     [=](caf::delete_atom,

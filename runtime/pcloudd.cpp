@@ -159,8 +159,7 @@ public:
     set("logger.verbosity", caf::atom("quiet"));
     // Both ends of a shell link must agree (PLATFORM.md): pcloudsh sets
     // the same values.
-    set("middleman.heartbeat-interval",
-        caf::timespan{std::chrono::seconds(2)});
+    set("middleman.heartbeat-interval", caf::timespan{std::chrono::seconds(2)});
     set("middleman.connection-timeout",
         caf::timespan{std::chrono::seconds(10)});
   }
@@ -202,7 +201,7 @@ void report(int ready_fd, bool ok, const std::string& message) {
     return;
   }
   auto text = (ok ? "+" : "-") + message;
-  (void) !::write(ready_fd, text.data(), text.size());
+  (void)!::write(ready_fd, text.data(), text.size());
   ::close(ready_fd);
 }
 

@@ -33,8 +33,8 @@ std::unique_ptr<client> client::connect(caf::actor_system& sys,
   caf::scoped_actor self{sys};
   // remote_actor() has no timeout of its own; the middleman's connect has.
   self
-    ->request(sys.middleman().actor_handle(), timeout,
-              caf::connect_atom::value, where.host, where.port)
+    ->request(sys.middleman().actor_handle(), timeout, caf::connect_atom::value,
+              where.host, where.port)
     .receive(
       [&](const caf::node_id&, caf::strong_actor_ptr& ptr,
           const std::set<std::string>&) {
@@ -43,10 +43,9 @@ std::unique_ptr<client> client::connect(caf::actor_system& sys,
                   + std::to_string(where.port);
           return;
         }
-        result.reset(new client(sys,
-                                caf::actor_cast<msg::shell_service_actor>(
-                                  std::move(ptr)),
-                                where.token));
+        result.reset(new client(
+          sys, caf::actor_cast<msg::shell_service_actor>(std::move(ptr)),
+          where.token));
       },
       [&](caf::error& err) {
         auto why = err == caf::sec::request_timeout

@@ -41,9 +41,7 @@ public:
   bool subscribe(msg::event_listener_actor listener,
                  std::vector<msg::event>& history, std::string& error);
 
-  const msg::shell_service_actor& service() const noexcept {
-    return service_;
-  }
+  const msg::shell_service_actor& service() const noexcept { return service_; }
 
 private:
   client(caf::actor_system& sys, msg::shell_service_actor service,

@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <fstream>
 #include <iostream>
 #include <mutex>
 #include <string>
@@ -59,7 +60,8 @@ void usage(FILE* out) {
     "usage: pcloudsh [options] [COMMAND [ARGS...]]\n"
     "  --connect HOST:PORT  pcloudd's shell service (default 127.0.0.1:7460,\n"
     "                       or $PCLOUDSH_CONNECT)\n"
-    "  --state-dir DIR      read the token from DIR/shell.token\n"
+    "  --state-dir DIR      pcloudd's state directory: its token and, unless\n"
+    "                       --connect is given, its address\n"
     "  --token-file FILE    the token (default /var/lib/pcloud/shell.token,\n"
     "                       or $PCLOUDSH_TOKEN_FILE)\n"
     "  --json               lists, status and events as JSON\n"
@@ -95,12 +97,18 @@ options parse(int argc, char** argv) {
   options opts;
   if (auto* env = std::getenv("PCLOUDSH_CONNECT")) {
     if (!parse_endpoint(env, opts.where)) {
-      die(exit_usage, std::string{"PCLOUDSH_CONNECT wants HOST:PORT, not '"}
-                        + env + "'");
+      die(exit_usage,
+          std::string{"PCLOUDSH_CONNECT wants HOST:PORT, not '"} + env + "'");
     }
   }
   if (auto* env = std::getenv("PCLOUDSH_TOKEN_FILE")) {
     opts.token_file = env;
+  }
+  bool connect_given = false;
+  for (int j = 1; j < argc; ++j) {
+    if (std::strcmp(argv[j], "--connect") == 0) {
+      connect_given = true;
+    }
   }
   int i = 1;
   for (; i < argc; ++i) {
@@ -126,7 +134,15 @@ options parse(int argc, char** argv) {
         die(exit_usage, "--connect wants HOST:PORT, not '" + text + "'");
       }
     } else if (arg == "--state-dir") {
-      opts.token_file = value() + "/shell.token";
+      auto dir = value();
+      opts.token_file = dir + "/shell.token";
+      // pcloudd writes where it listens; an explicit --connect wins.
+      std::ifstream in{dir + "/shell.address"};
+      std::string address;
+      if (!connect_given && std::getline(in, address)
+          && !parse_endpoint(address, opts.where)) {
+        die(exit_usage, dir + "/shell.address: not HOST:PORT");
+      }
     } else if (arg == "--token-file") {
       opts.token_file = value();
     } else if (arg == "--json") {
@@ -149,8 +165,7 @@ public:
     set("scheduler.max-threads", 1);
     set("logger.verbosity", caf::atom("quiet"));
     // Must match pcloudd's (PLATFORM.md: one side alone drops the peer).
-    set("middleman.heartbeat-interval",
-        caf::timespan{std::chrono::seconds(2)});
+    set("middleman.heartbeat-interval", caf::timespan{std::chrono::seconds(2)});
     set("middleman.connection-timeout",
         caf::timespan{std::chrono::seconds(10)});
   }
@@ -196,7 +211,8 @@ bool split(const std::string& line, std::vector<std::string>& words,
   return true;
 }
 
-// -- events --------------------------------------------------------------------
+// -- events
+// --------------------------------------------------------------------
 
 /// Events from the listener actor, handed to the thread that prints them.
 struct event_queue {
@@ -212,7 +228,7 @@ struct event_queue {
       items.push_back(std::move(ev));
     }
     char c = 'e';
-    (void) !::write(wake[1], &c, 1);
+    (void)!::write(wake[1], &c, 1);
   }
 
   void gone() {
@@ -221,7 +237,7 @@ struct event_queue {
       daemon_gone = true;
     }
     char c = 'x';
-    (void) !::write(wake[1], &c, 1);
+    (void)!::write(wake[1], &c, 1);
   }
 
   std::vector<msg::event> take() {
@@ -265,7 +281,8 @@ void on_sigint(int) {
   interrupted = 1;
 }
 
-// -- the session ---------------------------------------------------------------
+// -- the session
+// ---------------------------------------------------------------
 
 class session {
 public:
@@ -289,8 +306,8 @@ public:
     std::vector<std::string> args(words.begin() + 1, words.end());
     auto* cmd = msg::find_command(name);
     if (cmd == nullptr) {
-      return fail(exit_usage, "unknown command '" + name
-                                + "' (help lists the commands)");
+      return fail(exit_usage,
+                  "unknown command '" + name + "' (help lists the commands)");
     }
     if (args.size() < msg::required_arguments(*cmd)
         || args.size() > cmd->arguments.size()) {
@@ -311,7 +328,7 @@ public:
       return fail(exit_failed,
                   "assembly_console is not available yet in this build "
                   "(the console log is STATE/log/"
-                  + args[0] + ".console.log)");
+                    + args[0] + ".console.log)");
     }
     auto timeout = name == "jeos_create" ? opts_.build_timeout : opts_.timeout;
     auto reply = client_->call(name, args, timeout);
@@ -337,8 +354,8 @@ public:
       std::vector<std::string> words;
       std::string error;
       if (!split(line, words, error)) {
-        return fail(exit_usage, "line " + std::to_string(number) + ": "
-                                  + error);
+        return fail(exit_usage,
+                    "line " + std::to_string(number) + ": " + error);
       }
       if (words.empty()) {
         continue;
@@ -447,7 +464,8 @@ public:
   const options& opts() const { return opts_; }
 };
 
-// -- interactive mode ------------------------------------------------------------
+// -- interactive mode
+// ------------------------------------------------------------
 
 session* current = nullptr;
 std::vector<std::string> candidates;
@@ -569,9 +587,9 @@ int session::interactive() {
   events_->take();
   rl_attempted_completion_function = complete;
   rl_readline_name = "pcloudsh";
-  auto history_file = std::string{std::getenv("HOME") ? std::getenv("HOME")
-                                                      : "/root"}
-                      + "/.pcloudsh_history";
+  auto history_file
+    = std::string{std::getenv("HOME") ? std::getenv("HOME") : "/root"}
+      + "/.pcloudsh_history";
   read_history(history_file.c_str());
   std::printf("pcloudsh: connected to %s:%u. 'help' lists the commands; "
               "events show as they happen.\n",

@@ -118,10 +118,9 @@ std::string render_event_json(const msg::event& ev) {
          + ", \"time_ms\": " + std::to_string(ms)
          + ", \"deployable\": " + json_string(ev.deployable)
          + ", \"assembly\": " + json_string(ev.assembly)
-         + ", \"resource\": " + json_string(ev.resource)
-         + ", \"state\": " + json_string(msg::to_string(ev.state))
-         + ", \"reason\": " + json_string(ev.reason)
-         + ", \"action\": " + json_string(ev.action)
+         + ", \"resource\": " + json_string(ev.resource) + ", \"state\": "
+         + json_string(msg::to_string(ev.state)) + ", \"reason\": "
+         + json_string(ev.reason) + ", \"action\": " + json_string(ev.action)
          + ", \"restarts\": " + std::to_string(ev.restarts)
          + ", \"downtime_ms\": " + std::to_string(downtime_ms) + "}";
 }

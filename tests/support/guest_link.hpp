@@ -6,6 +6,7 @@
 #pragma once
 
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -70,6 +71,49 @@ private:
   int connects_ = 0;
 };
 
+/// A channel served on a unix socket, as QEMU serves a virtio-serial
+/// chardev: the host (pcloudd's gateway, maybe in another process) connects
+/// to `path`; the agent's open takes a pending connection or fails at once,
+/// as the port reads EOF in a guest while no host is connected.
+class socket_channel {
+public:
+  explicit socket_channel(const std::string& path) : path_(path) {
+    fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+    ::unlink(path.c_str());
+    if (fd_ < 0
+        || ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0
+        || ::listen(fd_, 4) != 0) {
+      error_ = path + ": " + std::strerror(errno);
+    }
+  }
+
+  ~socket_channel() {
+    if (fd_ >= 0) {
+      ::close(fd_);
+    }
+    ::unlink(path_.c_str());
+  }
+
+  /// Empty when listening.
+  const std::string& error() const { return error_; }
+
+  int agent_open(std::string& error) {
+    int fd = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) {
+      error = "no host connected";
+    }
+    return fd;
+  }
+
+private:
+  std::string path_;
+  std::string error_;
+  int fd_ = -1;
+};
+
 /// Live children of this process (the in-process agent's) named `comm`.
 inline std::vector<pid_t> child_pids(const std::string& comm) {
   std::vector<pid_t> result;
@@ -101,7 +145,8 @@ inline std::vector<pid_t> child_pids(const std::string& comm) {
 /// An agent running its event loop on a thread of its own.
 class agent_thread {
 public:
-  agent_thread(fake_channel& channel, std::string assembly,
+  template <class Channel>
+  agent_thread(Channel& channel, std::string assembly,
                std::string boot_id = "boot-1") {
     guest::agent_options opts;
     opts.assembly = std::move(assembly);

@@ -1,0 +1,231 @@
+// The shell service on the deterministic scheduler: tokens, validation,
+// persistence before the reply, rollback when the store fails, and the
+// deployables it starts and stops.
+#include "actors/shell_service.hpp"
+
+#include "tests/support/tree_fixture.hpp"
+
+using namespace pcloud;
+using namespace pcloud::test;
+
+namespace {
+
+/// An in-memory store that can be told to fail its writes.
+struct store_script {
+  std::map<std::string, msg::assembly_spec> assemblies;
+  std::map<std::string, msg::deployable_definition> deployables;
+  bool fail_writes = false;
+};
+
+msg::store_actor spawn_fake_store(caf::actor_system& sys,
+                                  std::shared_ptr<store_script> s) {
+  return sys.spawn(
+    [s](msg::store_actor::pointer) -> msg::store_actor::behavior_type {
+      auto refuse
+        = [] { return caf::make_error(caf::sec::runtime_error, "disk full"); };
+      return {
+        [s](caf::get_atom) { return msg::definitions{}; },
+        [s, refuse](caf::put_atom,
+                    msg::assembly_spec x) -> caf::result<caf::ok_atom> {
+          if (s->fail_writes) {
+            return refuse();
+          }
+          s->assemblies[x.name] = x;
+          return caf::ok_atom::value;
+        },
+        [s, refuse](caf::put_atom,
+                    msg::deployable_definition x) -> caf::result<caf::ok_atom> {
+          if (s->fail_writes) {
+            return refuse();
+          }
+          s->deployables[x.name] = x;
+          return caf::ok_atom::value;
+        },
+        [s, refuse](caf::delete_atom,
+                    const msg::assembly_spec& x) -> caf::result<caf::ok_atom> {
+          if (s->fail_writes) {
+            return refuse();
+          }
+          s->assemblies.erase(x.name);
+          return caf::ok_atom::value;
+        },
+        [s, refuse](caf::delete_atom, const msg::deployable_definition& x)
+          -> caf::result<caf::ok_atom> {
+          if (s->fail_writes) {
+            return refuse();
+          }
+          s->deployables.erase(x.name);
+          return caf::ok_atom::value;
+        },
+      };
+    });
+}
+
+/// One built JEOS, tiny.
+msg::image_store_actor spawn_fake_images(caf::actor_system& sys) {
+  return sys.spawn([](msg::image_store_actor::pointer)
+                     -> msg::image_store_actor::behavior_type {
+    return {
+      [](caf::get_atom) {
+        return std::vector<msg::jeos_info>{
+          {"tiny", "tiny", "x86_64", "recipe", true, "/images/tiny"}};
+      },
+      [](msg::create_atom, const std::string& d,
+         const std::string& a) -> caf::result<msg::jeos_info> {
+        return msg::jeos_info{d, d, a, "recipe", true, "/images/" + d};
+      },
+      [](msg::import_atom, const std::string& n,
+         const std::string& f) -> caf::result<msg::jeos_info> {
+        return msg::jeos_info{n, "imported", "x86_64", "imported", true, f};
+      },
+      [](caf::delete_atom, const std::string&) { return caf::ok_atom::value; },
+    };
+  });
+}
+
+const std::string token = std::string(64, 'k');
+
+class shell_service_test : public tree_fixture {
+public:
+  shell_service_test() {
+    store = spawn_fake_store(sys, stored);
+    images = spawn_fake_images(sys);
+    msg::resource_template dummy;
+    dummy.name = "dummy";
+    dummy.variants["tiny"] = make_resource("");
+    service = sys.spawn(
+      actors::shell_service, token,
+      actors::shell_services{store, images, bus, hypervisor, gateway},
+      std::vector<msg::resource_template>{dummy}, msg::definitions{});
+    sched.run();
+  }
+
+  ~shell_service_test() override {
+    caf::anon_send_exit(service, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(store, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(images, caf::exit_reason::user_shutdown);
+    sched.run();
+  }
+
+  msg::shell_reply call(std::string command, std::vector<std::string> args,
+                        std::string with_token = token) {
+    msg::shell_reply result;
+    result.message = "(no reply)";
+    caf::scoped_actor self{sys};
+    auto pending = self->request(
+      service, caf::infinite,
+      msg::shell_request{with_token, std::move(command), std::move(args)});
+    sched.run();
+    pending.receive([&](msg::shell_reply& r) { result = std::move(r); },
+                    [&](caf::error& err) { result.message = to_string(err); });
+    return result;
+  }
+
+  /// The first column of a list command's rows.
+  std::vector<std::string> names(std::string command) {
+    std::vector<std::string> result;
+    for (auto& row : call(std::move(command), {}).rows) {
+      result.push_back(row.at(0));
+    }
+    return result;
+  }
+
+  std::shared_ptr<store_script> stored = std::make_shared<store_script>();
+  msg::store_actor store;
+  msg::image_store_actor images;
+  msg::shell_service_actor service;
+};
+
+} // namespace
+
+TEST(shell_tokens, compare_in_constant_time_and_refuse_empty) {
+  EXPECT_TRUE(actors::tokens_equal("abc", "abc"));
+  EXPECT_FALSE(actors::tokens_equal("abc", "abd"));
+  EXPECT_FALSE(actors::tokens_equal("abc", "abcd"));
+  EXPECT_FALSE(actors::tokens_equal("", ""));
+}
+
+TEST(shell_names, follow_the_schema) {
+  EXPECT_TRUE(actors::valid_name("assy-1.web_2"));
+  EXPECT_FALSE(actors::valid_name("-a"));
+  EXPECT_FALSE(actors::valid_name("a/b"));
+  EXPECT_FALSE(actors::valid_name(std::string(64, 'a')));
+  EXPECT_FALSE(actors::valid_name(""));
+}
+
+TEST_F(shell_service_test, every_request_needs_the_token) {
+  for (auto wrong : {std::string{}, std::string(64, 'x'), token + "x"}) {
+    auto r = call("deployable_create", {"dep1"}, wrong);
+    EXPECT_FALSE(r.ok);
+    EXPECT_EQ(r.message, "not authorized: wrong or missing token");
+  }
+  EXPECT_TRUE(stored->deployables.empty());
+  caf::scoped_actor self{sys};
+  auto pending = self->request(
+    service, caf::infinite, caf::subscribe_atom::value, std::string{"bad"},
+    caf::actor_cast<msg::event_listener_actor>(recorder));
+  sched.run();
+  bool refused = false;
+  pending.receive([](std::vector<msg::event>&) {},
+                  [&](caf::error&) { refused = true; });
+  EXPECT_TRUE(refused);
+}
+
+TEST_F(shell_service_test, a_reply_comes_after_the_store_has_the_change) {
+  auto r = call("assembly_create", {"assy1", "tiny", "x86_64"});
+  ASSERT_TRUE(r.ok) << r.message;
+  ASSERT_EQ(stored->assemblies.count("assy1"), 1u);
+  EXPECT_EQ(stored->assemblies["assy1"].jeos, "tiny");
+  EXPECT_EQ(stored->assemblies["assy1"].uuid.size(), 36u);
+}
+
+TEST_F(shell_service_test, a_failed_write_changes_nothing) {
+  ASSERT_TRUE(call("assembly_create", {"assy1", "tiny", "x86_64"}).ok);
+  stored->fail_writes = true;
+  auto r = call("assembly_create", {"assy2", "tiny", "x86_64"});
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.message, "not saved: disk full");
+  r = call("assembly_resource_add", {"web", "dummy", "assy1"});
+  EXPECT_FALSE(r.ok);
+  r = call("assembly_delete", {"assy1"});
+  EXPECT_EQ(r.message, "not deleted: disk full");
+  EXPECT_EQ(names("assembly_list"), std::vector<std::string>{"assy1"});
+  EXPECT_EQ(call("assembly_resource_list", {"assy1"}).rows.size(), 0u);
+}
+
+TEST_F(shell_service_test, argument_counts_come_from_the_command_table) {
+  auto r = call("assembly_create", {"assy1"});
+  EXPECT_EQ(r.message, "usage: assembly_create NAME JEOS ARCH");
+  r = call("help", {});
+  EXPECT_EQ(r.message, "unknown command 'help' (help lists them)")
+    << "pcloudsh serves its local commands itself";
+  r = call("deployable_status", {"a", "b"});
+  EXPECT_EQ(r.message, "usage: deployable_status [NAME]");
+}
+
+TEST_F(shell_service_test, starts_and_stops_a_deployable_and_persists_it) {
+  ASSERT_TRUE(call("assembly_create", {"assy1", "tiny", "x86_64"}).ok);
+  ASSERT_TRUE(call("assembly_resource_add", {"web", "dummy", "assy1"}).ok);
+  ASSERT_TRUE(call("deployable_create", {"dep1"}).ok);
+  ASSERT_TRUE(call("deployable_assembly_add", {"dep1", "assy1"}).ok);
+  auto r = call("deployable_start", {"dep1"});
+  ASSERT_TRUE(r.ok) << r.message;
+  EXPECT_TRUE(stored->deployables["dep1"].running);
+  EXPECT_EQ(hv->count("start assy1"), 1u);
+  auto status = call("deployable_status", {"dep1"});
+  ASSERT_EQ(status.rows.size(), 3u);
+  EXPECT_EQ(status.rows[2][0], "dep1/assy1/web");
+  EXPECT_EQ(status.rows[2][1], "ACTIVE");
+  // Changing a running deployable's parts is refused.
+  r = call("assembly_resource_remove", {"web", "assy1"});
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.message.find("deployable_stop dep1 first"), std::string::npos);
+  EXPECT_FALSE(call("deployable_delete", {"dep1"}).ok);
+  EXPECT_FALSE(call("deployable_start", {"dep1"}).ok);
+  r = call("deployable_stop", {"dep1"});
+  ASSERT_TRUE(r.ok) << r.message;
+  EXPECT_EQ(r.message, "deployable dep1 stopped");
+  EXPECT_FALSE(stored->deployables["dep1"].running);
+  EXPECT_EQ(hv->count("shutdown assy1"), 1u);
+  EXPECT_EQ(call("deployable_status", {"dep1"}).rows[0][1], "STOPPED");
+}

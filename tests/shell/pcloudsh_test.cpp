@@ -1,0 +1,391 @@
+// pcloudsh against a real pcloudd process over a real CAF remote link on
+// loopback, with libvirt's test:///default driver and scripted agents (the
+// real agent core, serving the channel socket the way QEMU does).
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "tests/support/guest_link.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+struct shell_result {
+  int rc = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string slurp(const std::string& path) {
+  std::ifstream in{path};
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+/// Waits for `pred` (a file or a process state, never an actor), checking
+/// every 20 ms; false on timeout.
+bool wait_until(const std::function<bool()>& pred,
+                std::chrono::milliseconds timeout = 30s) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred()) {
+      return true;
+    }
+    std::this_thread::sleep_for(20ms);
+  }
+  return pred();
+}
+
+class pcloudsh : public ::testing::Test {
+protected:
+  pcloudsh() {
+    char tmpl[] = "/tmp/pcloudsh-test-XXXXXX";
+    dir = ::mkdtemp(tmpl);
+  }
+
+  ~pcloudsh() override {
+    if (daemon_pid > 0) {
+      stop_daemon(SIGKILL);
+    }
+    fs::remove_all(dir);
+  }
+
+  void start_daemon() {
+    fs::remove(dir + "/shell.address");
+    daemon_pid = ::fork();
+    if (daemon_pid == 0) {
+      auto log = dir + "/pcloudd.log";
+      ::execl(PCLOUDD_BINARY, PCLOUDD_BINARY, "--state-dir", dir.c_str(),
+              "--uri", "test:///default", "--listen", "127.0.0.1:0",
+              "--log-file", log.c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    ASSERT_TRUE(wait_until([&] { return fs::exists(dir + "/shell.address"); }))
+      << slurp(dir + "/pcloudd.log");
+  }
+
+  /// Sends `sig` and waits for the daemon; its wait status.
+  int stop_daemon(int sig) {
+    ::kill(daemon_pid, sig);
+    int status = -1;
+    wait_until([&] { return ::waitpid(daemon_pid, &status, WNOHANG) != 0; });
+    daemon_pid = -1;
+    return status;
+  }
+
+  shell_result sh(const std::vector<std::string>& args,
+                  const std::string& input = {},
+                  const std::vector<std::string>& options = {}) {
+    auto in = dir + "/sh.in", out = dir + "/sh.out", err = dir + "/sh.err";
+    std::ofstream{in} << input;
+    auto pid = ::fork();
+    if (pid == 0) {
+      std::vector<std::string> argv{PCLOUDSH_BINARY};
+      if (options.empty()) {
+        argv.push_back("--state-dir");
+        argv.push_back(dir);
+      }
+      argv.insert(argv.end(), options.begin(), options.end());
+      argv.insert(argv.end(), args.begin(), args.end());
+      std::vector<char*> cargv;
+      for (auto& a : argv) {
+        cargv.push_back(a.data());
+      }
+      cargv.push_back(nullptr);
+      std::freopen(in.c_str(), "r", stdin);
+      std::freopen(out.c_str(), "w", stdout);
+      std::freopen(err.c_str(), "w", stderr);
+      ::execv(PCLOUDSH_BINARY, cargv.data());
+      ::_exit(127);
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    shell_result r;
+    r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    r.out = slurp(out);
+    r.err = slurp(err);
+    return r;
+  }
+
+  /// The image store's view of a built tiny JEOS (test:///default boots
+  /// nothing, so empty files do).
+  void fake_tiny_jeos() {
+    fs::create_directories(dir + "/images/tiny");
+    for (auto f : {"stamp", "vmlinuz", "initrd.img"}) {
+      std::ofstream{dir + "/images/tiny/" + f} << "x";
+    }
+  }
+
+  std::string uuid_of(const std::string& assembly) {
+    auto text = slurp(dir + "/definitions/assemblies/" + assembly + ".xml");
+    std::smatch m;
+    std::regex re{"uuid=\"([0-9a-f-]+)\""};
+    return std::regex_search(text, m, re) ? m[1].str() : std::string{};
+  }
+
+  std::string dir;
+  pid_t daemon_pid = -1;
+};
+
+#define EXPECT_OK(r) EXPECT_EQ((r).rc, 0) << (r).out << (r).err
+
+TEST_F(pcloudsh, every_definition_command_works_and_says_what_it_did) {
+  start_daemon();
+  fake_tiny_jeos();
+  auto r = sh({}, R"(# the original's acceptance script, up to the start
+jeos_list
+assembly_create assy1 tiny x86_64
+assembly_clone assy1 assy2
+assembly_resource_add web dummy assy1
+assembly_resource_add web dummy assy2
+assembly_resource_list assy1
+deployable_create dep1
+deployable_assembly_add dep1 assy1
+deployable_assembly_add dep1 assy2
+deployable_assembly_list dep1
+escalation_resource_set dep1 3 30s
+escalation_assembly_set dep1 0 1h
+template_list
+assembly_list
+deployable_list
+deployable_status dep1
+)");
+  EXPECT_OK(r);
+  EXPECT_NE(r.out.find("assembly assy1 created (JEOS tiny, uuid "),
+            std::string::npos)
+    << r.out;
+  EXPECT_NE(r.out.find("resource web (dummy: exec sleep 2147483647) added to "
+                       "assy1"),
+            std::string::npos)
+    << r.out;
+  EXPECT_NE(r.out.find("resource escalation of dep1: 3 failures in 30s"),
+            std::string::npos)
+    << r.out;
+  EXPECT_NE(r.out.find("assembly escalation of dep1: never escalate"),
+            std::string::npos)
+    << r.out;
+  EXPECT_NE(r.out.find("dep1/assy2/web  STOPPED"), std::string::npos) << r.out;
+  EXPECT_NE(uuid_of("assy1"), uuid_of("assy2")) << "a clone has its own UUID";
+
+  // Removal and deletion, in the order the checks demand.
+  r = sh({}, R"(deployable_assembly_remove dep1 assy2
+assembly_resource_remove web assy2
+assembly_delete assy2
+deployable_delete dep1
+assembly_delete assy1
+assembly_list
+)");
+  EXPECT_OK(r);
+  EXPECT_EQ(r.out.find("assy1  tiny"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(dir + "/definitions/assemblies/assy1.xml"));
+}
+
+TEST_F(pcloudsh, errors_are_one_line_with_a_non_zero_exit_and_change_nothing) {
+  start_daemon();
+  fake_tiny_jeos();
+  EXPECT_OK(sh({"assembly_create", "assy1", "tiny", "x86_64"}));
+  auto before = slurp(dir + "/definitions/assemblies/assy1.xml");
+  struct bad {
+    std::vector<std::string> args;
+    int rc;
+    std::string message;
+  };
+  std::vector<bad> cases{
+    {{"bogus"}, 2, "unknown command 'bogus'"},
+    {{"assembly_create", "x"}, 2, "usage: assembly_create NAME JEOS ARCH"},
+    {{"assembly_create", "assy1", "tiny", "x86_64"}, 1, "exists already"},
+    {{"assembly_create", "a2", "tiny", "arm64"},
+     1,
+     "unsupported architecture 'arm64' (supported: x86_64)"},
+    {{"assembly_create", "a2", "fedora14", "x86_64"},
+     1,
+     "no JEOS named 'fedora14'"},
+    {{"assembly_create", "../a", "tiny", "x86_64"}, 1, "invalid assembly name"},
+    {{"jeos_create", "fedora14", "x86_64"},
+     1,
+     "unknown distro 'fedora14' (recipes: "},
+    {{"assembly_resource_add", "web", "nginx2", "assy1"},
+     1,
+     "no template named 'nginx2'"},
+    {{"assembly_resource_add", "web", "dummy", "nope"},
+     1,
+     "no assembly named 'nope'"},
+    {{"deployable_start", "nope"}, 1, "no deployable named 'nope'"},
+    {{"escalation_resource_set", "nope", "1", "1s"}, 1, "no deployable"},
+  };
+  for (auto& c : cases) {
+    auto r = sh(c.args);
+    EXPECT_EQ(r.rc, c.rc) << c.args[0] << ": " << r.err;
+    EXPECT_NE(r.err.find(c.message), std::string::npos)
+      << c.args[0] << ": " << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  }
+  EXPECT_OK(sh({"deployable_create", "dep1"}));
+  auto r = sh({"deployable_start", "dep1"});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_NE(r.err.find("has no assemblies"), std::string::npos) << r.err;
+  r = sh({"escalation_resource_set", "dep1", "many", "1s"});
+  EXPECT_NE(r.err.find("MAX_FAILURES must be a whole number"),
+            std::string::npos)
+    << r.err;
+  r = sh({"escalation_resource_set", "dep1", "1", "soon"});
+  EXPECT_NE(r.err.find("WINDOW must be a duration"), std::string::npos)
+    << r.err;
+  EXPECT_EQ(slurp(dir + "/definitions/assemblies/assy1.xml"), before);
+  // A script stops at its first failure and says where.
+  r = sh({}, "deployable_create dep2\nbogus\ndeployable_create dep3\n");
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.err.find("stopped at line 2"), std::string::npos) << r.err;
+  EXPECT_TRUE(fs::exists(dir + "/definitions/deployables/dep2.xml"));
+  EXPECT_FALSE(fs::exists(dir + "/definitions/deployables/dep3.xml"));
+}
+
+TEST_F(pcloudsh, a_connection_without_the_token_can_do_nothing) {
+  start_daemon();
+  auto port = slurp(dir + "/shell.address");
+  port.pop_back();
+  std::ofstream{dir + "/wrong.token"} << std::string(64, 'a') << "\n";
+  auto r = sh({"deployable_create", "dep1"}, {},
+              {"--connect", port, "--token-file", dir + "/wrong.token"});
+  EXPECT_EQ(r.rc, 3);
+  EXPECT_NE(r.err.find("not authorized"), std::string::npos) << r.err;
+  r = sh({"events"}, {},
+         {"--connect", port, "--token-file", dir + "/wrong.token"});
+  EXPECT_EQ(r.rc, 3);
+  EXPECT_NE(r.err.find("not authorized"), std::string::npos) << r.err;
+  r = sh({"deployable_list"}, {},
+         {"--connect", port, "--token-file", dir + "/missing.token"});
+  EXPECT_EQ(r.rc, 3);
+  EXPECT_NE(r.err.find("cannot read the token file"), std::string::npos)
+    << r.err;
+  EXPECT_FALSE(fs::exists(dir + "/definitions/deployables/dep1.xml"));
+  auto mode = fs::status(dir + "/shell.token").permissions();
+  EXPECT_EQ(mode, fs::perms::owner_read | fs::perms::owner_write)
+    << "the token is for root only";
+}
+
+TEST_F(pcloudsh, a_daemon_that_is_down_is_a_clear_error) {
+  auto r = sh({"deployable_list"}, {},
+              {"--connect", "127.0.0.1:1", "--token-file", "/dev/null"});
+  EXPECT_EQ(r.rc, 3);
+  std::ofstream{dir + "/t"} << "token\n";
+  r = sh({"deployable_list"}, {},
+         {"--connect", "127.0.0.1:1", "--token-file", dir + "/t"});
+  EXPECT_EQ(r.rc, 3);
+  EXPECT_NE(r.err.find("cannot reach pcloudd at 127.0.0.1:1"),
+            std::string::npos)
+    << r.err;
+}
+
+TEST_F(pcloudsh, definitions_survive_kill_9_of_the_daemon) {
+  start_daemon();
+  fake_tiny_jeos();
+  EXPECT_OK(sh({}, R"(assembly_create assy1 tiny x86_64
+assembly_resource_add web dummy assy1
+assembly_clone assy1 assy2
+deployable_create dep1
+deployable_assembly_add dep1 assy1
+escalation_resource_set dep1 9 90s
+)"));
+  auto listed = sh({}, "assembly_list\ndeployable_list\nassembly_resource_list "
+                       "assy2\n");
+  stop_daemon(SIGKILL);
+  start_daemon();
+  auto again = sh({}, "assembly_list\ndeployable_list\nassembly_resource_list "
+                      "assy2\n");
+  EXPECT_OK(again);
+  EXPECT_EQ(again.out, listed.out);
+  EXPECT_NE(slurp(dir + "/definitions/deployables/dep1.xml")
+              .find("max-failures=\"9\" window=\"90s\""),
+            std::string::npos);
+}
+
+TEST_F(pcloudsh, a_malformed_definition_is_set_aside_and_the_others_load) {
+  start_daemon();
+  fake_tiny_jeos();
+  EXPECT_OK(sh({"assembly_create", "good", "tiny", "x86_64"}));
+  stop_daemon(SIGTERM);
+  std::ofstream{dir + "/definitions/assemblies/bad.xml"}
+    << "<assembly name=\"bad\"\n uuid=\"1\" jeos=\"tiny\">\n</assembly>\n";
+  start_daemon();
+  auto r = sh({"assembly_list"});
+  EXPECT_OK(r);
+  EXPECT_NE(r.out.find("good"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("bad"), std::string::npos) << r.out;
+  auto log = slurp(dir + "/pcloudd.log");
+  // libxml2 numbers an element by the line its start tag ends on.
+  EXPECT_NE(log.find(dir + "/definitions/assemblies/bad.xml: line 2: "),
+            std::string::npos)
+    << log;
+  EXPECT_FALSE(fs::exists(dir + "/definitions/assemblies/bad.xml"));
+  EXPECT_TRUE(fs::exists(dir + "/definitions/rejected"));
+}
+
+TEST_F(pcloudsh, sigterm_is_a_clean_exit) {
+  start_daemon();
+  auto status = stop_daemon(SIGTERM);
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_NE(slurp(dir + "/pcloudd.log").find("VMs stay running"),
+            std::string::npos);
+}
+
+TEST_F(pcloudsh, a_deployable_runs_recovers_and_stops_with_scripted_agents) {
+  start_daemon();
+  fake_tiny_jeos();
+  EXPECT_OK(sh({}, R"(assembly_create assy1 tiny x86_64
+assembly_resource_add web dummy assy1
+deployable_create dep1
+deployable_assembly_add dep1 assy1
+)"));
+  fs::create_directories(dir + "/run");
+  pcloud::test::socket_channel channel{dir + "/run/" + uuid_of("assy1")
+                                       + ".agent"};
+  ASSERT_EQ(channel.error(), "");
+  pcloud::test::agent_thread agent{channel, "assy1"};
+  EXPECT_OK(sh({"deployable_start", "dep1"}));
+  auto status_has = [&](const std::string& text) {
+    return wait_until(
+      [&] {
+        return sh({"deployable_status", "dep1"}).out.find(text)
+               != std::string::npos;
+      },
+      60s);
+  };
+  ASSERT_TRUE(status_has("dep1/assy1/web  ACTIVE"))
+    << sh({"deployable_status", "dep1"}).out;
+  auto pids = pcloud::test::child_pids("sleep");
+  ASSERT_EQ(pids.size(), 1u);
+  ASSERT_EQ(::kill(pids[0], SIGKILL), 0);
+  ASSERT_TRUE(status_has("dep1/assy1/web  ACTIVE  1"))
+    << sh({"deployable_status", "dep1"}).out;
+  auto json
+    = sh({"deployable_status", "dep1"}, {}, {"--state-dir", dir, "--json"});
+  EXPECT_NE(json.out.find("{\"path\": \"dep1/assy1/web\", \"state\": "
+                          "\"ACTIVE\", \"restarts\": \"1\""),
+            std::string::npos)
+    << json.out;
+  auto stop = sh({"deployable_stop", "dep1"});
+  EXPECT_OK(stop);
+  EXPECT_NE(stop.out.find("deployable dep1 stopped"), std::string::npos)
+    << stop.out;
+  auto after = sh({"deployable_status", "dep1"}).out;
+  EXPECT_TRUE(std::regex_search(after, std::regex{"dep1/assy1 +STOPPED"}))
+    << after;
+  EXPECT_NE(sh({"deployable_list"}).out.find("dep1  assy1       no"),
+            std::string::npos);
+}
+
+} // namespace
