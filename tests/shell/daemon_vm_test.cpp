@@ -1,0 +1,98 @@
+// pcloudd on qemu:///embed with a real tiny guest (TCG) and the real agent:
+// a deployable started through pcloudsh, pcloudd killed with SIGKILL and
+// started again, the VM adopted (not restarted), and a failure afterwards
+// still recovered.
+#include <regex>
+
+#include "tests/support/daemon_process.hpp"
+
+namespace {
+
+using namespace pcloud::test;
+
+/// TCG boots take seconds and the first start of an embed root probes
+/// QEMU; CI machines are shared.
+constexpr auto vm_timeout = 240s;
+
+class daemon_vm : public daemon_fixture {
+protected:
+  // The root lies where tests/runtime/sweep_vms.sh finds leftover guests.
+  daemon_vm()
+      : daemon_fixture("/tmp/pcloud-vm-test-" + std::to_string(::getpid())
+                         + "-daemon-XXXXXX",
+                       "") {
+    uri = "qemu:///embed?root=" + dir + "/root";
+    fs::create_directories(dir + "/images");
+    fs::copy(PCLOUD_TINY_JEOS_DIR, dir + "/images/tiny");
+  }
+
+  ~daemon_vm() override {
+    if (daemon_pid > 0) {
+      // Stop the guests while pcloudd can still reach them.
+      sh({"deployable_stop", "dep1"});
+    }
+    if (auto pid = qemu_pid()) {
+      ::kill(pid, SIGKILL);
+    }
+  }
+
+  pid_t qemu_pid() {
+    std::ifstream in{dir + "/root/run/qemu/pcloud-assy1.pid"};
+    pid_t pid = 0;
+    in >> pid;
+    return pid > 0 && ::kill(pid, 0) == 0 ? pid : 0;
+  }
+
+  bool status_matches(const std::string& pattern) {
+    std::regex re{pattern};
+    return wait_until(
+      [&] {
+        return std::regex_search(sh({"deployable_status", "dep1"}).out, re);
+      },
+      vm_timeout);
+  }
+
+  std::string status() { return sh({"deployable_status", "dep1"}).out; }
+};
+
+TEST_F(daemon_vm, a_restarted_daemon_adopts_the_running_vm_and_resumes) {
+  start_daemon();
+  auto r = sh({}, R"(assembly_create assy1 tiny x86_64
+assembly_resource_add www httpd assy1
+deployable_create dep1
+deployable_assembly_add dep1 assy1
+deployable_start dep1
+)");
+  ASSERT_EQ(r.rc, 0) << r.out << r.err;
+  ASSERT_TRUE(status_matches("dep1/assy1/www +ACTIVE +0"))
+    << status() << slurp(dir + "/pcloudd.log");
+  auto pid = qemu_pid();
+  ASSERT_NE(pid, 0);
+
+  stop_daemon(SIGKILL);
+  start_daemon();
+  ASSERT_TRUE(status_matches("dep1/assy1/www +ACTIVE +0"))
+    << status() << slurp(dir + "/pcloudd.log");
+  EXPECT_EQ(qemu_pid(), pid) << "the VM was restarted, not adopted";
+  EXPECT_TRUE(std::regex_search(status(), std::regex{"dep1/assy1 +ACTIVE +0"}))
+    << status();
+  EXPECT_TRUE(wait_until([&] {
+    return slurp(dir + "/pcloudd.log").find("adopted pcloud-assy1")
+           != std::string::npos;
+  }))
+    << "the log says so";
+
+  // Monitoring resumed: a VM failure after the adoption is recovered.
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  ASSERT_TRUE(status_matches("dep1/assy1 +ACTIVE +1"))
+    << status() << slurp(dir + "/pcloudd.log");
+  ASSERT_TRUE(status_matches("dep1/assy1/www +ACTIVE"));
+  EXPECT_NE(qemu_pid(), pid);
+
+  r = sh({"deployable_stop", "dep1"});
+  EXPECT_EQ(r.rc, 0) << r.err;
+  EXPECT_TRUE(wait_until([&] { return qemu_pid() == 0; }, vm_timeout))
+    << "deployable_stop leaves no VM";
+}
+
+} // namespace
