@@ -1,6 +1,7 @@
 #include "runtime/daemon.hpp"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -129,6 +130,24 @@ result<std::unique_ptr<daemon>> daemon::start(caf::actor_system& sys,
                     | fs::perms::others_exec,
                   ec);
   std::unique_ptr<daemon> d{new daemon(sys)};
+  // One pcloudd per state directory: two would write the same files and
+  // fight over the same VMs.
+  auto lock = opts.state_dir + "/pcloudd.lock";
+  d->lock_fd_ = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (d->lock_fd_ < 0 || ::flock(d->lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    auto owner = read_file(lock);
+    auto pid = owner ? *owner : std::string{};
+    while (!pid.empty() && pid.back() == '\n') {
+      pid.pop_back();
+    }
+    return fail("another pcloudd uses " + opts.state_dir
+                + (pid.empty() ? "" : " (pid " + pid + ")"));
+  }
+  auto pid_text = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(d->lock_fd_, 0) != 0
+      || ::pwrite(d->lock_fd_, pid_text.data(), pid_text.size(), 0) < 0) {
+    spdlog::warn("pcloudd: cannot write {}", lock);
+  }
   auto token = load_or_create_token(opts.state_dir);
   if (!token) {
     return fail(token.error());
@@ -191,9 +210,11 @@ result<std::unique_ptr<daemon>> daemon::start(caf::actor_system& sys,
                                       opts.listen_address.c_str(), true);
   if (!port) {
     d->stop();
+    auto why = port.error() == caf::sec::cannot_open_port
+                 ? std::string{"the address is in use or not local"}
+                 : sys.render(port.error());
     return fail("cannot listen on " + opts.listen_address + ":"
-                + std::to_string(opts.listen_port) + ": "
-                + sys.render(port.error()));
+                + std::to_string(opts.listen_port) + ": " + why);
   }
   d->port_ = *port;
   // Where pcloudsh --state-dir finds the service (the port may be chosen
@@ -212,6 +233,9 @@ result<std::unique_ptr<daemon>> daemon::start(caf::actor_system& sys,
 
 daemon::~daemon() {
   stop();
+  if (lock_fd_ >= 0) {
+    ::close(lock_fd_);
+  }
 }
 
 void daemon::stop() {

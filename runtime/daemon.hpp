@@ -74,6 +74,8 @@ private:
   std::string token_;
   std::vector<caf::actor> actors_;
   bool stopped_ = false;
+  /// Held (flock) while this daemon runs on its state directory.
+  int lock_fd_ = -1;
 };
 
 } // namespace pcloud::runtime

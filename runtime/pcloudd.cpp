@@ -74,9 +74,13 @@ bool parse_listen(const std::string& text, daemon_options& opts) {
 
 /// Reads the [pcloud] section of a CAF INI file into `c`.
 void read_config(const std::string& path, cli& c) {
+  if (::access(path.c_str(), R_OK) != 0) {
+    die("cannot read the config file " + path + ": " + std::strerror(errno));
+  }
   auto settings = caf::actor_system_config::parse_config_file(path.c_str());
   if (!settings) {
-    die(path + ": " + caf::to_string(settings.error()));
+    die(path
+        + ": not a valid config file: " + caf::to_string(settings.error()));
   }
   auto str = [&](const char* key, std::string& out) {
     if (auto value = caf::get_if<std::string>(&*settings, key)) {
@@ -237,7 +241,8 @@ int main(int argc, char** argv) {
   if (!d) {
     spdlog::error("pcloudd: {}", d.error());
     report(ready_fd, false, d.error());
-    if (ready_fd < 0) {
+    if (ready_fd < 0 && !c.log.file.empty()) {
+      // Logged to the file; the person who started pcloudd reads this.
       std::fprintf(stderr, "pcloudd: %s\n", d.error().c_str());
     }
     std::exit(1); // actors may still run: do not wait for them

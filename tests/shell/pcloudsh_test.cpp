@@ -233,6 +233,19 @@ TEST_F(pcloudsh, a_malformed_definition_is_set_aside_and_the_others_load) {
   EXPECT_TRUE(fs::exists(dir + "/definitions/rejected"));
 }
 
+TEST_F(pcloudsh, a_second_daemon_on_the_same_state_is_refused) {
+  start_daemon();
+  auto out = dir + "/second.err";
+  auto cmd = std::string{PCLOUDD_BINARY} + " --state-dir " + dir
+             + " --uri test:///default --listen 127.0.0.1:0 2> " + out;
+  auto status = std::system(cmd.c_str());
+  EXPECT_EQ(WEXITSTATUS(status), 1);
+  EXPECT_NE(slurp(out).find("another pcloudd uses " + dir + " (pid "
+                            + std::to_string(daemon_pid) + ")"),
+            std::string::npos)
+    << slurp(out);
+}
+
 TEST_F(pcloudsh, sigterm_is_a_clean_exit) {
   start_daemon();
   auto status = stop_daemon(SIGTERM);
