@@ -14,6 +14,7 @@
 #include "actors/event_bus.hpp"
 #include "actors/shell_service.hpp"
 #include "runtime/definitions_xml.hpp"
+#include "runtime/hooks.hpp"
 #include "runtime/hypervisor.hpp"
 #include "runtime/image_store.hpp"
 #include "runtime/store.hpp"
@@ -170,6 +171,14 @@ result<std::unique_ptr<daemon>> daemon::start(caf::actor_system& sys,
   d->actors_.push_back(caf::actor_cast<caf::actor>(image_store));
   auto bus = sys.spawn(actors::event_bus, size_t{1000});
   d->actors_.push_back(caf::actor_cast<caf::actor>(bus));
+  hook_options hooks;
+  hooks.directory
+    = opts.hooks_dir.empty() ? opts.state_dir + "/hooks" : opts.hooks_dir;
+  hooks.timeout = opts.hooks_timeout;
+  fs::create_directories(hooks.directory, ec);
+  auto hook_runner = spawn_hook_runner(sys, hooks);
+  caf::anon_send(bus, caf::subscribe_atom::value, hook_runner);
+  d->actors_.push_back(caf::actor_cast<caf::actor>(hook_runner));
   hypervisor_options hv_opts;
   hv_opts.uri = libvirt_uri_of(opts);
   hv_opts.state_dir = opts.state_dir;

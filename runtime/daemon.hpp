@@ -4,6 +4,7 @@
 // TCP port (loopback by default) with a token only root can read.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -30,6 +31,9 @@ struct daemon_options {
   std::string conf_dir;
   /// pcloud-agent and its libraries for the images that carry it.
   std::string agent_bundle;
+  /// Notification hooks; empty: STATE/hooks.
+  std::string hooks_dir;
+  std::chrono::milliseconds hooks_timeout{30000};
   /// How the gateway reaches agents (tests plug in scripted ones).
   guest_gateway_options gateway;
 };

@@ -39,6 +39,8 @@ void usage(FILE* out) {
     "  --listen ADDR:PORT shell service (default 127.0.0.1:7460)\n"
     "  --log-level LEVEL  trace, debug, info, warn, error (default info)\n"
     "  --log-file FILE    log here instead of standard error\n"
+    "  --hooks-dir DIR    notification hooks (default STATE/hooks)\n"
+    "  --hooks-timeout D  a hook running longer is killed (default 30s)\n"
     "  --daemonize        run in the background once started\n"
     "  --help, --version\n"
     "SIGTERM leaves the VMs running; the next start adopts them.\n",
@@ -72,6 +74,16 @@ bool parse_listen(const std::string& text, daemon_options& opts) {
   return !opts.listen_address.empty();
 }
 
+void set_hooks_timeout(const std::string& what, const std::string& text,
+                       cli& c) {
+  auto d = pcloud::msg::parse_duration(text);
+  if (!d || d->count() <= 0) {
+    die(what + " wants a duration such as 30s or 500ms, not '" + text + "'");
+  }
+  c.opts.hooks_timeout
+    = std::chrono::duration_cast<std::chrono::milliseconds>(*d);
+}
+
 /// Reads the [pcloud] section of a CAF INI file into `c`.
 void read_config(const std::string& path, cli& c) {
   if (::access(path.c_str(), R_OK) != 0) {
@@ -93,6 +105,12 @@ void read_config(const std::string& path, cli& c) {
   str("pcloud.listen-address", c.opts.listen_address);
   str("pcloud.log-level", c.log.level);
   str("pcloud.log-file", c.log.file);
+  str("pcloud.hooks-dir", c.opts.hooks_dir);
+  std::string hooks_timeout;
+  str("pcloud.hooks-timeout", hooks_timeout);
+  if (!hooks_timeout.empty()) {
+    set_hooks_timeout(path + ": pcloud.hooks-timeout", hooks_timeout, c);
+  }
   if (auto port = caf::get_if<int64_t>(&*settings, "pcloud.listen-port")) {
     if (*port < 0 || *port > 65535) {
       die(path + ": pcloud.listen-port must be 0-65535");
@@ -145,6 +163,10 @@ cli parse(int argc, char** argv) {
       c.log.level = value();
     } else if (arg == "--log-file") {
       c.log.file = value();
+    } else if (arg == "--hooks-dir") {
+      c.opts.hooks_dir = value();
+    } else if (arg == "--hooks-timeout") {
+      set_hooks_timeout("--hooks-timeout", value(), c);
     } else if (arg == "--daemonize") {
       c.daemonize = true;
     } else {

@@ -1,5 +1,7 @@
 #include "runtime/virt/event_loop.hpp"
 
+#include <signal.h>
+
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
@@ -21,6 +23,10 @@ event_loop& event_loop::instance() {
 }
 
 event_loop::event_loop() {
+  // libvirt's client writes to its daemon's socket without MSG_NOSIGNAL: a
+  // write racing a libvirtd restart raised SIGPIPE and killed the process
+  // (seen in hypervisor_system_test). The error comes back as EPIPE instead.
+  ::signal(SIGPIPE, SIG_IGN);
   virSetErrorFunc(nullptr, ignore_error);
   virEventRegisterDefaultImpl();
   // A periodic no-op lets the loop wake up to notice that it must stop.

@@ -256,6 +256,12 @@ TEST_F(pcloudsh, sigterm_is_a_clean_exit) {
 }
 
 TEST_F(pcloudsh, a_deployable_runs_recovers_and_stops_with_scripted_agents) {
+  // A notification hook, as an operator would install it.
+  fs::create_directories(dir + "/hooks");
+  auto hook = dir + "/hooks/50-record";
+  std::ofstream{hook} << "#!/bin/sh\necho \"$PCLOUD_PATH $PCLOUD_STATE\" >> "
+                      << dir << "/hook.log\n";
+  fs::permissions(hook, fs::perms::owner_all);
   start_daemon();
   fake_tiny_jeos();
   EXPECT_OK(sh({}, R"(assembly_create assy1 tiny x86_64
@@ -290,6 +296,12 @@ deployable_assembly_add dep1 assy1
                           "\"ACTIVE\", \"restarts\": \"1\""),
             std::string::npos)
     << json.out;
+  EXPECT_TRUE(wait_until([&] {
+    auto text = slurp(dir + "/hook.log");
+    return text.find("dep1/assy1/web RECOVERING") != std::string::npos
+           && text.find("dep1 ACTIVE") != std::string::npos;
+  }))
+    << slurp(dir + "/hook.log");
   auto stop = sh({"deployable_stop", "dep1"});
   EXPECT_OK(stop);
   EXPECT_NE(stop.out.find("deployable dep1 stopped"), std::string::npos)

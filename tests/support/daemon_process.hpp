@@ -30,7 +30,7 @@ struct shell_result {
   std::string err;
 };
 
-std::string slurp(const std::string& path) {
+inline std::string slurp(const std::string& path) {
   std::ifstream in{path};
   std::stringstream text;
   text << in.rdbuf();
@@ -39,8 +39,8 @@ std::string slurp(const std::string& path) {
 
 /// Waits for `pred` (a file or a process state, never an actor), checking
 /// every 20 ms; false on timeout.
-bool wait_until(const std::function<bool()>& pred,
-                std::chrono::milliseconds timeout = 30s) {
+inline bool wait_until(const std::function<bool()>& pred,
+                       std::chrono::milliseconds timeout = 30s) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
     if (pred()) {
