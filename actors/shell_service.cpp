@@ -777,9 +777,12 @@ void reply_when_stopped(self_ptr self, reply_promise rp, std::string name,
   using waiter_actor
     = msg::event_listener_actor::extend<caf::reacts_to<caf::close_atom>>;
   auto bus = self->state.services.bus;
+  // Values as spawn arguments, not captures: CAF 0.17 dereferences a null
+  // argument tuple for a lambda spawned without arguments (UBSan).
   auto waiter = self->spawn(
-    [rp, name, dep, bus, timeout](
-      waiter_actor::pointer waiter) mutable -> waiter_actor::behavior_type {
+    [](waiter_actor::pointer waiter, reply_promise rp, std::string name,
+       msg::deployable_actor dep, msg::event_bus_actor bus,
+       caf::timespan timeout) -> waiter_actor::behavior_type {
       auto done = std::make_shared<bool>(false);
       auto finish = [=](std::string message) mutable {
         if (!*done) {
@@ -814,7 +817,8 @@ void reply_when_stopped(self_ptr self, reply_promise rp, std::string name,
                  + name + " follows it)");
         },
       };
-    });
+    },
+    rp, name, dep, bus, timeout);
   self->send(bus, caf::subscribe_atom::value,
              caf::actor_cast<msg::event_listener_actor>(waiter));
 }
@@ -1066,6 +1070,22 @@ shell_service(self_ptr self, std::string token, shell_services services,
     }
     self->quit(em.reason);
   });
+  self->set_down_handler([=](const caf::down_msg& dm) {
+    auto& consoles = self->state.consoles;
+    for (auto i = consoles.begin(); i != consoles.end(); ++i) {
+      if (i->second.address() == dm.source) {
+        consoles.erase(i);
+        return;
+      }
+    }
+  });
+  auto authorized = [=](const std::string& token, const char* what) {
+    if (tokens_equal(token, self->state.token)) {
+      return true;
+    }
+    spdlog::warn("shell: {} refused: wrong token", what);
+    return false;
+  };
   return {
     [=](const msg::shell_request& req) -> caf::result<msg::shell_reply> {
       if (!tokens_equal(req.token, self->state.token)) {
@@ -1087,6 +1107,58 @@ shell_service(self_ptr self, std::string token, shell_services services,
       auto bus = self->state.services.bus;
       self->send(bus, caf::subscribe_atom::value, listener);
       return self->delegate(bus, caf::get_atom::value);
+    },
+    [=](msg::console_atom, const std::string& token,
+        const std::string& assembly,
+        msg::console_listener_actor listener) -> caf::result<uint64_t> {
+      if (!authorized(token, "console")) {
+        return caf::make_error(caf::sec::runtime_error,
+                               "not authorized: wrong or missing token");
+      }
+      if (self->state.assemblies.count(assembly) == 0) {
+        return caf::make_error(caf::sec::runtime_error,
+                               "no assembly named '" + assembly
+                                 + "' (assembly_list shows them)");
+      }
+      auto rp = self->make_response_promise<uint64_t>();
+      auto& s = self->state.services;
+      self
+        ->request(s.hypervisor, status_timeout, msg::console_atom::value,
+                  assembly)
+        .then(
+          [=](const std::string& path) mutable {
+            self
+              ->request(self->state.services.consoles, status_timeout,
+                        caf::open_atom::value, path, listener)
+              .then(
+                [=](msg::console_session_actor session) mutable {
+                  auto& st = self->state;
+                  auto id = st.next_console++;
+                  self->monitor(session);
+                  st.consoles[id] = session;
+                  spdlog::info("shell: console {} of {} opened", id, assembly);
+                  rp.deliver(id);
+                },
+                [=](const caf::error& err) mutable { rp.deliver(err); });
+          },
+          [=](const caf::error& err) mutable { rp.deliver(err); });
+      return rp;
+    },
+    [=](msg::console_atom, const std::string& token, uint64_t id,
+        const std::string& bytes) {
+      auto& consoles = self->state.consoles;
+      auto i = consoles.find(id);
+      if (authorized(token, "console input") && i != consoles.end()) {
+        self->send(i->second, msg::console_atom::value, bytes);
+      }
+    },
+    [=](caf::close_atom, const std::string& token, uint64_t id) {
+      auto& consoles = self->state.consoles;
+      auto i = consoles.find(id);
+      if (authorized(token, "console close") && i != consoles.end()) {
+        self->send(i->second, caf::close_atom::value);
+        consoles.erase(i);
+      }
     },
   };
 }

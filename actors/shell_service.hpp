@@ -21,6 +21,7 @@ struct shell_services {
   msg::event_bus_actor bus;
   msg::hypervisor_actor hypervisor;
   msg::guest_gateway_actor gateway;
+  msg::console_factory_actor consoles;
 };
 
 struct shell_service_state {
@@ -34,6 +35,9 @@ struct shell_service_state {
   /// them (a stopped deployable keeps its actor for status).
   std::map<std::string, msg::deployable_actor> running;
   std::mt19937_64 random{std::random_device{}()};
+  /// Open console sessions by number.
+  std::map<uint64_t, msg::console_session_actor> consoles;
+  uint64_t next_console = 1;
 };
 
 /// `loaded`: the store's definitions; deployables marked running are

@@ -42,7 +42,9 @@ using hypervisor_actor = caf::typed_actor<
   caf::replies_to<destroy_atom, std::string>::with<caf::ok_atom>,
   /// Graceful shutdown, forced off after the timeout.
   caf::replies_to<shutdown_atom, std::string,
-                  caf::timespan>::with<caf::ok_atom>>;
+                  caf::timespan>::with<caf::ok_atom>,
+  /// The host path of a running assembly's serial console (a pty).
+  caf::replies_to<console_atom, std::string>::with<std::string>>;
 
 /// AMQP links to guest agents. `attach` makes the gateway talk to the agent of
 /// one domain incarnation; on hello it configures the agent's resource set and
@@ -72,6 +74,17 @@ using image_store_actor = caf::typed_actor<
   caf::replies_to<import_atom, std::string, std::string>::with<jeos_info>,
   caf::replies_to<caf::delete_atom, std::string>::with<caf::ok_atom>>;
 
+/// One open console: input for the guest, and close.
+using console_session_actor
+  = caf::typed_actor<caf::reacts_to<console_atom, std::string>,
+                     caf::reacts_to<caf::close_atom>>;
+
+/// Opens console sessions on a pty path; the session writes what the guest
+/// says to the listener and ends when the console goes away.
+using console_factory_actor = caf::typed_actor<
+  caf::replies_to<caf::open_atom, std::string,
+                  console_listener_actor>::with<console_session_actor>>;
+
 /// What pcloudsh reaches over a CAF remote link. Every message carries the
 /// caller's token and is refused without the right one.
 using shell_service_actor = caf::typed_actor<
@@ -79,7 +92,15 @@ using shell_service_actor = caf::typed_actor<
   /// Token, listener: the listener receives every event from now on;
   /// the reply holds the recent history.
   caf::replies_to<caf::subscribe_atom, std::string,
-                  event_listener_actor>::with<std::vector<event>>>;
+                  event_listener_actor>::with<std::vector<event>>,
+  /// Token, assembly, listener: attaches to the assembly's serial console;
+  /// the reply is the session's number.
+  caf::replies_to<console_atom, std::string, std::string,
+                  console_listener_actor>::with<uint64_t>,
+  /// Token, session, bytes typed.
+  caf::reacts_to<console_atom, std::string, uint64_t, std::string>,
+  /// Token, session: detach.
+  caf::reacts_to<caf::close_atom, std::string, uint64_t>>;
 
 // -- the supervision tree
 // -------------------------------------------------------

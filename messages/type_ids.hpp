@@ -7,6 +7,7 @@
 
 #include <caf/type_id.hpp>
 
+#include "messages/console.hpp"
 #include "messages/definitions.hpp"
 #include "messages/event.hpp"
 #include "messages/guest.hpp"
@@ -49,6 +50,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(pcloud, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(pcloud, (std::vector<pcloud::msg::jeos_info>))
   CAF_ADD_TYPE_ID(pcloud, (std::vector<pcloud::msg::event>))
   CAF_ADD_TYPE_ID(pcloud, (pcloud::msg::event_listener_actor))
+  CAF_ADD_TYPE_ID(pcloud, (pcloud::msg::console_listener_actor))
 
   // Atoms: at most 10 characters on CAF 0.17.
   CAF_ADD_ATOM(pcloud, pcloud::msg, start_atom, "start")

@@ -9,10 +9,12 @@
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
+#include <caf/openssl/all.hpp>
 #include <spdlog/spdlog.h>
 
 #include "actors/event_bus.hpp"
 #include "actors/shell_service.hpp"
+#include "runtime/console.hpp"
 #include "runtime/definitions_xml.hpp"
 #include "runtime/hooks.hpp"
 #include "runtime/hypervisor.hpp"
@@ -63,6 +65,43 @@ load_templates(const std::string& dir, const std::string& schema_path) {
 
 std::string token_path(const std::string& state_dir) {
   return state_dir + "/shell.token";
+}
+
+bool is_loopback(const std::string& address) {
+  return address == "localhost" || address == "::1"
+         || address.rfind("127.", 0) == 0;
+}
+
+std::string check_tls(const daemon_options& opts) {
+  auto given = !opts.tls_certificate.empty() + !opts.tls_key.empty()
+               + !opts.tls_cafile.empty();
+  if (given == 0) {
+    if (!is_loopback(opts.listen_address)) {
+      return "a shell listener on " + opts.listen_address
+             + " must use TLS: set tls-certificate, tls-key and tls-cafile "
+               "(or listen on 127.0.0.1)";
+    }
+    return {};
+  }
+  if (given != 3) {
+    return "TLS needs all of tls-certificate, tls-key and tls-cafile";
+  }
+  for (auto& [what, path] : {std::pair{"tls-certificate", opts.tls_certificate},
+                             std::pair{"tls-key", opts.tls_key},
+                             std::pair{"tls-cafile", opts.tls_cafile}}) {
+    auto text = read_file(path);
+    if (!text) {
+      return std::string{what} + ": " + text.error();
+    }
+    if (text->find("-----BEGIN") == std::string::npos) {
+      return std::string{what} + ": " + path + " is not a PEM file";
+    }
+    if (text->find("ENCRYPTED") != std::string::npos) {
+      return std::string{what} + ": " + path
+             + " is encrypted; pcloudd needs the key without a passphrase";
+    }
+  }
+  return {};
 }
 
 std::string address_path(const std::string& state_dir) {
@@ -117,6 +156,9 @@ std::string libvirt_uri_of(const daemon_options& opts) {
 
 result<std::unique_ptr<daemon>> daemon::start(caf::actor_system& sys,
                                               daemon_options opts) {
+  if (auto err = check_tls(opts); !err.empty()) {
+    return fail(err);
+  }
   std::error_code ec;
   fs::create_directories(opts.state_dir, ec);
   if (ec) {
@@ -209,14 +251,20 @@ result<std::unique_ptr<daemon>> daemon::start(caf::actor_system& sys,
     // Already logged by the store; repeated for the operator at start.
     spdlog::warn("pcloudd: definition set aside: {}", problem);
   }
-  actors::shell_services services{*store, image_store, bus, *hv, gateway};
+  auto consoles = spawn_console_factory(sys);
+  d->actors_.push_back(caf::actor_cast<caf::actor>(consoles));
+  actors::shell_services services{*store, image_store, bus,
+                                  *hv,    gateway,     consoles};
   auto shell = sys.spawn(actors::shell_service, d->token_, services,
                          std::move(*templates), std::move(loaded));
   // The service first, so it stops its deployables before the services
   // they use go away.
   d->actors_.insert(d->actors_.begin(), caf::actor_cast<caf::actor>(shell));
-  auto port = sys.middleman().publish(shell, opts.listen_port,
-                                      opts.listen_address.c_str(), true);
+  auto port = opts.tls()
+                ? caf::openssl::publish(shell, opts.listen_port,
+                                        opts.listen_address.c_str(), true)
+                : sys.middleman().publish(shell, opts.listen_port,
+                                          opts.listen_address.c_str(), true);
   if (!port) {
     d->stop();
     auto why = port.error() == caf::sec::cannot_open_port
@@ -235,8 +283,9 @@ result<std::unique_ptr<daemon>> daemon::start(caf::actor_system& sys,
     d->stop();
     return fail(ok.error());
   }
-  spdlog::info("pcloudd: shell service on {}:{}, libvirt {}, state {}",
-               opts.listen_address, d->port_, hv_opts.uri, opts.state_dir);
+  spdlog::info("pcloudd: shell service on {}:{}{}, libvirt {}, state {}",
+               opts.listen_address, d->port_, opts.tls() ? " (TLS)" : "",
+               hv_opts.uri, opts.state_dir);
   return d;
 }
 

@@ -27,6 +27,13 @@ struct daemon_options {
   std::string listen_address = "127.0.0.1";
   /// 0 picks a free port (tests); pcloudsh's default is 7460.
   uint16_t listen_port = 7460;
+  /// Mutual TLS for the shell service (PEM files; the key unencrypted).
+  /// Required when the listen address is not loopback; the CAF system must
+  /// then have loaded caf::openssl::manager with the same files.
+  std::string tls_certificate;
+  std::string tls_key;
+  std::string tls_cafile;
+  bool tls() const { return !tls_certificate.empty(); }
   /// Schemas, templates and JEOS recipes.
   std::string conf_dir;
   /// pcloud-agent and its libraries for the images that carry it.
@@ -37,6 +44,14 @@ struct daemon_options {
   /// How the gateway reaches agents (tests plug in scripted ones).
   guest_gateway_options gateway;
 };
+
+/// Whether `address` only accepts connections from this host.
+bool is_loopback(const std::string& address);
+
+/// Checks the TLS settings: all three files or none, readable PEM, key not
+/// encrypted (CAF 0.17 would abort at the first connection), and TLS for a
+/// listener that is not loopback. Empty when fine.
+std::string check_tls(const daemon_options& opts);
 
 /// STATE/shell.token: created with mode 0600 when missing.
 std::string token_path(const std::string& state_dir);

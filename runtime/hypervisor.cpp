@@ -28,6 +28,7 @@
 #include "runtime/pid_watcher.hpp"
 #include "runtime/virt/connection.hpp"
 #include "runtime/virt/domain_xml.hpp"
+#include "runtime/xml/document.hpp"
 
 namespace pcloud::runtime {
 
@@ -357,6 +358,40 @@ void shutdown(self_ptr self, const std::string& assembly, caf::timespan timeout,
   self->delayed_send(self, timeout, shutdown_deadline{assembly, t.incarnation});
 }
 
+/// The pty of a running assembly's serial console, from the live XML.
+caf::result<std::string> console_path(self_ptr self,
+                                      const std::string& assembly) {
+  auto& st = self->state;
+  auto dom = st.conn->lookup(virt::domain_name_for(assembly));
+  if (!dom) {
+    return make_failure(dom.error());
+  }
+  if (!dom->has_value() || !(*dom)->is_active()) {
+    return make_failure("assembly " + assembly + " has no running VM");
+  }
+  auto text = (*dom)->xml_desc();
+  if (!text) {
+    return make_failure(text.error());
+  }
+  auto doc = xml::document::parse(*text, "live XML of " + assembly);
+  if (!doc) {
+    return make_failure(doc.error());
+  }
+  if (auto devices = doc->root().find("devices")) {
+    if (auto console = devices->find("console");
+        console && !console->attribute("tty").empty()) {
+      return console->attribute("tty");
+    }
+    if (auto serial = devices->find("serial")) {
+      if (auto source = serial->find("source");
+          source && !source->attribute("path").empty()) {
+        return source->attribute("path");
+      }
+    }
+  }
+  return make_failure("assembly " + assembly + " has no console pty");
+}
+
 /// Runs `f` now, or after the reconnect while libvirt is unreachable.
 void when_connected(self_ptr self, std::function<void()> f) {
   if (self->state.connected) {
@@ -566,6 +601,12 @@ result<msg::hypervisor_actor> spawn_hypervisor(caf::actor_system& sys,
             caf::timespan timeout) {
           auto rp = self->make_response_promise<caf::ok_atom>();
           when_connected(self, [=] { shutdown(self, assembly, timeout, rp); });
+          return rp;
+        },
+        [=](msg::console_atom, const std::string& assembly) {
+          auto rp = self->make_response_promise<std::string>();
+          when_connected(
+            self, [=]() mutable { deliver(rp, console_path(self, assembly)); });
           return rp;
         },
         [=](const lifecycle_note& note) {

@@ -14,6 +14,7 @@
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
+#include <caf/openssl/all.hpp>
 #include <spdlog/spdlog.h>
 
 #include "messages/type_ids.hpp"
@@ -41,6 +42,9 @@ void usage(FILE* out) {
     "  --log-file FILE    log here instead of standard error\n"
     "  --hooks-dir DIR    notification hooks (default STATE/hooks)\n"
     "  --hooks-timeout D  a hook running longer is killed (default 30s)\n"
+    "  --tls-certificate FILE, --tls-key FILE, --tls-cafile FILE\n"
+    "                     mutual TLS for the shell service (PEM); required\n"
+    "                     when --listen is not a loopback address\n"
     "  --daemonize        run in the background once started\n"
     "  --help, --version\n"
     "SIGTERM leaves the VMs running; the next start adopts them.\n",
@@ -106,6 +110,9 @@ void read_config(const std::string& path, cli& c) {
   str("pcloud.log-level", c.log.level);
   str("pcloud.log-file", c.log.file);
   str("pcloud.hooks-dir", c.opts.hooks_dir);
+  str("pcloud.tls-certificate", c.opts.tls_certificate);
+  str("pcloud.tls-key", c.opts.tls_key);
+  str("pcloud.tls-cafile", c.opts.tls_cafile);
   std::string hooks_timeout;
   str("pcloud.hooks-timeout", hooks_timeout);
   if (!hooks_timeout.empty()) {
@@ -167,6 +174,12 @@ cli parse(int argc, char** argv) {
       c.opts.hooks_dir = value();
     } else if (arg == "--hooks-timeout") {
       set_hooks_timeout("--hooks-timeout", value(), c);
+    } else if (arg == "--tls-certificate") {
+      c.opts.tls_certificate = value();
+    } else if (arg == "--tls-key") {
+      c.opts.tls_key = value();
+    } else if (arg == "--tls-cafile") {
+      c.opts.tls_cafile = value();
     } else if (arg == "--daemonize") {
       c.daemonize = true;
     } else {
@@ -178,10 +191,17 @@ cli parse(int argc, char** argv) {
 
 class daemon_config : public caf::actor_system_config {
 public:
-  daemon_config() {
+  explicit daemon_config(const daemon_options& opts) {
     pcloud::msg::add_message_types(*this);
     pcloud::runtime::apply_scheduler_settings(*this);
     load<caf::io::middleman>();
+    if (opts.tls()) {
+      // After the middleman (PLATFORM.md).
+      load<caf::openssl::manager>();
+      set("openssl.certificate", opts.tls_certificate);
+      set("openssl.key", opts.tls_key);
+      set("openssl.cafile", opts.tls_cafile);
+    }
     set("logger.verbosity", caf::atom("quiet"));
     // Both ends of a shell link must agree (PLATFORM.md): pcloudsh sets
     // the same values.
@@ -257,7 +277,12 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  daemon_config cfg;
+  // Checked before CAF sees the files: a bad key aborts CAF 0.17 later.
+  if (auto err = pcloud::runtime::check_tls(c.opts); !err.empty()) {
+    report(ready_fd, false, err);
+    die(err);
+  }
+  daemon_config cfg{c.opts};
   caf::actor_system sys{cfg};
   auto d = pcloud::runtime::daemon::start(sys, c.opts);
   if (!d) {

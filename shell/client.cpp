@@ -6,6 +6,7 @@
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
+#include <caf/openssl/all.hpp>
 
 namespace pcloud::shell {
 
@@ -32,9 +33,9 @@ std::unique_ptr<client> client::connect(caf::actor_system& sys,
   std::unique_ptr<client> result;
   caf::scoped_actor self{sys};
   // remote_actor() has no timeout of its own; the middleman's connect has.
-  self
-    ->request(sys.middleman().actor_handle(), timeout, caf::connect_atom::value,
-              where.host, where.port)
+  auto mm = where.tls ? sys.openssl_manager().actor_handle()
+                      : sys.middleman().actor_handle();
+  self->request(mm, timeout, caf::connect_atom::value, where.host, where.port)
     .receive(
       [&](const caf::node_id&, caf::strong_actor_ptr& ptr,
           const std::set<std::string>&) {
@@ -89,6 +90,28 @@ bool client::subscribe(msg::event_listener_actor listener,
       },
       [&](caf::error& err) { error = "pcloudd: " + describe(sys_, err); });
   return ok;
+}
+
+uint64_t client::open_console(const std::string& assembly,
+                              msg::console_listener_actor listener,
+                              std::string& error) {
+  uint64_t id = 0;
+  caf::scoped_actor self{sys_};
+  self
+    ->request(service_, std::chrono::seconds(20), msg::console_atom::value,
+              token_, assembly, std::move(listener))
+    .receive([&](uint64_t x) { id = x; },
+             [&](caf::error& err) { error = describe(sys_, err); });
+  return id;
+}
+
+void client::console_input(uint64_t session, std::string bytes) {
+  caf::anon_send(service_, msg::console_atom::value, token_, session,
+                 std::move(bytes));
+}
+
+void client::close_console(uint64_t session) {
+  caf::anon_send(service_, caf::close_atom::value, token_, session);
 }
 
 bool read_token(const std::string& path, std::string& token,

@@ -20,6 +20,9 @@ struct endpoint {
   std::string host = "127.0.0.1";
   uint16_t port = 7460;
   std::string token;
+  /// Connect with mutual TLS: the actor system must have loaded
+  /// caf::openssl::manager with the client's certificate, key and CA.
+  bool tls = false;
 };
 
 class client {
@@ -40,6 +43,17 @@ public:
   /// (events the listener may see again: skip sequences already shown).
   bool subscribe(msg::event_listener_actor listener,
                  std::vector<msg::event>& history, std::string& error);
+
+  /// Attaches `listener` to an assembly's serial console; 0 and `error`
+  /// set on failure.
+  uint64_t open_console(const std::string& assembly,
+                        msg::console_listener_actor listener,
+                        std::string& error);
+
+  /// Sends what was typed; returns at once.
+  void console_input(uint64_t session, std::string bytes);
+
+  void close_console(uint64_t session);
 
   const msg::shell_service_actor& service() const noexcept { return service_; }
 

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -28,6 +29,7 @@
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
+#include <caf/openssl/all.hpp>
 
 #include "messages/type_ids.hpp"
 #include "shell/client.hpp"
@@ -52,6 +54,9 @@ struct options {
   std::chrono::milliseconds build_timeout = 60min;
   std::chrono::milliseconds timeout = 120s;
   std::vector<std::string> command;
+  std::string tls_certificate;
+  std::string tls_key;
+  std::string tls_cafile;
 };
 
 void usage(FILE* out) {
@@ -64,6 +69,9 @@ void usage(FILE* out) {
     "                       --connect is given, its address\n"
     "  --token-file FILE    the token (default /var/lib/pcloud/shell.token,\n"
     "                       or $PCLOUDSH_TOKEN_FILE)\n"
+    "  --tls-certificate FILE, --tls-key FILE, --tls-cafile FILE\n"
+    "                       mutual TLS, for a pcloudd listening beyond\n"
+    "                       loopback\n"
     "  --json               lists, status and events as JSON\n"
     "  --help, --version\n"
     "Without a command: interactive on a terminal, else one command per\n"
@@ -145,6 +153,12 @@ options parse(int argc, char** argv) {
       }
     } else if (arg == "--token-file") {
       opts.token_file = value();
+    } else if (arg == "--tls-certificate") {
+      opts.tls_certificate = value();
+    } else if (arg == "--tls-key") {
+      opts.tls_key = value();
+    } else if (arg == "--tls-cafile") {
+      opts.tls_cafile = value();
     } else if (arg == "--json") {
       opts.json = true;
     } else {
@@ -154,14 +168,26 @@ options parse(int argc, char** argv) {
   for (; i < argc; ++i) {
     opts.command.push_back(argv[i]);
   }
+  auto tls = !opts.tls_certificate.empty() + !opts.tls_key.empty()
+             + !opts.tls_cafile.empty();
+  if (tls != 0 && tls != 3) {
+    die(exit_usage, "TLS needs --tls-certificate, --tls-key and --tls-cafile");
+  }
+  opts.where.tls = tls == 3;
   return opts;
 }
 
 class shell_config : public caf::actor_system_config {
 public:
-  shell_config() {
+  explicit shell_config(const options& opts) {
     msg::add_message_types(*this);
     load<caf::io::middleman>();
+    if (opts.where.tls) {
+      load<caf::openssl::manager>();
+      set("openssl.certificate", opts.tls_certificate);
+      set("openssl.key", opts.tls_key);
+      set("openssl.cafile", opts.tls_cafile);
+    }
     set("scheduler.max-threads", 1);
     set("logger.verbosity", caf::atom("quiet"));
     // Must match pcloudd's (PLATFORM.md: one side alone drops the peer).
@@ -262,12 +288,17 @@ struct event_queue {
 msg::event_listener_actor spawn_listener(caf::actor_system& sys,
                                          std::shared_ptr<event_queue> q,
                                          const msg::shell_service_actor& svc) {
-  return sys.spawn([q, svc](msg::event_listener_actor::pointer self)
-                     -> msg::event_listener_actor::behavior_type {
-    self->monitor(svc);
-    self->set_down_handler([q](const caf::down_msg&) { q->gone(); });
-    return {[q](const msg::event& ev) { q->push(ev); }};
-  });
+  // Values as arguments, not captures: CAF 0.17 dereferences a null argument
+  // tuple for a lambda spawned without arguments.
+  return sys.spawn(
+    [](msg::event_listener_actor::pointer self, std::shared_ptr<event_queue> q,
+       msg::shell_service_actor svc)
+      -> msg::event_listener_actor::behavior_type {
+      self->monitor(svc);
+      self->set_down_handler([q](const caf::down_msg&) { q->gone(); });
+      return {[q](const msg::event& ev) { q->push(ev); }};
+    },
+    q, svc);
 }
 
 std::string event_line(const msg::event& ev, bool json) {
@@ -325,10 +356,7 @@ public:
       return follow_events();
     }
     if (name == "assembly_console") {
-      return fail(exit_failed,
-                  "assembly_console is not available yet in this build "
-                  "(the console log is STATE/log/"
-                    + args[0] + ".console.log)");
+      return console(args[0]);
     }
     auto timeout = name == "jeos_create" ? opts_.build_timeout : opts_.timeout;
     auto reply = client_->call(name, args, timeout);
@@ -445,6 +473,136 @@ private:
       }
     }
     sigaction(SIGINT, &old, nullptr);
+    return rc;
+  }
+
+  /// `assembly_console NAME`: the guest's serial console until Ctrl-] (or
+  /// the end of standard input when it is not a terminal).
+  int console(const std::string& assembly) {
+    struct output {
+      std::mutex mtx;
+      std::string bytes;
+      std::string closed;
+      int wake[2] = {-1, -1};
+      void push(const std::string& x, bool end) {
+        {
+          std::lock_guard<std::mutex> guard{mtx};
+          (end ? closed : bytes) += x;
+        }
+        char c = 'o';
+        (void)!::write(wake[1], &c, 1);
+      }
+    };
+    auto out = std::make_shared<output>();
+    if (::pipe2(out->wake, O_CLOEXEC | O_NONBLOCK) != 0) {
+      return fail(exit_failed, "pipe: " + std::string{std::strerror(errno)});
+    }
+    auto listener = sys_.spawn(
+      [](msg::console_listener_actor::pointer, std::shared_ptr<output> out)
+        -> msg::console_listener_actor::behavior_type {
+        return {
+          [out](msg::console_atom, const std::string& bytes) {
+            out->push(bytes, false);
+          },
+          [out](caf::close_atom, const std::string& why) {
+            out->push(why.empty() ? "closed" : why, true);
+          },
+        };
+      },
+      out);
+    std::string error;
+    auto id = client_->open_console(assembly, listener, error);
+    if (id == 0) {
+      caf::anon_send_exit(listener, caf::exit_reason::user_shutdown);
+      return fail(exit_failed, error);
+    }
+    bool tty = ::isatty(STDIN_FILENO);
+    termios saved{};
+    if (tty) {
+      std::fprintf(stderr,
+                   "Connected to the console of %s. Ctrl-] detaches.\r\n",
+                   assembly.c_str());
+      ::tcgetattr(STDIN_FILENO, &saved);
+      auto raw = saved;
+      ::cfmakeraw(&raw);
+      ::tcsetattr(STDIN_FILENO, TCSANOW, &raw);
+    }
+    // A guest shell answers a newline with its prompt.
+    client_->console_input(id, "\n");
+    int rc = 0;
+    bool in_open = true;
+    auto linger = std::chrono::steady_clock::time_point::max();
+    for (;;) {
+      pollfd fds[2]
+        = {{in_open ? STDIN_FILENO : -1, POLLIN, 0}, {out->wake[0], POLLIN, 0}};
+      int wait_ms = -1;
+      if (!in_open) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          linger - std::chrono::steady_clock::now());
+        if (left.count() <= 0) {
+          break;
+        }
+        wait_ms = static_cast<int>(left.count());
+      }
+      if (::poll(fds, 2, wait_ms) < 0 && errno != EINTR) {
+        break;
+      }
+      if (fds[1].revents & POLLIN) {
+        char buf[64];
+        while (::read(out->wake[0], buf, sizeof(buf)) > 0) {
+          // drained
+        }
+        std::string bytes, closed;
+        {
+          std::lock_guard<std::mutex> guard{out->mtx};
+          bytes.swap(out->bytes);
+          closed = out->closed;
+        }
+        (void)!::write(STDOUT_FILENO, bytes.data(), bytes.size());
+        if (!closed.empty()) {
+          if (tty) {
+            ::tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+          }
+          tty = false;
+          rc = fail(exit_failed, closed);
+          break;
+        }
+      }
+      if (fds[0].revents & (POLLIN | POLLHUP)) {
+        char buf[256];
+        auto n = ::read(STDIN_FILENO, buf, sizeof(buf));
+        if (n <= 0) {
+          if (tty) {
+            break;
+          }
+          // Not a terminal: the input is done; give the guest a moment
+          // to answer what it was sent, then detach.
+          in_open = false;
+          linger = std::chrono::steady_clock::now() + 2s;
+          continue;
+        }
+        std::string typed(buf, static_cast<size_t>(n));
+        auto detach = typed.find('\x1d');
+        if (detach != std::string::npos) {
+          typed.resize(detach);
+        }
+        if (!typed.empty()) {
+          client_->console_input(id, typed);
+        }
+        if (detach != std::string::npos) {
+          break;
+        }
+      }
+    }
+    if (tty) {
+      ::tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+      std::fprintf(stderr, "\nDetached from the console of %s.\n",
+                   assembly.c_str());
+    }
+    client_->close_console(id);
+    caf::anon_send_exit(listener, caf::exit_reason::user_shutdown);
+    ::close(out->wake[0]);
+    ::close(out->wake[1]);
     return rc;
   }
 
@@ -680,7 +838,7 @@ int main(int argc, char** argv) {
   if (!pcloud::shell::read_token(opts.token_file, opts.where.token, error)) {
     die(exit_unreachable, error);
   }
-  shell_config cfg;
+  shell_config cfg{opts};
   caf::actor_system sys{cfg};
   auto c = client::connect(sys, opts.where, opts.connect_timeout, error);
   if (!c) {

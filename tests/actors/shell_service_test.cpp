@@ -19,8 +19,11 @@ struct store_script {
 
 msg::store_actor spawn_fake_store(caf::actor_system& sys,
                                   std::shared_ptr<store_script> s) {
+  // The script as a spawn argument: CAF 0.17 dereferences a null argument
+  // tuple for a lambda spawned without arguments (UBSan).
   return sys.spawn(
-    [s](msg::store_actor::pointer) -> msg::store_actor::behavior_type {
+    [](msg::store_actor::pointer,
+       std::shared_ptr<store_script> s) -> msg::store_actor::behavior_type {
       auto refuse
         = [] { return caf::make_error(caf::sec::runtime_error, "disk full"); };
       return {
@@ -58,29 +61,34 @@ msg::store_actor spawn_fake_store(caf::actor_system& sys,
           return caf::ok_atom::value;
         },
       };
-    });
+    },
+    s);
 }
 
 /// One built JEOS, tiny.
 msg::image_store_actor spawn_fake_images(caf::actor_system& sys) {
-  return sys.spawn([](msg::image_store_actor::pointer)
-                     -> msg::image_store_actor::behavior_type {
-    return {
-      [](caf::get_atom) {
-        return std::vector<msg::jeos_info>{
-          {"tiny", "tiny", "x86_64", "recipe", true, "/images/tiny"}};
-      },
-      [](msg::create_atom, const std::string& d,
-         const std::string& a) -> caf::result<msg::jeos_info> {
-        return msg::jeos_info{d, d, a, "recipe", true, "/images/" + d};
-      },
-      [](msg::import_atom, const std::string& n,
-         const std::string& f) -> caf::result<msg::jeos_info> {
-        return msg::jeos_info{n, "imported", "x86_64", "imported", true, f};
-      },
-      [](caf::delete_atom, const std::string&) { return caf::ok_atom::value; },
-    };
-  });
+  return sys.spawn(
+    [](msg::image_store_actor::pointer,
+       std::string arch) -> msg::image_store_actor::behavior_type {
+      return {
+        [arch](caf::get_atom) {
+          return std::vector<msg::jeos_info>{
+            {"tiny", "tiny", arch, "recipe", true, "/images/tiny"}};
+        },
+        [](msg::create_atom, const std::string& d,
+           const std::string& a) -> caf::result<msg::jeos_info> {
+          return msg::jeos_info{d, d, a, "recipe", true, "/images/" + d};
+        },
+        [](msg::import_atom, const std::string& n,
+           const std::string& f) -> caf::result<msg::jeos_info> {
+          return msg::jeos_info{n, "imported", "x86_64", "imported", true, f};
+        },
+        [](caf::delete_atom, const std::string&) {
+          return caf::ok_atom::value;
+        },
+      };
+    },
+    std::string{"x86_64"});
 }
 
 const std::string token = std::string(64, 'k');
@@ -95,7 +103,7 @@ public:
     dummy.variants["tiny"] = make_resource("");
     service = sys.spawn(
       actors::shell_service, token,
-      actors::shell_services{store, images, bus, hypervisor, gateway},
+      actors::shell_services{store, images, bus, hypervisor, gateway, {}},
       std::vector<msg::resource_template>{dummy}, msg::definitions{});
     sched.run();
   }

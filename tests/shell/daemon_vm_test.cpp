@@ -4,7 +4,7 @@
 // still recovered.
 #include <regex>
 
-#include "tests/support/daemon_process.hpp"
+#include "tests/support/terminal.hpp"
 
 namespace {
 
@@ -69,9 +69,23 @@ deployable_start dep1
   auto pid = qemu_pid();
   ASSERT_NE(pid, 0);
 
+  {
+    // As the original's users did: log in to the guest and kill httpd.
+    terminal console{dir, {"assembly_console", "assy1"}};
+    ASSERT_TRUE(console.expect("Ctrl-] detaches")) << console.screen();
+    console.type("echo pcloud-$((6*7))\r");
+    ASSERT_TRUE(console.expect("pcloud-42")) << console.screen();
+    console.type("killall -9 httpd\r");
+    ASSERT_TRUE(status_matches("dep1/assy1/www +ACTIVE +1"))
+      << status() << slurp(dir + "/pcloudd.log");
+    console.type("\x1d");
+    EXPECT_EQ(console.wait_exit(), 0) << console.screen();
+  }
+  EXPECT_EQ(qemu_pid(), pid) << "a resource failure restarts no VM";
+
   stop_daemon(SIGKILL);
   start_daemon();
-  ASSERT_TRUE(status_matches("dep1/assy1/www +ACTIVE +0"))
+  ASSERT_TRUE(status_matches("dep1/assy1/www +ACTIVE"))
     << status() << slurp(dir + "/pcloudd.log");
   EXPECT_EQ(qemu_pid(), pid) << "the VM was restarted, not adopted";
   EXPECT_TRUE(std::regex_search(status(), std::regex{"dep1/assy1 +ACTIVE +0"}))

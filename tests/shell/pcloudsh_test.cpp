@@ -246,6 +246,45 @@ TEST_F(pcloudsh, a_second_daemon_on_the_same_state_is_refused) {
     << slurp(out);
 }
 
+TEST_F(pcloudsh, a_tls_listener_refuses_plain_connections) {
+  // One self-signed pair serves both ends (mutual TLS, PLATFORM.md).
+  auto key = dir + "/key.pem", cert = dir + "/cert.pem";
+  auto cmd = "openssl req -x509 -newkey rsa:2048 -nodes -keyout " + key
+             + " -out " + cert + " -days 2 -subj /CN=pcloud >/dev/null 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  daemon_args
+    = {"--tls-certificate", cert, "--tls-key", key, "--tls-cafile", cert};
+  start_daemon();
+  auto r = sh({"deployable_create", "dep1"});
+  EXPECT_EQ(r.rc, 3) << r.out << r.err;
+  EXPECT_NE(r.err.find("cannot reach pcloudd"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir + "/definitions/deployables/dep1.xml"));
+  std::vector<std::string> tls{"--state-dir", dir, "--tls-certificate", cert,
+                               "--tls-key",   key, "--tls-cafile",      cert};
+  r = sh({"deployable_create", "dep1"}, {}, tls);
+  EXPECT_EQ(r.rc, 0) << r.out << r.err;
+  EXPECT_TRUE(fs::exists(dir + "/definitions/deployables/dep1.xml"));
+  // TLS alone is not enough: the token is still checked.
+  std::ofstream{dir + "/wrong.token"} << std::string(64, 'a') << "\n";
+  auto wrong = tls;
+  wrong.push_back("--token-file");
+  wrong.push_back(dir + "/wrong.token");
+  r = sh({"deployable_list"}, {}, wrong);
+  EXPECT_EQ(r.rc, 3) << r.out << r.err;
+  EXPECT_NE(r.err.find("not authorized"), std::string::npos) << r.err;
+}
+
+TEST_F(pcloudsh, a_listener_beyond_loopback_needs_tls) {
+  auto out = dir + "/err";
+  auto cmd = std::string{PCLOUDD_BINARY} + " --state-dir " + dir
+             + " --uri test:///default --listen 0.0.0.0:0 2> " + out;
+  auto status = std::system(cmd.c_str());
+  EXPECT_EQ(WEXITSTATUS(status), 1);
+  EXPECT_NE(slurp(out).find("a shell listener on 0.0.0.0 must use TLS"),
+            std::string::npos)
+    << slurp(out);
+}
+
 TEST_F(pcloudsh, sigterm_is_a_clean_exit) {
   start_daemon();
   auto status = stop_daemon(SIGTERM);

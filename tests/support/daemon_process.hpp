@@ -70,9 +70,16 @@ protected:
     daemon_pid = ::fork();
     if (daemon_pid == 0) {
       auto log = dir + "/pcloudd.log";
-      ::execl(PCLOUDD_BINARY, PCLOUDD_BINARY, "--state-dir", dir.c_str(),
-              "--uri", uri.c_str(), "--listen", "127.0.0.1:0", "--log-file",
-              log.c_str(), static_cast<char*>(nullptr));
+      std::vector<std::string> args{PCLOUDD_BINARY, "--state-dir", dir,
+                                    "--uri",        uri,           "--listen",
+                                    "127.0.0.1:0",  "--log-file",  log};
+      args.insert(args.end(), daemon_args.begin(), daemon_args.end());
+      std::vector<char*> argv;
+      for (auto& a : args) {
+        argv.push_back(a.data());
+      }
+      argv.push_back(nullptr);
+      ::execv(PCLOUDD_BINARY, argv.data());
       ::_exit(127);
     }
     ASSERT_TRUE(wait_until([&] { return fs::exists(dir + "/shell.address"); }))
@@ -130,6 +137,8 @@ protected:
   }
 
   std::string uri;
+  /// More options for pcloudd.
+  std::vector<std::string> daemon_args;
   std::string dir;
   pid_t daemon_pid = -1;
 };

@@ -60,6 +60,11 @@ fake_hypervisor(msg::hypervisor_actor::pointer self,
       domain_gone(name, "shutdown");
       return caf::ok_atom::value;
     },
+    [=](msg::console_atom,
+        const std::string& name) -> caf::result<std::string> {
+      return caf::make_error(caf::sec::runtime_error,
+                             "the fake VM of " + name + " has no console");
+    },
   };
 }
 
