@@ -137,51 +137,43 @@ caf::result<msg::shell_reply> erase(self_ptr self, T value,
   return rp;
 }
 
-/// Saves a changed assembly; a failed write puts the old one back.
-caf::result<msg::shell_reply> save_assembly(self_ptr self,
-                                            msg::assembly_spec before,
-                                            msg::assembly_spec after,
-                                            std::string message) {
-  self->state.assemblies[after.name] = after;
+/// Saves a changed assembly or deployable (`table` says which); a failed
+/// write puts the old one back.
+template <class T>
+caf::result<msg::shell_reply>
+save(self_ptr self, std::map<std::string, T> shell_service_state::*table,
+     T before, T after, std::string message) {
+  (self->state.*table)[after.name] = after;
   return persist(
     self, std::move(after),
-    [self, before] { self->state.assemblies[before.name] = before; },
-    std::move(message));
-}
-
-/// Saves a changed deployable; a failed write puts the old one back.
-caf::result<msg::shell_reply> save_deployable(self_ptr self,
-                                              msg::deployable_definition before,
-                                              msg::deployable_definition after,
-                                              std::string message) {
-  self->state.deployables[after.name] = after;
-  return persist(
-    self, std::move(after),
-    [self, before] { self->state.deployables[before.name] = before; },
+    [self, table, before] { (self->state.*table)[before.name] = before; },
     std::move(message));
 }
 
 // -- lookups with the errors an operator reads -----------------------------
 
-msg::assembly_spec* find_assembly(shell_service_state& st,
-                                  const std::string& name, std::string& err) {
-  auto i = st.assemblies.find(name);
-  if (i == st.assemblies.end()) {
-    err = "no assembly named '" + name + "' (assembly_list shows them)";
+/// The entry called `name` of `table`, or nullptr and the error.
+template <class T>
+T* find_named(std::map<std::string, T>& table, const std::string& name,
+              const char* kind, std::string& err) {
+  auto i = table.find(name);
+  if (i == table.end()) {
+    err = std::string{"no "} + kind + " named '" + name + "' (" + kind
+          + "_list shows them)";
     return nullptr;
   }
   return &i->second;
 }
 
+msg::assembly_spec* find_assembly(shell_service_state& st,
+                                  const std::string& name, std::string& err) {
+  return find_named(st.assemblies, name, "assembly", err);
+}
+
 msg::deployable_definition* find_deployable(shell_service_state& st,
                                             const std::string& name,
                                             std::string& err) {
-  auto i = st.deployables.find(name);
-  if (i == st.deployables.end()) {
-    err = "no deployable named '" + name + "' (deployable_list shows them)";
-    return nullptr;
-  }
-  return &i->second;
+  return find_named(st.deployables, name, "deployable", err);
 }
 
 std::string check_new_name(const std::string& kind, const std::string& name) {
@@ -469,10 +461,10 @@ assembly_resource_add(self_ptr self, const std::vector<std::string>& a) {
   auto res = v->second;
   res.name = name;
   after.resources.push_back(res);
-  return save_assembly(self, std::move(before), std::move(after),
-                       "resource " + name + " (" + template_name + ": "
-                         + res.resource_class + " " + res.type + ") added to "
-                         + assembly);
+  return save(
+    self, &shell_service_state::assemblies, std::move(before), std::move(after),
+    "resource " + name + " (" + template_name + ": " + res.resource_class + " "
+      + res.type + ") added to " + assembly);
 }
 
 caf::result<msg::shell_reply>
@@ -495,8 +487,8 @@ assembly_resource_remove(self_ptr self, const std::vector<std::string>& a) {
     return error(bad);
   }
   rs.erase(i);
-  return save_assembly(self, std::move(before), std::move(after),
-                       "resource " + a[0] + " removed from " + a[1]);
+  return save(self, &shell_service_state::assemblies, std::move(before),
+              std::move(after), "resource " + a[0] + " removed from " + a[1]);
 }
 
 caf::result<msg::shell_reply>
@@ -562,7 +554,8 @@ caf::result<msg::shell_reply> escalation_set(self_ptr self,
   if (before.running) {
     message += " (takes effect at the next deployable_start)";
   }
-  return save_deployable(self, std::move(before), std::move(after), message);
+  return save(self, &shell_service_state::deployables, std::move(before),
+              std::move(after), message);
 }
 
 caf::result<msg::shell_reply>
@@ -638,8 +631,8 @@ deployable_assembly_add(self_ptr self, const std::vector<std::string>& a) {
   auto before = *d;
   auto after = *d;
   after.assemblies.push_back(a[1]);
-  return save_deployable(self, std::move(before), std::move(after),
-                         "assembly " + a[1] + " added to " + a[0]);
+  return save(self, &shell_service_state::deployables, std::move(before),
+              std::move(after), "assembly " + a[1] + " added to " + a[0]);
 }
 
 caf::result<msg::shell_reply>
@@ -662,8 +655,8 @@ deployable_assembly_remove(self_ptr self, const std::vector<std::string>& a) {
                  + " first)");
   }
   xs.erase(i);
-  return save_deployable(self, std::move(before), std::move(after),
-                         "assembly " + a[1] + " removed from " + a[0]);
+  return save(self, &shell_service_state::deployables, std::move(before),
+              std::move(after), "assembly " + a[1] + " removed from " + a[0]);
 }
 
 caf::result<msg::shell_reply>

@@ -102,6 +102,8 @@ caf::error image_error(std::string text) {
 result<void> run_recipe(const image_store_options& opts,
                         const std::string& distro) {
   auto out = opts.directory + "/" + distro;
+  std::error_code ec;
+  fs::create_directories(opts.directory, ec);
   auto cmd = "bash " + quote(opts.recipes + "/" + distro + "/build.sh") + " "
              + quote(out) + " " + quote(opts.agent_bundle) + " 2>&1";
   spdlog::info("images: building {}: {}", distro, cmd);

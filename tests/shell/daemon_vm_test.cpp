@@ -96,6 +96,17 @@ deployable_start dep1
   }))
     << "the log says so";
 
+  // SIGTERM: a clean exit that leaves the VM running; the next start
+  // adopts it too.
+  auto exit_status = stop_daemon(SIGTERM);
+  EXPECT_TRUE(WIFEXITED(exit_status) && WEXITSTATUS(exit_status) == 0)
+    << exit_status;
+  EXPECT_EQ(qemu_pid(), pid) << "SIGTERM leaves the VMs running";
+  start_daemon();
+  ASSERT_TRUE(status_matches("dep1/assy1/www +ACTIVE"))
+    << status() << slurp(dir + "/pcloudd.log");
+  EXPECT_EQ(qemu_pid(), pid) << "the VM was restarted, not adopted";
+
   // Monitoring resumed: a VM failure after the adoption is recovered.
   ASSERT_EQ(::kill(pid, SIGKILL), 0);
   ASSERT_TRUE(status_matches("dep1/assy1 +ACTIVE +1"))

@@ -92,6 +92,101 @@ assembly_list
   EXPECT_FALSE(fs::exists(dir + "/definitions/assemblies/assy1.xml"));
 }
 
+TEST_F(pcloudsh, jeos_images_are_built_imported_listed_and_deleted) {
+  // The kernel package the build tree's tiny JEOS downloaded already.
+  ::setenv("PCLOUD_JEOS_DOWNLOADS", PCLOUD_JEOS_DOWNLOADS_DIR, 1);
+  start_daemon();
+  auto r = sh({"jeos_create", "tiny", "x86_64"});
+  ASSERT_EQ(r.rc, 0) << r.out << r.err << slurp(dir + "/pcloudd.log");
+  EXPECT_NE(r.out.find("JEOS tiny (x86_64) is ready: " + dir + "/images/tiny"),
+            std::string::npos)
+    << r.out;
+  for (auto f : {"vmlinuz", "initrd.img", "stamp"}) {
+    EXPECT_TRUE(fs::exists(dir + "/images/tiny/" + f)) << f;
+  }
+  EXPECT_EQ(sh({"jeos_create", "tiny", "x86_64"}).rc, 0) << "up to date";
+  {
+    std::ofstream disk{dir + "/disk.img", std::ios::binary};
+    disk << std::string(1 << 20, '\0');
+  }
+  r = sh({"jeos_import", "mydisk", dir + "/disk.img"});
+  EXPECT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.out.find("JEOS mydisk imported from " + dir + "/disk.img"),
+            std::string::npos)
+    << r.out;
+  r = sh({"jeos_import", "mydisk", dir + "/disk.img"});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_NE(r.err.find("JEOS 'mydisk' exists already"), std::string::npos)
+    << r.err;
+  r = sh({"jeos_import", "other", dir + "/nope.img"});
+  EXPECT_NE(r.err.find("cannot read image " + dir + "/nope.img"),
+            std::string::npos)
+    << r.err;
+  r = sh({"jeos_list"}, {}, {"--state-dir", dir, "--json"});
+  EXPECT_NE(r.out.find("{\"name\": \"tiny\", \"distro\": \"tiny\", "
+                       "\"arch\": \"x86_64\", \"origin\": \"recipe\", "
+                       "\"built\": \"yes\""),
+            std::string::npos)
+    << r.out;
+  EXPECT_NE(r.out.find("\"name\": \"mydisk\""), std::string::npos);
+  EXPECT_EQ(sh({"assembly_create", "a1", "mydisk", "x86_64"}).rc, 0);
+  r = sh({"jeos_delete", "mydisk"});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_NE(r.err.find("JEOS 'mydisk' is used by a1"), std::string::npos)
+    << r.err;
+  EXPECT_EQ(sh({"assembly_delete", "a1"}).rc, 0);
+  EXPECT_EQ(sh({"jeos_delete", "mydisk"}).rc, 0);
+  EXPECT_TRUE(fs::exists(dir + "/disk.img")) << "the operator's file stays";
+  EXPECT_EQ(sh({"jeos_delete", "tiny"}).rc, 0);
+  EXPECT_FALSE(fs::exists(dir + "/images/tiny"));
+  EXPECT_NE(sh({"jeos_list"}).out.find("tiny  tiny    x86_64  recipe  no"),
+            std::string::npos);
+}
+
+TEST_F(pcloudsh, events_show_the_history_then_follow) {
+  start_daemon();
+  fake_tiny_jeos();
+  ASSERT_EQ(sh({}, "assembly_create assy1 tiny x86_64\n"
+                   "deployable_create dep1\n"
+                   "deployable_assembly_add dep1 assy1\n"
+                   "deployable_start dep1\n")
+              .rc,
+            0);
+  // `events` follows until Ctrl-C: SIGINT ends it with status 0.
+  auto out = dir + "/events.out";
+  auto pid = ::fork();
+  if (pid == 0) {
+    std::freopen(out.c_str(), "w", stdout);
+    ::execl(PCLOUDSH_BINARY, PCLOUDSH_BINARY, "--state-dir", dir.c_str(),
+            "--json", "events", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ASSERT_TRUE(wait_until([&] {
+    return slurp(out).find("\"state\": \"STARTING\"") != std::string::npos;
+  }))
+    << slurp(out);
+  ASSERT_EQ(sh({"deployable_stop", "dep1"}).rc, 0);
+  ASSERT_TRUE(wait_until([&] {
+    return slurp(out).find("\"deployable\": \"dep1\", \"assembly\": \"\", "
+                           "\"resource\": \"\", \"state\": \"STOPPED\"")
+           != std::string::npos;
+  }))
+    << slurp(out);
+  ::kill(pid, SIGINT);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  // Each event once, in order, even where history and live stream overlap.
+  std::istringstream lines{slurp(out)};
+  std::string line;
+  long last = 0;
+  while (std::getline(lines, line)) {
+    auto seq = std::stol(line.substr(line.find(':') + 1));
+    EXPECT_GT(seq, last) << slurp(out);
+    last = seq;
+  }
+}
+
 TEST_F(pcloudsh, errors_are_one_line_with_a_non_zero_exit_and_change_nothing) {
   start_daemon();
   fake_tiny_jeos();

@@ -9,14 +9,14 @@
 # temporary directory and renames it into place, so a half-built image never
 # shows as usable; a build whose inputs are unchanged is skipped (OUT_DIR/stamp).
 # The kernel package is downloaded (never installed on the host) and cached
-# in OUT_DIR/../downloads.
+# in $PCLOUD_JEOS_DOWNLOADS, else OUT_DIR/../downloads.
 set -euo pipefail
 
 out=${1:?usage: build.sh OUT_DIR [AGENT_DIR]}
 agent_dir=${2:-}
 here=$(cd "$(dirname "$0")" && pwd)
-downloads=$(dirname "$out")/downloads
-mkdir -p "$downloads"
+downloads=${PCLOUD_JEOS_DOWNLOADS:-$(dirname "$out")/downloads}
+mkdir -p "$downloads" "$(dirname "$out")"
 
 need() { command -v "$1" >/dev/null || { echo "tiny: missing $1 (run ./setup)" >&2; exit 1; }; }
 need cpio; need depmod; need dpkg-deb
