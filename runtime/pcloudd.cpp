@@ -3,6 +3,7 @@
 //
 // SIGTERM or SIGINT: a clean exit that leaves the VMs running; the next
 // start adopts them (deployable_stop is how VMs are stopped).
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -270,6 +271,10 @@ int main(int argc, char** argv) {
       }
     }
   }
+  // A daemon's log is read while it runs: never more than a second behind.
+  // Started only now: a thread started before the fork of --daemonize
+  // would not exist in the child.
+  spdlog::flush_every(std::chrono::seconds(1));
   // Every thread inherits this mask: the signals are taken by sigwait below.
   sigset_t signals;
   sigemptyset(&signals);
@@ -294,7 +299,15 @@ int main(int argc, char** argv) {
     }
     std::exit(1); // actors may still run: do not wait for them
   }
-  report(ready_fd, true, "");
+  if (ready_fd >= 0) {
+    report(ready_fd, true, "");
+    // A daemon keeps no terminal or pipe of its starter open (a caller
+    // reading its output would wait for ever).
+    int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    for (int fd : {STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO}) {
+      ::dup2(null, fd);
+    }
+  }
   int sig = 0;
   while (sigwait(&signals, &sig) == 0 && sig == SIGHUP) {
     spdlog::info("pcloudd: SIGHUP ignored (restart pcloudd to reload)");

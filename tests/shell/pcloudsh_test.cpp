@@ -317,8 +317,9 @@ TEST_F(pcloudsh, a_malformed_definition_is_set_aside_and_the_others_load) {
   start_daemon();
   auto r = sh({"assembly_list"});
   EXPECT_OK(r);
-  EXPECT_NE(r.out.find("good"), std::string::npos) << r.out;
-  EXPECT_EQ(r.out.find("bad"), std::string::npos) << r.out;
+  // Rows start with the name ("bad" alone could be part of a UUID).
+  EXPECT_NE(r.out.find("\ngood "), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("\nbad "), std::string::npos) << r.out;
   auto log = slurp(dir + "/pcloudd.log");
   // libxml2 numbers an element by the line its start tag ends on.
   EXPECT_NE(log.find(dir + "/definitions/assemblies/bad.xml: line 2: "),
@@ -378,6 +379,29 @@ TEST_F(pcloudsh, a_listener_beyond_loopback_needs_tls) {
   EXPECT_NE(slurp(out).find("a shell listener on 0.0.0.0 must use TLS"),
             std::string::npos)
     << slurp(out);
+}
+
+TEST_F(pcloudsh, daemonize_returns_once_started_or_failed) {
+  auto cmd = std::string{PCLOUDD_BINARY} + " --state-dir " + dir
+             + " --uri test:///default --listen 127.0.0.1:0 --daemonize";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  // Started means serving: no wait needed.
+  auto r = sh({"deployable_list"});
+  EXPECT_EQ(r.rc, 0) << r.err;
+  auto pid = std::stoi(slurp(dir + "/pcloudd.lock"));
+  EXPECT_TRUE(wait_until([&] {
+    return slurp(dir + "/pcloudd.log").find("shell service on")
+           != std::string::npos;
+  }))
+    << "it logs to STATE/pcloudd.log";
+  // A second one fails, and says why, before detaching.
+  auto err = dir + "/second.err";
+  auto status = std::system((cmd + " 2> " + err).c_str());
+  EXPECT_EQ(WEXITSTATUS(status), 1);
+  EXPECT_NE(slurp(err).find("another pcloudd uses"), std::string::npos)
+    << slurp(err);
+  ASSERT_EQ(::kill(pid, SIGTERM), 0);
+  EXPECT_TRUE(wait_until([&] { return ::kill(pid, 0) != 0; }));
 }
 
 TEST_F(pcloudsh, sigterm_is_a_clean_exit) {
