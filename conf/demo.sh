@@ -80,10 +80,15 @@ pcloudsh deployable_status dep1
 
 sleep 1
 say "pcloud keeps dep1 running"
+sh=$build/shell/pcloudsh
 cat <<EOF_HELP
-  pcloudsh --state-dir $state                      interactive: live events, Tab completion
-  pcloudsh --state-dir $state deployable_status dep1
-  pcloudsh --state-dir $state assembly_console assy1   a guest's shell (Ctrl-] detaches)
-  pcloudsh --state-dir $state deployable_stop dep1     stop the VMs
-  kill \$(cat $state/pcloudd.lock)                  stop pcloudd (VMs keep running)
+  $sh --state-dir $state
+      interactive: live events, Tab completion, 'help'
+  $sh --state-dir $state deployable_status dep1
+  $sh --state-dir $state assembly_console assy1
+      a guest's shell (Ctrl-] detaches)
+  $sh --state-dir $state deployable_stop dep1
+      stops the VMs
+  kill \$(cat $state/pcloudd.lock)
+      stops pcloudd; the VMs keep running and the next pcloudd adopts them
 EOF_HELP
