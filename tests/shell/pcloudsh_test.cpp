@@ -14,6 +14,7 @@
 
 #include <gtest/gtest.h>
 
+#include "messages/shell.hpp"
 #include "tests/support/daemon_process.hpp"
 #include "tests/support/guest_link.hpp"
 
@@ -269,6 +270,24 @@ TEST_F(pcloudsh, a_connection_without_the_token_can_do_nothing) {
   auto mode = fs::status(dir + "/shell.token").permissions();
   EXPECT_EQ(mode, fs::perms::owner_read | fs::perms::owner_write)
     << "the token is for root only";
+}
+
+TEST_F(pcloudsh, help_lists_every_command_and_explains_one) {
+  // help needs no daemon.
+  auto r = sh({"help"}, {}, {"--token-file", "/nonexistent"});
+  EXPECT_EQ(r.rc, 0) << r.err;
+  for (auto& cmd : pcloud::msg::commands()) {
+    EXPECT_NE(r.out.find(pcloud::msg::usage_of(cmd)), std::string::npos)
+      << cmd.name;
+  }
+  r = sh({"help", "assembly_resource_add"}, {}, {"--token-file", "/x"});
+  EXPECT_EQ(r.rc, 0);
+  EXPECT_EQ(r.out.rfind("assembly_resource_add NAME TEMPLATE ASSEMBLY\n", 0),
+            0u)
+    << r.out;
+  r = sh({"help", "bogus"}, {}, {"--token-file", "/x"});
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.err.find("no command 'bogus'"), std::string::npos) << r.err;
 }
 
 TEST_F(pcloudsh, a_daemon_that_is_down_is_a_clear_error) {
