@@ -176,6 +176,32 @@ msg::deployable_definition* find_deployable(shell_service_state& st,
   return find_named(st.deployables, name, "deployable", err);
 }
 
+/// Refuses what a running deployable must not have changed under it.
+std::string running_error(const std::string& deployable) {
+  return "deployable '" + deployable + "' is running (deployable_stop "
+         + deployable + " first)";
+}
+
+/// Changes the entry `name` of `table` (assemblies or deployables): `change`
+/// edits a copy and returns an error, or empty and the message to answer;
+/// the copy is saved, and a failed write puts the old entry back.
+template <class T, class Change>
+caf::result<msg::shell_reply>
+edit(self_ptr self, std::map<std::string, T> shell_service_state::*table,
+     const std::string& name, const char* kind, Change change) {
+  std::string err;
+  auto* x = find_named(self->state.*table, name, kind, err);
+  if (x == nullptr) {
+    return error(err);
+  }
+  auto after = *x;
+  std::string message;
+  if (auto bad = change(after, message); !bad.empty()) {
+    return error(bad);
+  }
+  return save(self, table, *x, std::move(after), std::move(message));
+}
+
 std::string check_new_name(const std::string& kind, const std::string& name) {
   if (!valid_name(name)) {
     return "invalid " + kind + " name '" + name
@@ -418,77 +444,70 @@ std::string check_not_running(const shell_service_state& st,
 
 caf::result<msg::shell_reply>
 assembly_resource_add(self_ptr self, const std::vector<std::string>& a) {
-  auto& st = self->state;
   const auto& [name, template_name, assembly] = std::tie(a[0], a[1], a[2]);
-  std::string err;
-  auto* x = find_assembly(st, assembly, err);
-  if (x == nullptr) {
-    return error(err);
-  }
-  if (auto bad = check_new_name("resource", name); !bad.empty()) {
-    return error(bad);
-  }
-  for (auto& r : x->resources) {
-    if (r.name == name) {
-      return error("assembly '" + assembly + "' has a resource '" + name
-                   + "' already");
-    }
-  }
-  if (auto bad = check_not_running(st, assembly); !bad.empty()) {
-    return error(bad);
-  }
-  auto t = std::find_if(st.templates.begin(), st.templates.end(),
-                        [&](auto& y) { return y.name == template_name; });
-  if (t == st.templates.end()) {
-    std::vector<std::string> names;
-    for (auto& y : st.templates) {
-      names.push_back(y.name);
-    }
-    return error("no template named '" + template_name
-                 + "' (templates: " + join(names) + ")");
-  }
-  auto v = t->variants.find(x->jeos);
-  if (v == t->variants.end()) {
-    std::vector<std::string> jeos;
-    for (auto& [j, spec] : t->variants) {
-      jeos.push_back(j);
-    }
-    return error("template '" + template_name + "' cannot run on JEOS '"
-                 + x->jeos + "' (it has variants for " + join(jeos) + ")");
-  }
-  auto before = *x;
-  auto after = *x;
-  auto res = v->second;
-  res.name = name;
-  after.resources.push_back(res);
-  return save(
-    self, &shell_service_state::assemblies, std::move(before), std::move(after),
-    "resource " + name + " (" + template_name + ": " + res.resource_class + " "
-      + res.type + ") added to " + assembly);
+  return edit(
+    self, &shell_service_state::assemblies, assembly, "assembly",
+    [&](msg::assembly_spec& x, std::string& message) {
+      auto& st = self->state;
+      if (auto bad = check_new_name("resource", name); !bad.empty()) {
+        return bad;
+      }
+      for (auto& r : x.resources) {
+        if (r.name == name) {
+          return "assembly '" + assembly + "' has a resource '" + name
+                 + "' already";
+        }
+      }
+      if (auto bad = check_not_running(st, assembly); !bad.empty()) {
+        return bad;
+      }
+      auto t = std::find_if(st.templates.begin(), st.templates.end(),
+                            [&](auto& y) { return y.name == template_name; });
+      if (t == st.templates.end()) {
+        std::vector<std::string> names;
+        for (auto& y : st.templates) {
+          names.push_back(y.name);
+        }
+        return "no template named '" + template_name
+               + "' (templates: " + join(names) + ")";
+      }
+      auto v = t->variants.find(x.jeos);
+      if (v == t->variants.end()) {
+        std::vector<std::string> jeos;
+        for (auto& [j, spec] : t->variants) {
+          jeos.push_back(j);
+        }
+        return "template '" + template_name + "' cannot run on JEOS '" + x.jeos
+               + "' (it has variants for " + join(jeos) + ")";
+      }
+      auto res = v->second;
+      res.name = name;
+      x.resources.push_back(res);
+      message = "resource " + name + " (" + template_name + ": "
+                + res.resource_class + " " + res.type + ") added to "
+                + assembly;
+      return std::string{};
+    });
 }
 
 caf::result<msg::shell_reply>
 assembly_resource_remove(self_ptr self, const std::vector<std::string>& a) {
-  auto& st = self->state;
-  std::string err;
-  auto* x = find_assembly(st, a[1], err);
-  if (x == nullptr) {
-    return error(err);
-  }
-  auto before = *x;
-  auto after = *x;
-  auto& rs = after.resources;
-  auto i = std::find_if(rs.begin(), rs.end(),
-                        [&](auto& r) { return r.name == a[0]; });
-  if (i == rs.end()) {
-    return error("assembly '" + a[1] + "' has no resource '" + a[0] + "'");
-  }
-  if (auto bad = check_not_running(st, a[1]); !bad.empty()) {
-    return error(bad);
-  }
-  rs.erase(i);
-  return save(self, &shell_service_state::assemblies, std::move(before),
-              std::move(after), "resource " + a[0] + " removed from " + a[1]);
+  return edit(
+    self, &shell_service_state::assemblies, a[1], "assembly",
+    [&](msg::assembly_spec& x, std::string& message) {
+      auto& rs = x.resources;
+      auto i = std::find_if(rs.begin(), rs.end(),
+                            [&](auto& r) { return r.name == a[0]; });
+      if (i == rs.end()) {
+        return "assembly '" + a[1] + "' has no resource '" + a[0] + "'";
+      }
+      if (auto bad = check_not_running(self->state, a[1]); !bad.empty()) {
+        return bad;
+      }
+      rs.erase(i);
+      message = "resource " + a[0] + " removed from " + a[1];
+      return std::string{};
+    });
 }
 
 caf::result<msg::shell_reply>
@@ -522,40 +541,34 @@ msg::shell_reply template_list(self_ptr self) {
 caf::result<msg::shell_reply> escalation_set(self_ptr self,
                                              const std::vector<std::string>& a,
                                              bool resources) {
-  auto& st = self->state;
-  std::string err;
-  auto* d = find_deployable(st, a[0], err);
-  if (d == nullptr) {
-    return error(err);
-  }
-  if (a[1].empty() || a[1].size() > 6
-      || !std::all_of(a[1].begin(), a[1].end(),
-                      [](char c) { return c >= '0' && c <= '9'; })) {
-    return error("MAX_FAILURES must be a whole number from 0 to 999999, not '"
-                 + a[1] + "'");
-  }
-  auto window = msg::parse_duration(a[2]);
-  if (!window || window->count() <= 0) {
-    return error("WINDOW must be a duration such as 60s, 5min or 1h, not '"
-                 + a[2] + "'");
-  }
-  auto before = *d;
-  auto after = *d;
-  auto& policy
-    = resources ? after.resource_escalation : after.assembly_escalation;
-  policy.max_failures = static_cast<uint32_t>(std::stoul(a[1]));
-  policy.window = *window;
-  auto what = std::string{resources ? "resource" : "assembly"};
-  auto message = what + " escalation of " + a[0] + ": "
-                 + (policy.max_failures == 0
-                      ? "never escalate"
-                      : std::to_string(policy.max_failures) + " failures in "
-                          + msg::format_duration(policy.window));
-  if (before.running) {
-    message += " (takes effect at the next deployable_start)";
-  }
-  return save(self, &shell_service_state::deployables, std::move(before),
-              std::move(after), message);
+  return edit(
+    self, &shell_service_state::deployables, a[0], "deployable",
+    [&](msg::deployable_definition& d, std::string& message) {
+      if (a[1].empty() || a[1].size() > 6
+          || !std::all_of(a[1].begin(), a[1].end(),
+                          [](char c) { return c >= '0' && c <= '9'; })) {
+        return "MAX_FAILURES must be a whole number from 0 to 999999, not '"
+               + a[1] + "'";
+      }
+      auto window = msg::parse_duration(a[2]);
+      if (!window || window->count() <= 0) {
+        return "WINDOW must be a duration such as 60s, 5min or 1h, not '" + a[2]
+               + "'";
+      }
+      auto& policy = resources ? d.resource_escalation : d.assembly_escalation;
+      policy.max_failures = static_cast<uint32_t>(std::stoul(a[1]));
+      policy.window = *window;
+      message = std::string{resources ? "resource" : "assembly"}
+                + " escalation of " + a[0] + ": "
+                + (policy.max_failures == 0
+                     ? "never escalate"
+                     : std::to_string(policy.max_failures) + " failures in "
+                         + msg::format_duration(policy.window));
+      if (d.running) {
+        message += " (takes effect at the next deployable_start)";
+      }
+      return std::string{};
+    });
 }
 
 caf::result<msg::shell_reply>
@@ -584,8 +597,7 @@ deployable_delete(self_ptr self, const std::vector<std::string>& a) {
     return error(err);
   }
   if (d->running) {
-    return error("deployable '" + a[0] + "' is running (deployable_stop " + a[0]
-                 + " first)");
+    return error(running_error(a[0]));
   }
   auto before = *d;
   st.deployables.erase(a[0]);
@@ -610,53 +622,45 @@ msg::shell_reply deployable_list(self_ptr self) {
 
 caf::result<msg::shell_reply>
 deployable_assembly_add(self_ptr self, const std::vector<std::string>& a) {
-  auto& st = self->state;
-  std::string err;
-  auto* d = find_deployable(st, a[0], err);
-  if (d == nullptr) {
-    return error(err);
-  }
-  if (find_assembly(st, a[1], err) == nullptr) {
-    return error(err);
-  }
-  if (auto owner = owner_of(st, a[1]); !owner.empty()) {
-    return error("assembly '" + a[1] + "' belongs to deployable '" + owner
-                 + "' already (an assembly is one VM; assembly_clone makes "
-                   "another)");
-  }
-  if (d->running) {
-    return error("deployable '" + a[0] + "' is running (deployable_stop " + a[0]
-                 + " first)");
-  }
-  auto before = *d;
-  auto after = *d;
-  after.assemblies.push_back(a[1]);
-  return save(self, &shell_service_state::deployables, std::move(before),
-              std::move(after), "assembly " + a[1] + " added to " + a[0]);
+  return edit(self, &shell_service_state::deployables, a[0], "deployable",
+              [&](msg::deployable_definition& d, std::string& message) {
+                auto& st = self->state;
+                std::string err;
+                if (find_assembly(st, a[1], err) == nullptr) {
+                  return err;
+                }
+                if (auto owner = owner_of(st, a[1]); !owner.empty()) {
+                  return "assembly '" + a[1] + "' belongs to deployable '"
+                         + owner
+                         + "' already (an assembly is one VM; "
+                           "assembly_clone makes another)";
+                }
+                if (d.running) {
+                  return running_error(a[0]);
+                }
+                d.assemblies.push_back(a[1]);
+                message = "assembly " + a[1] + " added to " + a[0];
+                return std::string{};
+              });
 }
 
 caf::result<msg::shell_reply>
 deployable_assembly_remove(self_ptr self, const std::vector<std::string>& a) {
-  auto& st = self->state;
-  std::string err;
-  auto* d = find_deployable(st, a[0], err);
-  if (d == nullptr) {
-    return error(err);
-  }
-  auto before = *d;
-  auto after = *d;
-  auto& xs = after.assemblies;
-  auto i = std::find(xs.begin(), xs.end(), a[1]);
-  if (i == xs.end()) {
-    return error("deployable '" + a[0] + "' has no assembly '" + a[1] + "'");
-  }
-  if (d->running) {
-    return error("deployable '" + a[0] + "' is running (deployable_stop " + a[0]
-                 + " first)");
-  }
-  xs.erase(i);
-  return save(self, &shell_service_state::deployables, std::move(before),
-              std::move(after), "assembly " + a[1] + " removed from " + a[0]);
+  return edit(self, &shell_service_state::deployables, a[0], "deployable",
+              [&](msg::deployable_definition& d, std::string& message) {
+                auto& xs = d.assemblies;
+                auto i = std::find(xs.begin(), xs.end(), a[1]);
+                if (i == xs.end()) {
+                  return "deployable '" + a[0] + "' has no assembly '" + a[1]
+                         + "'";
+                }
+                if (d.running) {
+                  return running_error(a[0]);
+                }
+                xs.erase(i);
+                message = "assembly " + a[1] + " removed from " + a[0];
+                return std::string{};
+              });
 }
 
 caf::result<msg::shell_reply>
@@ -1021,8 +1025,9 @@ bool tokens_equal(const std::string& x, const std::string& y) {
 msg::shell_service_actor::behavior_type
 shell_service(self_ptr self, std::string token, shell_services services,
               std::vector<msg::resource_template> templates,
-              msg::definitions loaded) {
+              msg::definitions loaded, uint64_t seed) {
   auto& st = self->state;
+  st.random.seed(seed);
   st.token = std::move(token);
   st.services = std::move(services);
   st.templates = std::move(templates);

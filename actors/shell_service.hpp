@@ -34,18 +34,21 @@ struct shell_service_state {
   /// Deployable actors, from deployable_start until the next start replaces
   /// them (a stopped deployable keeps its actor for status).
   std::map<std::string, msg::deployable_actor> running;
-  std::mt19937_64 random{std::random_device{}()};
+  /// Makes UUIDs; seeded by the caller (actors/ reads no devices).
+  std::mt19937_64 random;
   /// Open console sessions by number.
   std::map<uint64_t, msg::console_session_actor> consoles;
   uint64_t next_console = 1;
 };
 
 /// `loaded`: the store's definitions; deployables marked running are
-/// started at once (their VMs are adopted where they still run).
+/// started at once (their VMs are adopted where they still run). `seed`
+/// seeds the UUIDs of new assemblies.
 msg::shell_service_actor::behavior_type shell_service(
   msg::shell_service_actor::stateful_pointer<shell_service_state> self,
   std::string token, shell_services services,
-  std::vector<msg::resource_template> templates, msg::definitions loaded);
+  std::vector<msg::resource_template> templates, msg::definitions loaded,
+  uint64_t seed);
 
 /// Compares without an early exit, so the time taken does not tell how much
 /// of a guessed token was right.

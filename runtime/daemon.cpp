@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <random>
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
@@ -256,7 +257,9 @@ result<std::unique_ptr<daemon>> daemon::start(caf::actor_system& sys,
   actors::shell_services services{*store, image_store, bus,
                                   *hv,    gateway,     consoles};
   auto shell = sys.spawn(actors::shell_service, d->token_, services,
-                         std::move(*templates), std::move(loaded));
+                         std::move(*templates), std::move(loaded),
+                         static_cast<uint64_t>(std::random_device{}()) << 32
+                           ^ std::random_device{}());
   // The service first, so it stops its deployables before the services
   // they use go away.
   d->actors_.insert(d->actors_.begin(), caf::actor_cast<caf::actor>(shell));

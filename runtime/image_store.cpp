@@ -233,7 +233,8 @@ image_store(msg::image_store_actor::stateful_pointer<image_store_state> self,
 
 msg::image_store_actor spawn_image_store(caf::actor_system& sys,
                                          image_store_options opts) {
-  return sys.spawn(image_store, std::move(opts));
+  // Detached: listing, imports and deletes touch the file system.
+  return sys.spawn<caf::detached>(image_store, std::move(opts));
 }
 
 image_resolver make_image_resolver(image_store_options opts) {

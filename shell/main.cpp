@@ -237,6 +237,23 @@ bool split(const std::string& line, std::vector<std::string>& words,
   return true;
 }
 
+/// `help [COMMAND]`: every command, or one with its arguments.
+int help(const std::vector<std::string>& args) {
+  if (args.empty()) {
+    for (auto& cmd : msg::commands()) {
+      std::printf("  %-48s %s\n", msg::usage_of(cmd).c_str(), cmd.summary);
+    }
+    return 0;
+  }
+  auto* cmd = msg::find_command(args[0]);
+  if (cmd == nullptr) {
+    std::fprintf(stderr, "pcloudsh: no command '%s'\n", args[0].c_str());
+    return exit_usage;
+  }
+  std::printf("%s\n  %s\n", msg::usage_of(*cmd).c_str(), cmd->summary);
+  return 0;
+}
+
 // -- events
 // --------------------------------------------------------------------
 
@@ -345,8 +362,7 @@ public:
       return fail(exit_usage, "usage: " + msg::usage_of(*cmd));
     }
     if (name == "help") {
-      help(args);
-      return 0;
+      return help(args);
     }
     if (name == "quit" || name == "exit") {
       quit_ = true;
@@ -413,21 +429,6 @@ private:
     }
     std::fprintf(stderr, "pcloudsh: %s\n", message.c_str());
     return code;
-  }
-
-  void help(const std::vector<std::string>& args) {
-    if (!args.empty()) {
-      auto* cmd = msg::find_command(args[0]);
-      if (cmd == nullptr) {
-        std::printf("no command '%s'\n", args[0].c_str());
-        return;
-      }
-      std::printf("%s\n  %s\n", msg::usage_of(*cmd).c_str(), cmd->summary);
-      return;
-    }
-    for (auto& cmd : msg::commands()) {
-      std::printf("  %-48s %s\n", msg::usage_of(cmd).c_str(), cmd.summary);
-    }
   }
 
   bool subscribe(std::string& error) {
@@ -818,20 +819,7 @@ int main(int argc, char** argv) {
           "unknown command '" + opts.command[0] + "' (help lists them)");
     }
     if (opts.command[0] == "help") {
-      std::vector<std::string> args(opts.command.begin() + 1,
-                                    opts.command.end());
-      if (args.empty()) {
-        for (auto& c : msg::commands()) {
-          std::printf("  %-48s %s\n", msg::usage_of(c).c_str(), c.summary);
-        }
-        return 0;
-      }
-      auto* which = msg::find_command(args[0]);
-      if (which == nullptr) {
-        die(exit_usage, "no command '" + args[0] + "'");
-      }
-      std::printf("%s\n  %s\n", msg::usage_of(*which).c_str(), which->summary);
-      return 0;
+      return help({opts.command.begin() + 1, opts.command.end()});
     }
   }
   std::string error;

@@ -104,7 +104,8 @@ public:
     service = sys.spawn(
       actors::shell_service, token,
       actors::shell_services{store, images, bus, hypervisor, gateway, {}},
-      std::vector<msg::resource_template>{dummy}, msg::definitions{});
+      std::vector<msg::resource_template>{dummy}, msg::definitions{},
+      uint64_t{42});
     sched.run();
   }
 
