@@ -39,6 +39,7 @@ msg::assembly_status status_of(self_ptr self) {
   result.domain_name = st.domain.domain_name;
   result.incarnation = st.domain.incarnation;
   result.restarts = st.restarts;
+  result.addresses = st.addresses;
   result.failures_in_window
     = st.tracker.failures_in_window(self->clock().now());
   for (auto& [name, child] : st.resources) {
@@ -205,6 +206,7 @@ void on_hello(self_ptr self, const msg::agent_hello& hello) {
                   hello.incarnation);
     return;
   }
+  st.addresses = hello.addresses;
   if (st.now == phase::booting) {
     ++st.generation; // cancels the boot timeout
     st.now = phase::idle;

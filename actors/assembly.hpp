@@ -47,6 +47,8 @@ struct assembly_state {
   std::map<std::string, child> resources;
   uint32_t restarts = 0;
   std::string reason;
+  /// The guest's addresses, from its agent's latest hello.
+  std::vector<std::string> addresses;
   std::optional<caf::actor_clock::time_point> failed_at;
 };
 

@@ -306,6 +306,225 @@ caf::result<msg::shell_reply> jeos_delete(self_ptr self,
   return rp;
 }
 
+/// Refuses to change an assembly whose deployable runs: its agent holds
+/// the resource set of the running VM.
+std::string check_not_running(const shell_service_state& st,
+                              const std::string& assembly) {
+  auto owner = owner_of(st, assembly);
+  if (!owner.empty() && is_running(st, owner)) {
+    return "assembly '" + assembly + "' runs in deployable '" + owner
+           + "' (deployable_stop " + owner + " first)";
+  }
+  return {};
+}
+
+// -- host ports ------------------------------------------------------------
+
+std::string port_key(const std::string& protocol, uint16_t port) {
+  return std::to_string(port) + "/" + protocol;
+}
+
+/// Who holds host port `port` in the definitions ("assy1/www (http)"), or
+/// empty. `skip` leaves out one assembly: the one being changed, whose own
+/// ports the caller counts itself.
+std::string holder_of(const shell_service_state& st, const std::string& key,
+                      const std::string& skip = {}) {
+  for (auto& [name, x] : st.assemblies) {
+    if (name == skip) {
+      continue;
+    }
+    for (auto& r : x.resources) {
+      for (auto& p : r.ports) {
+        if (p.host_port != 0 && port_key(p.protocol, p.host_port) == key) {
+          return name + "/" + r.name + " (" + p.name + ")";
+        }
+      }
+    }
+  }
+  return {};
+}
+
+/// The host ports `x` holds itself, except those still to be allocated.
+std::set<std::string> own_ports(const msg::assembly_spec& x) {
+  std::set<std::string> result;
+  for (auto& r : x.resources) {
+    for (auto& p : r.ports) {
+      if (p.host_port != 0) {
+        result.insert(port_key(p.protocol, p.host_port));
+      }
+    }
+  }
+  return result;
+}
+
+using allocated
+  = std::function<void(std::string error, msg::assembly_spec draft)>;
+
+/// Gives every port of `draft` without a host port one from the forward
+/// range: FIRST + the guest port when free (http 80 -> 20080), else the next
+/// free one above it, skipping ports other definitions hold and ports that
+/// something else on the host has bound (the hypervisor tries to bind them).
+/// `done` runs in this actor with the filled draft, or with an error.
+void allocate_ports(self_ptr self, msg::assembly_spec draft, allocated done) {
+  constexpr size_t candidates_per_port = 32;
+  auto& net = self->state.services.network;
+  auto span = static_cast<uint32_t>(net.last_port - net.first_port) + 1;
+  std::set<std::string> taken = own_ports(draft);
+  std::vector<msg::service_port> candidates;
+  for (auto& r : draft.resources) {
+    for (auto& p : r.ports) {
+      if (p.host_port != 0) {
+        continue;
+      }
+      uint32_t offset = p.guest_port < span ? p.guest_port : 0;
+      size_t found = 0;
+      for (uint32_t i = 0; i < span && found < candidates_per_port; ++i) {
+        auto port = static_cast<uint16_t>(net.first_port + (offset + i) % span);
+        auto key = port_key(p.protocol, port);
+        if (taken.count(key) > 0
+            || !holder_of(self->state, key, draft.name).empty()) {
+          continue;
+        }
+        auto c = p;
+        c.host_port = port;
+        candidates.push_back(c);
+        ++found;
+      }
+    }
+  }
+  if (candidates.empty()) {
+    done({}, std::move(draft));
+    return;
+  }
+  self
+    ->request(self->state.services.hypervisor, status_timeout,
+              msg::port_atom::value, candidates)
+    .then(
+      [self, draft, done](const std::vector<msg::service_port>& free) mutable {
+        // Checked again: another command may have taken some meanwhile.
+        auto taken = own_ports(draft);
+        auto& net = self->state.services.network;
+        for (auto& r : draft.resources) {
+          for (auto& p : r.ports) {
+            if (p.host_port != 0) {
+              continue;
+            }
+            for (auto& c : free) {
+              auto key = port_key(c.protocol, c.host_port);
+              if (c.name == p.name && c.guest_port == p.guest_port
+                  && c.protocol == p.protocol && taken.count(key) == 0
+                  && holder_of(self->state, key, draft.name).empty()) {
+                p.host_port = c.host_port;
+                taken.insert(key);
+                break;
+              }
+            }
+            if (p.host_port == 0) {
+              done("no free host port for " + r.name + " ("
+                     + port_key(p.protocol, p.guest_port) + ") in "
+                     + std::to_string(net.first_port) + "-"
+                     + std::to_string(net.last_port),
+                   {});
+              return;
+            }
+          }
+        }
+        done({}, std::move(draft));
+      },
+      [self, done](const caf::error& err) mutable {
+        done("cannot check host ports: " + render(self, err), {});
+      });
+}
+
+/// Parses "80" or "53/udp"; empty error when fine.
+std::string parse_port(const std::string& text, const char* what,
+                       uint16_t& port, std::string* protocol) {
+  auto number = text;
+  if (protocol != nullptr) {
+    *protocol = "tcp";
+    if (auto slash = text.find('/'); slash != std::string::npos) {
+      *protocol = text.substr(slash + 1);
+      number = text.substr(0, slash);
+      if (*protocol != "tcp" && *protocol != "udp") {
+        return std::string{what} + " '" + text
+               + "': the protocol is tcp or udp";
+      }
+    }
+  }
+  if (number.empty() || number.size() > 5
+      || !std::all_of(number.begin(), number.end(),
+                      [](char c) { return c >= '0' && c <= '9'; })
+      || std::stoul(number) < 1 || std::stoul(number) > 65535) {
+    return std::string{what} + " must be a port number from 1 to 65535, not '"
+           + text + "'";
+  }
+  port = static_cast<uint16_t>(std::stoul(number));
+  return {};
+}
+
+/// Saves `draft` in place of the assembly it was made from, once checked
+/// that nothing changed it meanwhile (it may not run now, either).
+void save_draft(self_ptr self, reply_promise rp, msg::assembly_spec draft,
+                std::string message) {
+  auto& st = self->state;
+  auto i = st.assemblies.find(draft.name);
+  if (i == st.assemblies.end()) {
+    rp.deliver(error("assembly '" + draft.name + "' was deleted meanwhile"));
+    return;
+  }
+  if (auto bad = check_not_running(st, draft.name); !bad.empty()) {
+    rp.deliver(error(bad));
+    return;
+  }
+  auto before = i->second;
+  i->second = draft;
+  persist(
+    self, rp, std::move(draft),
+    [self, before] { self->state.assemblies[before.name] = before; },
+    std::move(message));
+}
+
+/// "http 127.0.0.1:20080 -> 80, ..." for the ports of `r`; `addresses` are
+/// the guest's (from its agent), used where nothing is forwarded.
+std::string endpoints_of(const shell_service_state& st,
+                         const msg::assembly_spec& x,
+                         const msg::resource_spec& r,
+                         const std::vector<std::string>& addresses = {}) {
+  auto& net = st.services.network;
+  auto network = x.network.empty() ? net.default_network : x.network;
+  if (network == msg::no_network) {
+    return r.ports.empty() ? "" : "(no network)";
+  }
+  bool forwarded = network == msg::user_network;
+  std::string address = forwarded ? net.forward_address : "";
+  if (!forwarded) {
+    for (auto& a : addresses) {
+      if (a.find(':') == std::string::npos) {
+        address = a; // the first IPv4 address
+        break;
+      }
+    }
+  }
+  std::vector<std::string> xs;
+  for (auto& p : r.ports) {
+    xs.push_back(msg::describe_port(p, address, forwarded));
+  }
+  return join(xs);
+}
+
+/// Finds resource `name` of `x`, or nullptr and the error.
+msg::resource_spec* find_resource(msg::assembly_spec& x,
+                                  const std::string& name, std::string& err) {
+  for (auto& r : x.resources) {
+    if (r.name == name) {
+      return &r;
+    }
+  }
+  err = "assembly '" + x.name + "' has no resource '" + name
+        + "' (assembly_resource_list " + x.name + ")";
+  return nullptr;
+}
+
 // -- assemblies ------------------------------------------------------------
 
 caf::result<msg::shell_reply>
@@ -388,11 +607,36 @@ assembly_clone(self_ptr self, const std::vector<std::string>& a) {
   auto spec = *from;
   spec.name = a[1];
   spec.uuid = new_uuid(st.random);
-  st.assemblies[spec.name] = spec;
-  return persist(
-    self, spec, [self, name = a[1]] { self->state.assemblies.erase(name); },
-    "assembly " + a[1] + " cloned from " + a[0] + " (uuid " + spec.uuid + ", "
-      + std::to_string(spec.resources.size()) + " resources)");
+  // Its own host ports: both may serve at once.
+  for (auto& r : spec.resources) {
+    for (auto& p : r.ports) {
+      p.host_port = 0;
+    }
+  }
+  auto rp = self->make_response_promise<msg::shell_reply>();
+  allocate_ports(
+    self, std::move(spec),
+    [self, rp, from = a[0]](std::string err, msg::assembly_spec spec) mutable {
+      if (!err.empty()) {
+        rp.deliver(error(err));
+        return;
+      }
+      auto& st = self->state;
+      // Checked again: another shell may have taken the name meanwhile.
+      if (st.assemblies.count(spec.name) > 0) {
+        rp.deliver(error("assembly '" + spec.name + "' exists already"));
+        return;
+      }
+      st.assemblies[spec.name] = spec;
+      auto message = "assembly " + spec.name + " cloned from " + from
+                     + " (uuid " + spec.uuid + ", "
+                     + std::to_string(spec.resources.size()) + " resources)";
+      persist(
+        self, rp, spec,
+        [self, name = spec.name] { self->state.assemblies.erase(name); },
+        std::move(message));
+    });
+  return rp;
 }
 
 caf::result<msg::shell_reply>
@@ -418,76 +662,282 @@ assembly_delete(self_ptr self, const std::vector<std::string>& a) {
 
 msg::shell_reply assembly_list(self_ptr self) {
   auto& st = self->state;
-  auto r = table({"name", "jeos", "resources", "deployable", "uuid"});
+  auto r = table(
+    {"name", "jeos", "resources", "deployable", "network", "services", "uuid"});
   for (auto& [name, x] : st.assemblies) {
     std::vector<std::string> names;
+    std::vector<std::string> services;
     for (auto& res : x.resources) {
       names.push_back(res.name);
+      if (auto where = endpoints_of(st, x, res); !where.empty()) {
+        services.push_back(res.name + " " + where);
+      }
     }
-    r.rows.push_back(
-      {name, x.jeos, join(names, ","), owner_of(st, name), x.uuid});
+    auto network
+      = x.network.empty() ? st.services.network.default_network : x.network;
+    r.rows.push_back({name, x.jeos, join(names, ","), owner_of(st, name),
+                      network, join(services, "; "), x.uuid});
   }
   return r;
 }
 
-/// Refuses to change an assembly whose deployable runs: its agent holds
-/// the resource set of the running VM.
-std::string check_not_running(const shell_service_state& st,
-                              const std::string& assembly) {
-  auto owner = owner_of(st, assembly);
-  if (!owner.empty() && is_running(st, owner)) {
-    return "assembly '" + assembly + "' runs in deployable '" + owner
-           + "' (deployable_stop " + owner + " first)";
+caf::result<msg::shell_reply>
+assembly_port_set(self_ptr self, const std::vector<std::string>& a) {
+  auto& st = self->state;
+  std::string err;
+  auto* x = find_assembly(st, a[0], err);
+  if (x == nullptr) {
+    return error(err);
   }
-  return {};
+  auto draft = *x;
+  auto* r = find_resource(draft, a[1], err);
+  if (r == nullptr) {
+    return error(err);
+  }
+  msg::service_port wanted;
+  if (auto bad = parse_port(a[2], "PORT", wanted.guest_port, &wanted.protocol);
+      !bad.empty()) {
+    return error(bad);
+  }
+  if (a.size() > 3) {
+    if (auto bad = parse_port(a[3], "HOST_PORT", wanted.host_port, nullptr);
+        !bad.empty()) {
+      return error(bad);
+    }
+    if (wanted.host_port < 1024) {
+      return error("HOST_PORT " + a[3]
+                   + " is privileged: QEMU runs as an unprivileged user and "
+                     "cannot listen there (use 1024-65535)");
+    }
+  }
+  if (auto bad = check_not_running(st, a[0]); !bad.empty()) {
+    return error(bad);
+  }
+  auto& ports = r->ports;
+  auto p = std::find_if(ports.begin(), ports.end(), [&](auto& q) {
+    return q.guest_port == wanted.guest_port && q.protocol == wanted.protocol;
+  });
+  if (p == ports.end()) {
+    wanted.name = "port" + std::to_string(wanted.guest_port);
+    ports.push_back(wanted);
+    p = ports.end() - 1;
+  }
+  p->host_port = wanted.host_port;
+  auto what = r->name + " " + port_key(p->protocol, p->guest_port);
+  if (wanted.host_port == 0) {
+    // Allocate afresh: the old host port is free for the others again.
+    auto rp = self->make_response_promise<msg::shell_reply>();
+    auto guest = *p;
+    allocate_ports(self, std::move(draft),
+                   [self, rp, what, name = a[1],
+                    guest](std::string err, msg::assembly_spec draft) mutable {
+                     if (!err.empty()) {
+                       rp.deliver(error(err));
+                       return;
+                     }
+                     uint16_t host = 0;
+                     for (auto& r : draft.resources) {
+                       for (auto& q : r.ports) {
+                         if (r.name == name && q.guest_port == guest.guest_port
+                             && q.protocol == guest.protocol) {
+                           host = q.host_port;
+                         }
+                       }
+                     }
+                     auto message = what + " forwarded from host port "
+                                    + std::to_string(host);
+                     save_draft(self, rp, std::move(draft), message);
+                   });
+    return rp;
+  }
+  auto key = port_key(p->protocol, p->host_port);
+  if (auto holder = holder_of(st, key, a[0]); !holder.empty()) {
+    return error("host port " + key + " is taken by " + holder);
+  }
+  for (auto& q : draft.resources) {
+    for (auto& o : q.ports) {
+      if (&o != &*p && o.host_port != 0
+          && port_key(o.protocol, o.host_port) == key) {
+        return error("host port " + key + " is taken by " + a[0] + "/" + q.name
+                     + " (" + o.name + ")");
+      }
+    }
+  }
+  auto rp = self->make_response_promise<msg::shell_reply>();
+  auto probe = *p;
+  self
+    ->request(st.services.hypervisor, status_timeout, msg::port_atom::value,
+              std::vector<msg::service_port>{probe})
+    .then(
+      [self, rp, draft, key,
+       what](const std::vector<msg::service_port>& free) mutable {
+        if (free.empty()) {
+          rp.deliver(error("host port " + key + " is in use on "
+                           + self->state.services.network.forward_address
+                           + " by another program"));
+          return;
+        }
+        if (auto holder = holder_of(self->state, key, draft.name);
+            !holder.empty()) {
+          rp.deliver(error("host port " + key + " is taken by " + holder));
+          return;
+        }
+        save_draft(self, rp, std::move(draft),
+                   what + " forwarded from host port " + key);
+      },
+      [self, rp](const caf::error& err) mutable {
+        rp.deliver(error("cannot check host ports: " + render(self, err)));
+      });
+  return rp;
+}
+
+caf::result<msg::shell_reply>
+assembly_port_remove(self_ptr self, const std::vector<std::string>& a) {
+  return edit(self, &shell_service_state::assemblies, a[0], "assembly",
+              [&](msg::assembly_spec& x, std::string& message) {
+                std::string err;
+                auto* r = find_resource(x, a[1], err);
+                if (r == nullptr) {
+                  return err;
+                }
+                msg::service_port wanted;
+                if (auto bad = parse_port(a[2], "PORT", wanted.guest_port,
+                                          &wanted.protocol);
+                    !bad.empty()) {
+                  return bad;
+                }
+                if (auto bad = check_not_running(self->state, a[0]);
+                    !bad.empty()) {
+                  return bad;
+                }
+                auto& ports = r->ports;
+                auto p = std::find_if(ports.begin(), ports.end(), [&](auto& q) {
+                  return q.guest_port == wanted.guest_port
+                         && q.protocol == wanted.protocol;
+                });
+                if (p == ports.end()) {
+                  return "resource " + a[1] + " of " + a[0] + " has no port "
+                         + port_key(wanted.protocol, wanted.guest_port);
+                }
+                ports.erase(p);
+                message = "port " + port_key(wanted.protocol, wanted.guest_port)
+                          + " of " + a[1] + " no longer forwarded";
+                return std::string{};
+              });
+}
+
+caf::result<msg::shell_reply>
+assembly_network_set(self_ptr self, const std::vector<std::string>& a) {
+  std::string err;
+  if (find_assembly(self->state, a[0], err) == nullptr) {
+    return error(err);
+  }
+  if (auto bad = check_not_running(self->state, a[0]); !bad.empty()) {
+    return error(bad);
+  }
+  auto rp = self->make_response_promise<msg::shell_reply>();
+  self
+    ->request(self->state.services.hypervisor, status_timeout,
+              msg::network_atom::value)
+    .then(
+      [self, rp, a](const std::vector<std::string>& names) mutable {
+        if (std::find(names.begin(), names.end(), a[1]) == names.end()) {
+          rp.deliver(error("no network named '" + a[1]
+                           + "' (networks: " + join(names) + ")"));
+          return;
+        }
+        std::string gone;
+        auto* x = find_assembly(self->state, a[0], gone);
+        if (x == nullptr) {
+          rp.deliver(error("assembly '" + a[0] + "' was deleted meanwhile"));
+          return;
+        }
+        auto draft = *x;
+        draft.network = a[1];
+        save_draft(self, rp, std::move(draft),
+                   "assembly " + a[0] + " on network " + a[1]
+                     + (a[1] == msg::no_network ? " (no NIC)" : ""));
+      },
+      [self, rp](const caf::error& err) mutable {
+        rp.deliver(error("cannot list networks: " + render(self, err)));
+      });
+  return rp;
 }
 
 caf::result<msg::shell_reply>
 assembly_resource_add(self_ptr self, const std::vector<std::string>& a) {
   const auto& [name, template_name, assembly] = std::tie(a[0], a[1], a[2]);
-  return edit(
-    self, &shell_service_state::assemblies, assembly, "assembly",
-    [&](msg::assembly_spec& x, std::string& message) {
+  auto& st = self->state;
+  std::string err;
+  auto* x = find_assembly(st, assembly, err);
+  if (x == nullptr) {
+    return error(err);
+  }
+  if (auto bad = check_new_name("resource", name); !bad.empty()) {
+    return error(bad);
+  }
+  for (auto& r : x->resources) {
+    if (r.name == name) {
+      return error("assembly '" + assembly + "' has a resource '" + name
+                   + "' already");
+    }
+  }
+  if (auto bad = check_not_running(st, assembly); !bad.empty()) {
+    return error(bad);
+  }
+  auto t = std::find_if(st.templates.begin(), st.templates.end(),
+                        [&](auto& y) { return y.name == template_name; });
+  if (t == st.templates.end()) {
+    std::vector<std::string> names;
+    for (auto& y : st.templates) {
+      names.push_back(y.name);
+    }
+    return error("no template named '" + template_name
+                 + "' (templates: " + join(names) + ")");
+  }
+  auto v = t->variants.find(x->jeos);
+  if (v == t->variants.end()) {
+    std::vector<std::string> jeos;
+    for (auto& [j, spec] : t->variants) {
+      jeos.push_back(j);
+    }
+    return error("template '" + template_name + "' cannot run on JEOS '"
+                 + x->jeos + "' (it has variants for " + join(jeos) + ")");
+  }
+  auto res = v->second;
+  res.name = name;
+  auto draft = *x;
+  draft.resources.push_back(res);
+  auto rp = self->make_response_promise<msg::shell_reply>();
+  allocate_ports(
+    self, std::move(draft),
+    [self, rp, name, template_name,
+     assembly](std::string err, msg::assembly_spec draft) mutable {
+      if (!err.empty()) {
+        rp.deliver(error(err));
+        return;
+      }
       auto& st = self->state;
-      if (auto bad = check_new_name("resource", name); !bad.empty()) {
-        return bad;
-      }
-      for (auto& r : x.resources) {
-        if (r.name == name) {
-          return "assembly '" + assembly + "' has a resource '" + name
-                 + "' already";
+      auto i = st.assemblies.find(assembly);
+      if (i != st.assemblies.end()) {
+        for (auto& r : i->second.resources) {
+          if (r.name == name) {
+            rp.deliver(error("assembly '" + assembly + "' has a resource '"
+                             + name + "' already"));
+            return;
+          }
         }
       }
-      if (auto bad = check_not_running(st, assembly); !bad.empty()) {
-        return bad;
+      auto& res = draft.resources.back();
+      auto message = "resource " + name + " (" + template_name + ": "
+                     + res.resource_class + " " + res.type + ") added to "
+                     + assembly;
+      if (auto where = endpoints_of(st, draft, res); !where.empty()) {
+        message += "; " + where;
       }
-      auto t = std::find_if(st.templates.begin(), st.templates.end(),
-                            [&](auto& y) { return y.name == template_name; });
-      if (t == st.templates.end()) {
-        std::vector<std::string> names;
-        for (auto& y : st.templates) {
-          names.push_back(y.name);
-        }
-        return "no template named '" + template_name
-               + "' (templates: " + join(names) + ")";
-      }
-      auto v = t->variants.find(x.jeos);
-      if (v == t->variants.end()) {
-        std::vector<std::string> jeos;
-        for (auto& [j, spec] : t->variants) {
-          jeos.push_back(j);
-        }
-        return "template '" + template_name + "' cannot run on JEOS '" + x.jeos
-               + "' (it has variants for " + join(jeos) + ")";
-      }
-      auto res = v->second;
-      res.name = name;
-      x.resources.push_back(res);
-      message = "resource " + name + " (" + template_name + ": "
-                + res.resource_class + " " + res.type + ") added to "
-                + assembly;
-      return std::string{};
+      save_draft(self, rp, std::move(draft), std::move(message));
     });
+  return rp;
 }
 
 caf::result<msg::shell_reply>
@@ -517,20 +967,25 @@ assembly_resource_list(self_ptr self, const std::vector<std::string>& a) {
   if (x == nullptr) {
     return error(err);
   }
-  auto r = table({"name", "class", "type", "monitor"});
+  auto r = table({"name", "class", "type", "monitor", "ports"});
   for (auto& res : x->resources) {
     r.rows.push_back({res.name, res.resource_class, res.type,
-                      "every " + msg::format_duration(res.monitor_interval)});
+                      "every " + msg::format_duration(res.monitor_interval),
+                      endpoints_of(self->state, *x, res)});
   }
   return r;
 }
 
 msg::shell_reply template_list(self_ptr self) {
-  auto r = table({"name", "jeos", "class", "type", "description"});
+  auto r = table({"name", "jeos", "class", "type", "ports", "description"});
   for (auto& t : self->state.templates) {
     for (auto& [jeos, spec] : t.variants) {
-      r.rows.push_back(
-        {t.name, jeos, spec.resource_class, spec.type, t.description});
+      std::vector<std::string> ports;
+      for (auto& p : spec.ports) {
+        ports.push_back(msg::describe_port(p, "", false));
+      }
+      r.rows.push_back({t.name, jeos, spec.resource_class, spec.type,
+                        join(ports), t.description});
     }
   }
   return r;
@@ -862,16 +1317,26 @@ deployable_stop(self_ptr self, const std::vector<std::string>& a) {
   return rp;
 }
 
-void add_status_rows(msg::shell_reply& r, const msg::deployable_status& s) {
+void add_status_rows(const shell_service_state& st, msg::shell_reply& r,
+                     const msg::deployable_status& s) {
   r.rows.push_back({s.name, msg::to_string(s.state), std::to_string(s.restarts),
-                    "", s.reason});
+                    "", "", s.reason});
   for (auto& a : s.assemblies) {
     auto path = s.name + "/" + a.name;
     r.rows.push_back({path, msg::to_string(a.state), std::to_string(a.restarts),
-                      a.domain_name, a.reason});
+                      a.domain_name, "", a.reason});
+    auto spec = st.assemblies.find(a.name);
     for (auto& res : a.resources) {
+      std::string where;
+      if (spec != st.assemblies.end()) {
+        for (auto& def : spec->second.resources) {
+          if (def.name == res.name) {
+            where = endpoints_of(st, spec->second, def, a.addresses);
+          }
+        }
+      }
       r.rows.push_back({path + "/" + res.name, msg::to_string(res.state),
-                        std::to_string(res.restarts), "", res.reason});
+                        std::to_string(res.restarts), "", where, res.reason});
     }
   }
 }
@@ -893,7 +1358,7 @@ deployable_status(self_ptr self, const std::vector<std::string>& a) {
   }
   struct gather {
     msg::shell_reply reply
-      = table({"path", "state", "restarts", "domain", "reason"});
+      = table({"path", "state", "restarts", "domain", "service", "reason"});
     std::map<std::string, msg::deployable_status> found;
     size_t pending = 0;
   };
@@ -903,7 +1368,7 @@ deployable_status(self_ptr self, const std::vector<std::string>& a) {
     for (auto& name : names) {
       auto i = g->found.find(name);
       if (i != g->found.end()) {
-        add_status_rows(g->reply, i->second);
+        add_status_rows(*st, g->reply, i->second);
         continue;
       }
       // Never started since pcloudd started: everything is STOPPED.
@@ -923,7 +1388,7 @@ deployable_status(self_ptr self, const std::vector<std::string>& a) {
         }
         s.assemblies.push_back(x);
       }
-      add_status_rows(g->reply, s);
+      add_status_rows(*st, g->reply, s);
     }
     rp.deliver(g->reply);
   };
@@ -971,6 +1436,9 @@ const std::map<std::string, handler>& handlers() {
     {"assembly_resource_add", assembly_resource_add},
     {"assembly_resource_remove", assembly_resource_remove},
     {"assembly_resource_list", assembly_resource_list},
+    {"assembly_port_set", assembly_port_set},
+    {"assembly_port_remove", assembly_port_remove},
+    {"assembly_network_set", assembly_network_set},
     {"template_list",
      [](self_ptr self, args) -> caf::result<msg::shell_reply> {
        return template_list(self);

@@ -15,6 +15,19 @@
 
 namespace pcloud::actors {
 
+/// How assemblies reach the network, as the hypervisor sets it up: the
+/// service allocates forwarded host ports and shows where services answer.
+struct network_settings {
+  /// The network of assemblies that name none ("user" or a libvirt network).
+  std::string default_network = "user";
+  /// Where user-mode networking's forwards listen.
+  std::string forward_address = "127.0.0.1";
+  /// Host ports are allocated from this range: FIRST + the guest port when
+  /// that is free (http 80 -> 20080), else the next free one.
+  uint16_t first_port = 20000;
+  uint16_t last_port = 29999;
+};
+
 struct shell_services {
   msg::store_actor store;
   msg::image_store_actor images;
@@ -22,6 +35,7 @@ struct shell_services {
   msg::hypervisor_actor hypervisor;
   msg::guest_gateway_actor gateway;
   msg::console_factory_actor consoles;
+  network_settings network;
 };
 
 struct shell_service_state {

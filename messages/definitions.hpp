@@ -62,6 +62,33 @@ enum class deployable_policy : uint8_t {
 std::string to_string(deployable_policy x);
 std::optional<deployable_policy> parse_deployable_policy(const std::string& x);
 
+/// A port a resource's service listens on inside the guest, and the host
+/// port that reaches it where the guest is on user-mode networking
+/// (qemu:///embed): pcloud forwards the host port to the guest port.
+struct service_port {
+  /// What the port is for, as people say it: "http".
+  std::string name;
+  /// "tcp" or "udp".
+  std::string protocol = "tcp";
+  uint16_t guest_port = 0;
+  /// 0 until pcloud allocates one. Kept with the assembly, so it stays the
+  /// same across VM restarts, daemon restarts and adoptions.
+  uint16_t host_port = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, service_port& x) {
+  return f(caf::meta::type_name("service_port"), x.name, x.protocol,
+           x.guest_port, x.host_port);
+}
+
+bool operator==(const service_port& x, const service_port& y);
+
+/// "http 127.0.0.1:20080 -> 80" (forwarded), "http 192.0.2.7:80" (a guest
+/// address on a libvirt network), "http 80/udp" (no address known).
+std::string describe_port(const service_port& x, const std::string& address,
+                          bool forwarded);
+
 /// A managed service inside a guest, e.g. httpd. `name` is unique within its
 /// assembly only: three assemblies may each run a resource called "httpd".
 struct resource_spec {
@@ -76,13 +103,15 @@ struct resource_spec {
   caf::timespan monitor_timeout{std::chrono::seconds(20)};
   /// Overrides the deployable's resource default when set.
   caf::optional<escalation_policy> escalation;
+  /// Where the service listens; templates declare them (httpd: 80/tcp).
+  std::vector<service_port> ports;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, resource_spec& x) {
   return f(caf::meta::type_name("resource_spec"), x.name, x.resource_class,
            x.type, x.parameters, x.monitor_interval, x.monitor_timeout,
-           x.escalation);
+           x.escalation, x.ports);
 }
 
 bool operator==(const resource_spec& x, const resource_spec& y);
@@ -102,14 +131,22 @@ struct assembly_spec {
   caf::timespan boot_timeout{std::chrono::seconds(120)};
   /// How long a graceful shutdown may take before the VM is forced off.
   caf::timespan stop_timeout{std::chrono::seconds(30)};
+  /// The guest's NIC: empty for pcloudd's default (user-mode networking on
+  /// qemu:///embed, libvirt's `default` network on qemu:///system),
+  /// `user`, `none` (no NIC), or the name of a libvirt network.
+  std::string network;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, assembly_spec& x) {
   return f(caf::meta::type_name("assembly_spec"), x.name, x.uuid, x.jeos,
            x.memory_mib, x.vcpus, x.resources, x.escalation, x.boot_timeout,
-           x.stop_timeout);
+           x.stop_timeout, x.network);
 }
+
+/// The network names with a meaning of their own in `assembly_spec::network`.
+inline constexpr const char* user_network = "user";
+inline constexpr const char* no_network = "none";
 
 bool operator==(const assembly_spec& x, const assembly_spec& y);
 

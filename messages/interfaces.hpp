@@ -44,7 +44,13 @@ using hypervisor_actor = caf::typed_actor<
   caf::replies_to<shutdown_atom, std::string,
                   caf::timespan>::with<caf::ok_atom>,
   /// The host path of a running assembly's serial console (a pty).
-  caf::replies_to<console_atom, std::string>::with<std::string>>;
+  caf::replies_to<console_atom, std::string>::with<std::string>,
+  /// Which of these host ports could be forwarded now (nothing else has them
+  /// bound on the forward address): answers the free ones.
+  caf::replies_to<port_atom,
+                  std::vector<service_port>>::with<std::vector<service_port>>,
+  /// The networks an assembly may name: user, none and libvirt's own.
+  caf::replies_to<network_atom>::with<std::vector<std::string>>>;
 
 /// AMQP links to guest agents. `attach` makes the gateway talk to the agent of
 /// one domain incarnation; on hello it configures the agent's resource set and

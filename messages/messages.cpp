@@ -52,18 +52,38 @@ std::optional<deployable_policy> parse_deployable_policy(const std::string& x) {
   return std::nullopt;
 }
 
+bool operator==(const service_port& x, const service_port& y) {
+  return std::tie(x.name, x.protocol, x.guest_port, x.host_port)
+         == std::tie(y.name, y.protocol, y.guest_port, y.host_port);
+}
+
+std::string describe_port(const service_port& x, const std::string& address,
+                          bool forwarded) {
+  auto proto = x.protocol == "tcp" ? std::string{} : "/" + x.protocol;
+  auto guest = std::to_string(x.guest_port) + proto;
+  if (forwarded && x.host_port != 0) {
+    return x.name + " " + address + ":" + std::to_string(x.host_port) + " -> "
+           + guest;
+  }
+  if (!forwarded && !address.empty()) {
+    return x.name + " " + address + ":" + guest;
+  }
+  return x.name + " " + guest;
+}
+
 bool operator==(const resource_spec& x, const resource_spec& y) {
   return std::tie(x.name, x.resource_class, x.type, x.parameters,
-                  x.monitor_interval, x.monitor_timeout, x.escalation)
+                  x.monitor_interval, x.monitor_timeout, x.escalation, x.ports)
          == std::tie(y.name, y.resource_class, y.type, y.parameters,
-                     y.monitor_interval, y.monitor_timeout, y.escalation);
+                     y.monitor_interval, y.monitor_timeout, y.escalation,
+                     y.ports);
 }
 
 bool operator==(const assembly_spec& x, const assembly_spec& y) {
   return std::tie(x.name, x.uuid, x.jeos, x.memory_mib, x.vcpus, x.resources,
-                  x.escalation, x.boot_timeout, x.stop_timeout)
+                  x.escalation, x.boot_timeout, x.stop_timeout, x.network)
          == std::tie(y.name, y.uuid, y.jeos, y.memory_mib, y.vcpus, y.resources,
-                     y.escalation, y.boot_timeout, y.stop_timeout);
+                     y.escalation, y.boot_timeout, y.stop_timeout, y.network);
 }
 
 bool operator==(const deployable_spec& x, const deployable_spec& y) {

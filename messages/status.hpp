@@ -36,13 +36,15 @@ struct assembly_status {
   uint32_t restarts = 0;
   uint32_t failures_in_window = 0;
   std::vector<resource_status> resources;
+  /// The guest's addresses as its agent reported them in its hello.
+  std::vector<std::string> addresses;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, assembly_status& x) {
   return f(caf::meta::type_name("assembly_status"), x.name, x.state, x.reason,
            x.domain_name, x.incarnation, x.restarts, x.failures_in_window,
-           x.resources);
+           x.resources, x.addresses);
 }
 
 struct deployable_status {

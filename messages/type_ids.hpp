@@ -25,6 +25,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(pcloud, caf::first_custom_type_id)
 
   CAF_ADD_TYPE_ID(pcloud, (pcloud::msg::escalation_policy))
   CAF_ADD_TYPE_ID(pcloud, (pcloud::msg::deployable_policy))
+  CAF_ADD_TYPE_ID(pcloud, (pcloud::msg::service_port))
+  CAF_ADD_TYPE_ID(pcloud, (std::vector<pcloud::msg::service_port>))
   CAF_ADD_TYPE_ID(pcloud, (pcloud::msg::resource_spec))
   CAF_ADD_TYPE_ID(pcloud, (pcloud::msg::assembly_spec))
   CAF_ADD_TYPE_ID(pcloud, (pcloud::msg::deployable_spec))
@@ -66,6 +68,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(pcloud, caf::first_custom_type_id)
   CAF_ADD_ATOM(pcloud, pcloud::msg, boot_timeout_atom, "boot_tmo")
   CAF_ADD_ATOM(pcloud, pcloud::msg, create_atom, "create")
   CAF_ADD_ATOM(pcloud, pcloud::msg, import_atom, "import")
+  CAF_ADD_ATOM(pcloud, pcloud::msg, port_atom, "port")
+  CAF_ADD_ATOM(pcloud, pcloud::msg, network_atom, "network")
 
 CAF_END_TYPE_ID_BLOCK(pcloud)
 // clang-format on

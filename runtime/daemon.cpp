@@ -227,6 +227,8 @@ result<std::unique_ptr<daemon>> daemon::start(caf::actor_system& sys,
   hv_opts.state_dir = opts.state_dir;
   hv_opts.images = make_image_resolver(images);
   hv_opts.virt_type = opts.virt_type;
+  hv_opts.default_network = opts.network;
+  hv_opts.forward_address = opts.forward_address;
   if (auto root = embed_root_of(hv_opts.uri); !root.empty()) {
     if (auto ok = prepare_embed_root(root); !ok) {
       d->stop();
@@ -254,8 +256,11 @@ result<std::unique_ptr<daemon>> daemon::start(caf::actor_system& sys,
   }
   auto consoles = spawn_console_factory(sys);
   d->actors_.push_back(caf::actor_cast<caf::actor>(consoles));
-  actors::shell_services services{*store, image_store, bus,
-                                  *hv,    gateway,     consoles};
+  actors::network_settings network{network_of(hv_opts, {}),
+                                   opts.forward_address, opts.forward_first,
+                                   opts.forward_last};
+  actors::shell_services services{*store,  image_store, bus,    *hv,
+                                  gateway, consoles,    network};
   auto shell = sys.spawn(actors::shell_service, d->token_, services,
                          std::move(*templates), std::move(loaded),
                          static_cast<uint64_t>(std::random_device{}()) << 32

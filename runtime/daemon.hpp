@@ -24,6 +24,14 @@ struct daemon_options {
   std::string libvirt_uri;
   /// "qemu" (TCG) or "kvm".
   std::string virt_type = "qemu";
+  /// The network of assemblies that name none; empty: "user" on embed,
+  /// libvirt's "default" on qemu:///system.
+  std::string network;
+  /// User-mode networking forwards host ports from this address, allocated
+  /// from this range.
+  std::string forward_address = "127.0.0.1";
+  uint16_t forward_first = 20000;
+  uint16_t forward_last = 29999;
   std::string listen_address = "127.0.0.1";
   /// 0 picks a free port (tests); pcloudsh's default is 7460.
   uint16_t listen_port = 7460;

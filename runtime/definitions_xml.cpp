@@ -28,6 +28,15 @@ void write_resource_body(xml::node& out, const msg::resource_spec& x) {
   for (auto& [key, value] : x.parameters) {
     out.child("parameter").attr("name", key).attr("value", value);
   }
+  for (auto& p : x.ports) {
+    auto port = out.child("port");
+    port.attr("name", p.name)
+      .attr("protocol", p.protocol)
+      .attr("guest", std::to_string(p.guest_port));
+    if (p.host_port != 0) {
+      port.attr("host", std::to_string(p.host_port));
+    }
+  }
 }
 
 // The schema has checked the syntax of every value read below, so these
@@ -75,6 +84,24 @@ result<void> read_resource_body(const xml::node& n, msg::resource_spec& x,
                   + ": parameter '" + key + "' given twice");
     }
   }
+  for (auto& p : n.find_all("port")) {
+    msg::service_port port;
+    port.name = p.attribute("name");
+    if (auto proto = p.attribute("protocol"); !proto.empty()) {
+      port.protocol = proto;
+    }
+    port.guest_port = static_cast<uint16_t>(count_attr(p, "guest", 0));
+    port.host_port = static_cast<uint16_t>(count_attr(p, "host", 0));
+    for (auto& q : x.ports) {
+      if (q.name == port.name
+          || (q.guest_port == port.guest_port && q.protocol == port.protocol)) {
+        return fail(origin + ": line " + std::to_string(p.line()) + ": port '"
+                    + port.name + "' (" + std::to_string(port.guest_port) + "/"
+                    + port.protocol + ") given twice");
+      }
+    }
+    x.ports.push_back(std::move(port));
+  }
   return {};
 }
 
@@ -109,6 +136,9 @@ std::string to_xml(const msg::assembly_spec& x) {
     .attr("vcpus", std::to_string(x.vcpus))
     .attr("boot-timeout", format_exact_duration(x.boot_timeout))
     .attr("stop-timeout", format_exact_duration(x.stop_timeout));
+  if (!x.network.empty()) {
+    root.attr("network", x.network);
+  }
   if (x.escalation) {
     write_escalation(root, "escalation", *x.escalation);
   }
@@ -155,6 +185,7 @@ result<msg::assembly_spec> assembly_from_xml(const std::string& text,
   x.vcpus = count_attr(root, "vcpus", x.vcpus);
   x.boot_timeout = duration_attr(root, "boot-timeout", x.boot_timeout);
   x.stop_timeout = duration_attr(root, "stop-timeout", x.stop_timeout);
+  x.network = root.attribute("network");
   if (auto esc = root.find("escalation")) {
     x.escalation = read_escalation(*esc);
   }

@@ -6,8 +6,11 @@
 // when pcloud itself destroyed or shut down the domain.
 #include "runtime/hypervisor.hpp"
 
+#include <arpa/inet.h>
 #include <grp.h>
+#include <netinet/in.h>
 #include <pwd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -183,6 +186,52 @@ void watch_qemu(self_ptr self, const std::string& assembly, tracked& t,
   }
 }
 
+/// Whether QEMU could bind `port` on `address` now. SO_REUSEADDR as QEMU's
+/// own listeners use it: a port with connections in TIME_WAIT is free.
+bool port_free(const std::string& address, const msg::service_port& port) {
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(port.host_port);
+  if (::inet_pton(AF_INET, address.c_str(), &sa.sin_addr) != 1) {
+    return false;
+  }
+  int fd = ::socket(
+    AF_INET, (port.protocol == "udp" ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC,
+    0);
+  if (fd < 0) {
+    return false;
+  }
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0;
+  ::close(fd);
+  return ok;
+}
+
+/// The NIC of an assembly's domain: user-mode networking forwards every
+/// resource's ports from the forward address.
+virt::nic_config nic_of(const hypervisor_options& opts,
+                        const msg::assembly_spec& spec) {
+  virt::nic_config nic;
+  auto network = network_of(opts, spec);
+  if (network == msg::no_network) {
+    return nic;
+  }
+  nic.network = network;
+  nic.mac = virt::mac_for(spec.uuid);
+  if (network == msg::user_network) {
+    for (auto& r : spec.resources) {
+      for (auto& p : r.ports) {
+        if (p.host_port != 0) {
+          nic.forwards.push_back(
+            {p.protocol, opts.forward_address, p.host_port, p.guest_port});
+        }
+      }
+    }
+  }
+  return nic;
+}
+
 /// The host end of an assembly's agent channel: named by the assembly's UUID,
 /// which stays the same across domain incarnations.
 std::string channel_path(const hypervisor_options& opts,
@@ -260,10 +309,17 @@ caf::result<msg::domain_info> start(self_ptr self, msg::assembly_spec spec,
   cfg.kernel = image->kernel;
   cfg.initrd = image->initrd;
   cfg.cmdline = image->cmdline;
+  cfg.nic = nic_of(st.opts, spec);
   if (!cfg.kernel.empty()) {
-    // Direct boot: the agent learns its assembly from the command line.
+    // Direct boot: the agent learns its assembly from the command line, and
+    // the guest how to bring its NIC up (user-mode networking always hands
+    // out the same address; a libvirt network's dnsmasq answers DHCP).
     cfg.cmdline += (cfg.cmdline.empty() ? "" : " ");
     cfg.cmdline += "pcloud.assembly=" + spec.name;
+    if (!cfg.nic.network.empty()) {
+      cfg.cmdline += cfg.nic.network == msg::user_network ? " pcloud.net=user"
+                                                          : " pcloud.net=dhcp";
+    }
   }
   cfg.disk = image->disk;
   cfg.disk_format = image->disk_format;
@@ -513,6 +569,19 @@ std::string embed_root_of(const std::string& uri) {
   return uri.substr(prefix.size());
 }
 
+std::string network_of(const hypervisor_options& opts,
+                       const msg::assembly_spec& spec) {
+  if (!spec.network.empty()) {
+    return spec.network;
+  }
+  if (!opts.default_network.empty()) {
+    return opts.default_network;
+  }
+  auto daemonless
+    = !embed_root_of(opts.uri).empty() || opts.uri.rfind("test:", 0) == 0;
+  return daemonless ? msg::user_network : "default";
+}
+
 result<void> prepare_embed_root(const std::string& root) {
   if (root.empty() || root.front() != '/') {
     return fail("embed root must be an absolute path, got '" + root + "'");
@@ -607,6 +676,26 @@ result<msg::hypervisor_actor> spawn_hypervisor(caf::actor_system& sys,
           auto rp = self->make_response_promise<std::string>();
           when_connected(
             self, [=]() mutable { deliver(rp, console_path(self, assembly)); });
+          return rp;
+        },
+        [=](msg::port_atom, const std::vector<msg::service_port>& ports) {
+          std::vector<msg::service_port> free;
+          for (auto& p : ports) {
+            if (port_free(self->state.opts.forward_address, p)) {
+              free.push_back(p);
+            }
+          }
+          return free;
+        },
+        [=](msg::network_atom) {
+          auto rp = self->make_response_promise<std::vector<std::string>>();
+          when_connected(self, [=]() mutable {
+            std::vector<std::string> names{msg::user_network, msg::no_network};
+            if (auto more = self->state.conn->network_names()) {
+              names.insert(names.end(), more->begin(), more->end());
+            }
+            rp.deliver(std::move(names));
+          });
           return rp;
         },
         [=](const lifecycle_note& note) {

@@ -35,6 +35,12 @@ struct hypervisor_options {
   image_resolver images;
   /// "qemu" (TCG) by default; "kvm" where /dev/kvm works.
   std::string virt_type = "qemu";
+  /// The network of assemblies that name none; empty: "user" (QEMU
+  /// user-mode networking) on qemu:///embed and test:///default, libvirt's
+  /// "default" network on other URIs.
+  std::string default_network;
+  /// Where user-mode networking's host port forwards listen.
+  std::string forward_address = "127.0.0.1";
   /// How long a start retries while libvirt still cleans up the previous
   /// incarnation under the same name ("domain ... already exists").
   caf::timespan start_retry{std::chrono::seconds(10)};
@@ -42,6 +48,11 @@ struct hypervisor_options {
 
 /// The embed root of a qemu:///embed URI, or empty for other URIs.
 std::string embed_root_of(const std::string& uri);
+
+/// The network an assembly's NIC joins under `opts`: "user", "none" or a
+/// libvirt network.
+std::string network_of(const hypervisor_options& opts,
+                       const msg::assembly_spec& spec);
 
 /// Writes what an embed root needs on a fresh machine (its qemu.conf).
 result<void> prepare_embed_root(const std::string& root);

@@ -3,6 +3,7 @@
 //
 // SIGTERM or SIGINT: a clean exit that leaves the VMs running; the next
 // start adopts them (deployable_stop is how VMs are stopped).
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -39,6 +40,13 @@ void usage(FILE* out) {
     "  --uri URI          libvirt URI (default qemu:///embed?root=STATE/"
     "libvirt)\n"
     "  --listen ADDR:PORT shell service (default 127.0.0.1:7460)\n"
+    "  --network NAME     NIC of assemblies that name none: user (QEMU\n"
+    "                     user-mode, port forwards), none, or a libvirt\n"
+    "                     network (default: user on embed, default on\n"
+    "                     qemu:///system)\n"
+    "  --forward-address A  host address of port forwards (default\n"
+    "                     127.0.0.1)\n"
+    "  --forward-ports F-L  host ports to allocate (default 20000-29999)\n"
     "  --log-level LEVEL  trace, debug, info, warn, error (default info)\n"
     "  --log-file FILE    log here instead of standard error\n"
     "  --hooks-dir DIR    notification hooks (default STATE/hooks)\n"
@@ -79,6 +87,37 @@ bool parse_listen(const std::string& text, daemon_options& opts) {
   return !opts.listen_address.empty();
 }
 
+void set_forward_ports(const std::string& what, const std::string& text,
+                       cli& c) {
+  auto dash = text.find('-');
+  auto number = [](const std::string& x) -> long {
+    if (x.empty() || x.size() > 5
+        || x.find_first_not_of("0123456789") != std::string::npos) {
+      return -1;
+    }
+    return std::stol(x);
+  };
+  auto first = dash == std::string::npos ? -1 : number(text.substr(0, dash));
+  auto last = dash == std::string::npos ? -1 : number(text.substr(dash + 1));
+  if (first < 1024 || last > 65535 || first > last) {
+    die(what
+        + " wants FIRST-LAST within 1024-65535 (QEMU cannot listen "
+          "on privileged ports), not '"
+        + text + "'");
+  }
+  c.opts.forward_first = static_cast<uint16_t>(first);
+  c.opts.forward_last = static_cast<uint16_t>(last);
+}
+
+void set_forward_address(const std::string& what, const std::string& text,
+                         cli& c) {
+  in_addr ignored{};
+  if (::inet_pton(AF_INET, text.c_str(), &ignored) != 1) {
+    die(what + " wants an IPv4 address such as 127.0.0.1, not '" + text + "'");
+  }
+  c.opts.forward_address = text;
+}
+
 void set_hooks_timeout(const std::string& what, const std::string& text,
                        cli& c) {
   auto d = pcloud::msg::parse_duration(text);
@@ -108,6 +147,17 @@ void read_config(const std::string& path, cli& c) {
   str("pcloud.libvirt-uri", c.opts.libvirt_uri);
   str("pcloud.virt-type", c.opts.virt_type);
   str("pcloud.listen-address", c.opts.listen_address);
+  str("pcloud.network", c.opts.network);
+  std::string forward;
+  str("pcloud.forward-address", forward);
+  if (!forward.empty()) {
+    set_forward_address(path + ": pcloud.forward-address", forward, c);
+  }
+  forward.clear();
+  str("pcloud.forward-ports", forward);
+  if (!forward.empty()) {
+    set_forward_ports(path + ": pcloud.forward-ports", forward, c);
+  }
   str("pcloud.log-level", c.log.level);
   str("pcloud.log-file", c.log.file);
   str("pcloud.hooks-dir", c.opts.hooks_dir);
@@ -167,6 +217,12 @@ cli parse(int argc, char** argv) {
       if (!parse_listen(text, c.opts)) {
         die("--listen wants ADDRESS:PORT, not '" + text + "'");
       }
+    } else if (arg == "--network") {
+      c.opts.network = value();
+    } else if (arg == "--forward-address") {
+      set_forward_address("--forward-address", value(), c);
+    } else if (arg == "--forward-ports") {
+      set_forward_ports("--forward-ports", value(), c);
     } else if (arg == "--log-level") {
       c.log.level = value();
     } else if (arg == "--log-file") {

@@ -246,6 +246,23 @@ result<std::vector<domain>> connection::list_active() {
   return result;
 }
 
+result<std::vector<std::string>> connection::network_names() {
+  virNetworkPtr* nets = nullptr;
+  auto n = virConnectListAllNetworks(ptr_.get(), &nets, 0);
+  if (n < 0) {
+    return last_error("virConnectListAllNetworks");
+  }
+  std::vector<std::string> result;
+  for (int i = 0; i < n; ++i) {
+    if (const char* name = virNetworkGetName(nets[i])) {
+      result.emplace_back(name);
+    }
+    virNetworkFree(nets[i]);
+  }
+  free(nets);
+  return result;
+}
+
 void connection::close() {
   drop_callbacks();
   ptr_.reset();

@@ -70,6 +70,9 @@ public:
   /// The domain called `name`; an empty optional when there is none.
   result<std::optional<domain>> lookup(const std::string& name);
   result<std::vector<domain>> list_active();
+  /// The names of the libvirt networks this connection defines (active or
+  /// not); an error where the driver has no networks (embed).
+  result<std::vector<std::string>> network_names();
   bool alive() const;
 
   /// Asks for the domain capabilities of `virt_type` guests on x86_64,

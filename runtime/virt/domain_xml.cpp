@@ -1,5 +1,7 @@
 #include "runtime/virt/domain_xml.hpp"
 
+#include <cctype>
+
 #include "runtime/xml/document.hpp"
 
 namespace pcloud::runtime::virt {
@@ -7,6 +9,43 @@ namespace pcloud::runtime::virt {
 std::string domain_name_for(const std::string& assembly) {
   return "pcloud-" + assembly;
 }
+
+std::string mac_for(const std::string& assembly_uuid) {
+  std::string hex;
+  for (char c : assembly_uuid) {
+    if (std::isxdigit(static_cast<unsigned char>(c))) {
+      hex += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+  }
+  hex.resize(6, '0');
+  return "52:54:00:" + hex.substr(0, 2) + ":" + hex.substr(2, 2) + ":"
+         + hex.substr(4, 2);
+}
+
+namespace {
+
+/// QEMU's -netdev user with its host forwards, and the virtio-net device on
+/// an explicit PCI slot: without one QEMU put it where libvirt had placed the
+/// virtio-serial controller and refused to start.
+void add_user_network(xml::node& dom, const nic_config& nic) {
+  std::string netdev = "user,id=pcloud0";
+  for (auto& f : nic.forwards) {
+    netdev += ",hostfwd=" + f.protocol + ":" + f.host_address + ":"
+              + std::to_string(f.host_port)
+              + "-:" + std::to_string(f.guest_port);
+  }
+  std::string device = "virtio-net-pci,netdev=pcloud0,bus=pci.0,addr=0x10";
+  if (!nic.mac.empty()) {
+    device += ",mac=" + nic.mac;
+  }
+  auto cmd = dom.child_ns(qemu_namespace, "qemu", "commandline");
+  for (auto& arg :
+       {std::string{"-netdev"}, netdev, std::string{"-device"}, device}) {
+    cmd.child_in_namespace("arg").attr("value", arg);
+  }
+}
+
+} // namespace
 
 std::string domain_xml(const domain_config& cfg) {
   xml::document doc{"domain"};
@@ -66,7 +105,19 @@ std::string domain_xml(const domain_config& cfg) {
       .attr("type", "virtio")
       .attr("name", agent_channel_name);
   }
+  if (!cfg.nic.network.empty() && cfg.nic.network != "user") {
+    auto nic = devices.child("interface");
+    nic.attr("type", "network");
+    if (!cfg.nic.mac.empty()) {
+      nic.child("mac").attr("address", cfg.nic.mac);
+    }
+    nic.child("source").attr("network", cfg.nic.network);
+    nic.child("model").attr("type", "virtio");
+  }
   devices.child("memballoon").attr("model", "none");
+  if (cfg.nic.network == "user") {
+    add_user_network(dom, cfg.nic);
+  }
   return doc.to_string();
 }
 

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "runtime/result.hpp"
 
@@ -30,6 +31,34 @@ struct domain_metadata {
   uint64_t incarnation = 0;
 };
 
+/// Namespace of libvirt's QEMU pass-through elements (<qemu:commandline>).
+inline constexpr const char* qemu_namespace
+  = "http://libvirt.org/schemas/domain/qemu/1.0";
+
+/// A host port forwarded to a guest port by QEMU's user-mode networking.
+struct port_forward {
+  std::string protocol = "tcp";
+  std::string host_address = "127.0.0.1";
+  uint16_t host_port = 0;
+  uint16_t guest_port = 0;
+};
+
+/// The guest's one NIC, a virtio-net device.
+struct nic_config {
+  /// Empty: no NIC; "user": QEMU user-mode networking (no bridge, no daemon:
+  /// what qemu:///embed can have); anything else names a libvirt network.
+  std::string network;
+  std::string mac;
+  /// Only with "user": libvirt 9.0 forwards ports for the passt backend
+  /// alone, which it lacks, so these go to QEMU's -netdev directly.
+  std::vector<port_forward> forwards;
+};
+
+/// The MAC address of an assembly's NIC: locally administered under QEMU's
+/// 52:54:00 prefix, taken from the assembly UUID, so it stays the same across
+/// incarnations and a clone (a new UUID) gets its own.
+std::string mac_for(const std::string& assembly_uuid);
+
 struct domain_config {
   std::string name;
   /// A fresh UUID for every incarnation: events of the previous one, which
@@ -52,6 +81,7 @@ struct domain_config {
   /// Host end of the agent's virtio-serial channel (a unix socket QEMU
   /// creates); no channel when empty.
   std::string channel_socket;
+  nic_config nic;
   domain_metadata metadata;
 };
 

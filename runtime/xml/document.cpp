@@ -90,6 +90,10 @@ node node::child_ns(const std::string& href, const std::string& prefix,
   return node{n};
 }
 
+node node::child_in_namespace(const std::string& name) {
+  return node{xmlNewChild(ptr_, ptr_->ns, u(name), nullptr)};
+}
+
 node& node::attr(const std::string& name, const std::string& value) {
   xmlSetProp(ptr_, u(name), u(value));
   return *this;

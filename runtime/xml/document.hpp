@@ -24,6 +24,8 @@ public:
   /// Appends <name> in the namespace `href` with the given prefix.
   node child_ns(const std::string& href, const std::string& prefix,
                 const std::string& name);
+  /// Appends an empty element in this element's namespace.
+  node child_in_namespace(const std::string& name);
   node& attr(const std::string& name, const std::string& value);
 
   /// The first child element called `name`, if any.

@@ -101,10 +101,14 @@ public:
     msg::resource_template dummy;
     dummy.name = "dummy";
     dummy.variants["tiny"] = make_resource("");
+    msg::resource_template web;
+    web.name = "web";
+    web.variants["tiny"] = make_resource("");
+    web.variants["tiny"].ports.push_back({"http", "tcp", 80, 0});
     service = sys.spawn(
       actors::shell_service, token,
-      actors::shell_services{store, images, bus, hypervisor, gateway, {}},
-      std::vector<msg::resource_template>{dummy}, msg::definitions{},
+      actors::shell_services{store, images, bus, hypervisor, gateway, {}, {}},
+      std::vector<msg::resource_template>{dummy, web}, msg::definitions{},
       uint64_t{42});
     sched.run();
   }
@@ -237,4 +241,97 @@ TEST_F(shell_service_test, starts_and_stops_a_deployable_and_persists_it) {
   EXPECT_FALSE(stored->deployables["dep1"].running);
   EXPECT_EQ(hv->count("shutdown assy1"), 1u);
   EXPECT_EQ(call("deployable_status", {"dep1"}).rows[0][1], "STOPPED");
+}
+
+TEST_F(shell_service_test, template_ports_get_host_ports_that_never_collide) {
+  ASSERT_TRUE(call("assembly_create", {"assy1", "tiny", "x86_64"}).ok);
+  auto r = call("assembly_resource_add", {"www", "web", "assy1"});
+  ASSERT_TRUE(r.ok) << r.message;
+  EXPECT_NE(r.message.find("http 127.0.0.1:20080 -> 80"), std::string::npos)
+    << r.message;
+  ASSERT_EQ(stored->assemblies["assy1"].resources.at(0).ports.at(0).host_port,
+            20080);
+  // A clone serves at the same time: it gets a port of its own.
+  ASSERT_TRUE(call("assembly_clone", {"assy1", "assy2"}).ok);
+  EXPECT_EQ(stored->assemblies["assy2"].resources.at(0).ports.at(0).host_port,
+            20081);
+  // Something outside pcloud has 20082 bound: it is passed over.
+  hv->busy_ports = {20082};
+  ASSERT_TRUE(call("assembly_create", {"assy3", "tiny", "x86_64"}).ok);
+  ASSERT_TRUE(call("assembly_resource_add", {"www", "web", "assy3"}).ok);
+  EXPECT_EQ(stored->assemblies["assy3"].resources.at(0).ports.at(0).host_port,
+            20083);
+  auto list = call("assembly_list", {});
+  ASSERT_EQ(list.rows.size(), 3u);
+  EXPECT_EQ(list.rows[1][5], "www http 127.0.0.1:20081 -> 80");
+  EXPECT_EQ(list.rows[1][4], "user");
+}
+
+TEST_F(shell_service_test, bad_ports_are_refused_and_change_nothing) {
+  ASSERT_TRUE(call("assembly_create", {"assy1", "tiny", "x86_64"}).ok);
+  ASSERT_TRUE(call("assembly_resource_add", {"www", "web", "assy1"}).ok);
+  ASSERT_TRUE(call("assembly_create", {"assy2", "tiny", "x86_64"}).ok);
+  ASSERT_TRUE(call("assembly_resource_add", {"www", "web", "assy2"}).ok);
+  auto before = stored->assemblies;
+  hv->busy_ports = {25000};
+  struct refusal {
+    std::vector<std::string> args;
+    std::string message;
+  };
+  for (auto& x : std::vector<refusal>{
+         {{"assy2", "www", "0", "21000"},
+          "PORT must be a port number from 1 to 65535, not '0'"},
+         {{"assy2", "www", "80", "65536"},
+          "HOST_PORT must be a port number from 1 to 65535, not '65536'"},
+         {{"assy2", "www", "80/sctp", "21000"},
+          "PORT '80/sctp': the protocol is tcp or udp"},
+         {{"assy2", "www", "http", "21000"},
+          "PORT must be a port number from 1 to 65535, not 'http'"},
+         {{"assy2", "www", "80", "80"},
+          "HOST_PORT 80 is privileged: QEMU runs as an unprivileged user and "
+          "cannot listen there (use 1024-65535)"},
+         {{"assy2", "www", "80", "20080"},
+          "host port 20080/tcp is taken by assy1/www (http)"},
+         {{"assy2", "www", "80", "25000"},
+          "host port 25000/tcp is in use on 127.0.0.1 by another program"},
+         {{"assy2", "nosuch", "80", "21000"},
+          "assembly 'assy2' has no resource 'nosuch' (assembly_resource_list "
+          "assy2)"},
+         {{"assy9", "www", "80", "21000"},
+          "no assembly named 'assy9' (assembly_list shows them)"},
+       }) {
+    auto r = call("assembly_port_set", x.args);
+    EXPECT_FALSE(r.ok);
+    EXPECT_EQ(r.message, x.message);
+  }
+  EXPECT_EQ(stored->assemblies, before);
+  auto r = call("assembly_port_set", {"assy2", "www", "80", "21000"});
+  ASSERT_TRUE(r.ok) << r.message;
+  EXPECT_EQ(stored->assemblies["assy2"].resources[0].ports[0].host_port, 21000);
+  // A port the template did not declare.
+  r = call("assembly_port_set", {"assy2", "www", "8443"});
+  ASSERT_TRUE(r.ok) << r.message;
+  EXPECT_EQ(r.message, "www 8443/tcp forwarded from host port 28443");
+  r = call("assembly_port_remove", {"assy2", "www", "8443"});
+  ASSERT_TRUE(r.ok) << r.message;
+  EXPECT_EQ(stored->assemblies["assy2"].resources[0].ports.size(), 1u);
+  EXPECT_FALSE(call("assembly_port_remove", {"assy2", "www", "8443"}).ok);
+}
+
+TEST_F(shell_service_test, networks_must_exist) {
+  ASSERT_TRUE(call("assembly_create", {"assy1", "tiny", "x86_64"}).ok);
+  ASSERT_TRUE(call("assembly_resource_add", {"www", "web", "assy1"}).ok);
+  auto r = call("assembly_network_set", {"assy1", "nosuch"});
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.message, "no network named 'nosuch' (networks: user, none, "
+                       "default)");
+  EXPECT_EQ(stored->assemblies["assy1"].network, "");
+  ASSERT_TRUE(call("assembly_network_set", {"assy1", "none"}).ok);
+  EXPECT_EQ(stored->assemblies["assy1"].network, "none");
+  EXPECT_EQ(call("assembly_resource_list", {"assy1"}).rows.at(0).at(4),
+            "(no network)");
+  // On a libvirt network the guest's own address is where it answers.
+  ASSERT_TRUE(call("assembly_network_set", {"assy1", "default"}).ok);
+  EXPECT_EQ(call("assembly_resource_list", {"assy1"}).rows.at(0).at(4),
+            "http 80");
 }

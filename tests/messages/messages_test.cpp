@@ -98,10 +98,12 @@ TEST_F(messages_test, reports_and_events_survive_serialization) {
                            3,
                            2,
                            1,
-                           {{"httpd", msg::state::active, "", 4, 1}}});
+                           {{"httpd", msg::state::active, "", 4, 1}},
+                           {"10.0.2.15"}});
   auto st2 = round_trip(st);
   ASSERT_EQ(st2.assemblies.size(), 1u);
   EXPECT_EQ(st2.assemblies[0].resources[0].restarts, 4u);
+  EXPECT_EQ(st2.assemblies[0].addresses, std::vector<std::string>{"10.0.2.15"});
 }
 
 TEST_F(messages_test, every_type_is_registered_under_its_name) {

@@ -2,6 +2,10 @@
 #include "runtime/definitions_xml.hpp"
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
 
 #include <gtest/gtest.h>
 
@@ -27,6 +31,7 @@ protected:
     x.vcpus = 2;
     x.boot_timeout = 90s;
     x.stop_timeout = 1500ms;
+    x.network = "user";
     x.escalation = msg::default_assembly_policy();
     msg::resource_spec r;
     r.name = "httpd";
@@ -35,7 +40,9 @@ protected:
     r.parameters = {{"user", "www-data"}, {"env.LANG", "C"}};
     r.monitor_interval = 5s;
     r.monitor_timeout = 250ms;
+    r.ports = {{"http", "tcp", 80, 20080}, {"dns", "udp", 53, 0}};
     x.resources.push_back(r);
+    r.ports.clear();
     r.name = "dummy";
     r.resource_class = "ocf";
     r.type = "heartbeat:Dummy";
@@ -107,6 +114,18 @@ TEST_F(definitions_xml, refuses_bad_names_durations_and_roots) {
   EXPECT_FALSE(edit("boot-timeout=\"90s\"", "boot-timeout=\"soon\""));
   EXPECT_FALSE(edit("uuid=\"0f0e", "uuid=\"zz0e"));
   EXPECT_FALSE(edit("memory-mib=\"256\"", "memory-mib=\"-1\""));
+  EXPECT_FALSE(edit("guest=\"80\"", "guest=\"0\""));
+  EXPECT_FALSE(edit("guest=\"80\"", "guest=\"65536\""));
+  EXPECT_FALSE(edit("host=\"20080\"", "host=\"http\""));
+  EXPECT_FALSE(edit("protocol=\"udp\"", "protocol=\"sctp\""));
+  EXPECT_FALSE(edit("network=\"user\"", "network=\"a b\""));
+  for (auto twice : {edit("name=\"dns\"", "name=\"http\""),
+                     edit("protocol=\"udp\" guest=\"53\"",
+                          "protocol=\"tcp\" guest=\"80\"")}) {
+    ASSERT_FALSE(twice);
+    EXPECT_NE(twice.error().find("given twice"), std::string::npos)
+      << twice.error();
+  }
   auto dep = deployable_from_xml(good, "d.xml", *schema);
   ASSERT_FALSE(dep);
   EXPECT_NE(dep.error().find("expected <deployable>"), std::string::npos)
@@ -135,6 +154,27 @@ TEST_F(definitions_xml, templates_of_conf_load) {
   ASSERT_EQ(t->variants.size(), 2u);
   EXPECT_EQ(t->variants.at("debian12").type, "apache2.service");
   EXPECT_EQ(t->variants.at("debian12").monitor_interval, 5s);
+}
+
+TEST_F(definitions_xml, every_template_in_conf_loads_and_declares_its_ports) {
+  namespace fs = std::filesystem;
+  std::map<std::string, msg::resource_template> loaded;
+  for (auto& entry : fs::directory_iterator{PCLOUD_CONF_DIR "/templates"}) {
+    std::ifstream in{entry.path()};
+    std::stringstream text;
+    text << in.rdbuf();
+    auto t = template_from_xml(text.str(), entry.path().filename(), *schema);
+    ASSERT_TRUE(t) << t.error();
+    EXPECT_EQ(t->name + ".xml", entry.path().filename().string());
+    loaded[t->name] = *t;
+  }
+  ASSERT_EQ(loaded.count("httpd"), 1u);
+  for (auto& [jeos, spec] : loaded["httpd"].variants) {
+    ASSERT_EQ(spec.ports.size(), 1u) << jeos;
+    EXPECT_EQ(spec.ports[0].guest_port, 80) << jeos;
+    EXPECT_EQ(spec.ports[0].protocol, "tcp") << jeos;
+    EXPECT_EQ(spec.ports[0].host_port, 0) << jeos << ": pcloudd allocates";
+  }
 }
 
 } // namespace

@@ -60,6 +60,29 @@ TEST(domain_xml, disk_boot_with_kvm_and_more_resources) {
   expect_golden("disk-boot-kvm", domain_xml(cfg));
 }
 
+TEST(domain_xml, user_mode_networking_forwards_host_ports) {
+  auto cfg = tiny();
+  cfg.nic.network = "user";
+  cfg.nic.mac = mac_for("0e8f44aa-5a36-4f4b-8a0f-2d5f0c1c9b7e");
+  cfg.nic.forwards
+    = {{"tcp", "127.0.0.1", 20080, 80}, {"udp", "127.0.0.1", 20053, 53}};
+  expect_golden("tiny-user-network", domain_xml(cfg));
+}
+
+TEST(domain_xml, a_libvirt_network_is_an_interface) {
+  auto cfg = tiny();
+  cfg.nic.network = "default";
+  cfg.nic.mac = mac_for("0e8f44aa-5a36-4f4b-8a0f-2d5f0c1c9b7e");
+  expect_golden("tiny-libvirt-network", domain_xml(cfg));
+}
+
+TEST(domain_xml, the_mac_follows_the_assembly_uuid) {
+  EXPECT_EQ(mac_for("0e8f44aa-5a36-4f4b-8a0f-2d5f0c1c9b7e"),
+            "52:54:00:0e:8f:44");
+  EXPECT_NE(mac_for("0e8f44aa-5a36-4f4b-8a0f-2d5f0c1c9b7e"),
+            mac_for("1e8f44aa-5a36-4f4b-8a0f-2d5f0c1c9b7e"));
+}
+
 TEST(domain_xml, text_is_escaped_not_pasted) {
   auto cfg = tiny();
   cfg.cmdline = "console=ttyS0 x=\"<&>\"";

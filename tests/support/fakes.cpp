@@ -65,6 +65,21 @@ fake_hypervisor(msg::hypervisor_actor::pointer self,
       return caf::make_error(caf::sec::runtime_error,
                              "the fake VM of " + name + " has no console");
     },
+    [=](msg::port_atom, const std::vector<msg::service_port>& ports) {
+      std::vector<msg::service_port> free;
+      for (auto& p : ports) {
+        if (script->busy_ports.count(p.host_port) == 0) {
+          free.push_back(p);
+        }
+      }
+      return free;
+    },
+    [=](msg::network_atom) {
+      std::vector<std::string> names{msg::user_network, msg::no_network};
+      names.insert(names.end(), script->networks.begin(),
+                   script->networks.end());
+      return names;
+    },
   };
 }
 

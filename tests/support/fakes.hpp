@@ -6,6 +6,7 @@
 
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,10 @@ struct hypervisor_script {
   uint64_t next_incarnation = 1;
   /// The next this many starts fail.
   int failing_starts = 0;
+  /// Host ports something outside pcloud has bound.
+  std::set<uint16_t> busy_ports;
+  /// The libvirt networks the fake host defines.
+  std::vector<std::string> networks{"default"};
 
   size_t count(const std::string& call) const;
 };

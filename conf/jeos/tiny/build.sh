@@ -33,7 +33,7 @@ fi
 [ -n "$kpkg" ] || { echo "tiny: cannot find the Debian cloud kernel package" >&2; exit 1; }
 
 inputs() {
-  sha256sum "$0" "$here/inittab" "$here/rcS" "$busybox" | cut -d' ' -f1
+  sha256sum "$0" "$here/inittab" "$here/rcS" "$here/udhcpc.script" "$busybox" | cut -d' ' -f1
   echo "$kpkg"
   if [ -n "$agent_dir" ]; then
     (cd "$agent_dir" && find . -type f -print0 | sort -z | xargs -0 -r sha256sum)
@@ -89,6 +89,7 @@ mkdir -p "$root/etc/acpi/PWRF"
 printf '#!/bin/sh\nexec poweroff\n' > "$root/etc/acpi/PWRF/00000080"
 chmod 0755 "$root/etc/acpi/PWRF/00000080"
 install -m 0755 "$here/rcS" "$root/etc/init.d/rcS"
+install -m 0755 "$here/udhcpc.script" "$root/etc/udhcpc.script"
 echo "root::0:0:root:/root:/bin/sh" > "$root/etc/passwd"
 echo "root:x:0:" > "$root/etc/group"
 echo "pcloud-tiny" > "$root/etc/hostname"
