@@ -5,6 +5,8 @@
 #   1. `killall -9 httpd` typed inside one guest, through its serial console;
 #   2. one VM forced off from outside (SIGTERM to its qemu, what a destroy
 #      sends first: in embed mode no other process can open the domain).
+# curl asks every httpd from the host, through its port forward, before and
+# after each failure.
 # pcloudd stays running with the deployable up; the end says how to look
 # at it and how to stop it.
 #
@@ -28,6 +30,38 @@ wait_status() {
     fi
     sleep 1
   done
+}
+
+# The host port an assembly's httpd answers on, as assembly_list shows it.
+port_of() {
+  pcloudsh assembly_list | awk -v a="$1" '$1 == a && match($0, /127\.0\.0\.1:[0-9]+ -> 80/) {
+    print substr($0, RSTART + 10, RLENGTH - 16) }'
+}
+
+# curl, from the host, every httpd of the deployable.
+curl_all() {
+  local a port
+  for a in assy1 assy2 assy3; do
+    port=$(port_of "$a")
+    printf '  curl http://127.0.0.1:%s/  (%s) -> %s\n' "$port" "$a" \
+      "$(curl -s -m 2 "http://127.0.0.1:$port/" || echo 'no answer')"
+  done
+}
+
+# Asks assembly $1's httpd every 20 ms until it answers; says how long that
+# took since $2 (date +%s%N).
+wait_http() {
+  local port since=$2 deadline=$(( $(date +%s) + 300 ))
+  port=$(port_of "$1")
+  until curl -s -m 1 -o /dev/null "http://127.0.0.1:$port/"; do
+    if [ "$(date +%s)" -gt "$deadline" ]; then
+      echo "demo: $1's httpd does not answer on port $port" >&2
+      exit 1
+    fi
+    sleep 0.02
+  done
+  printf '  curl: %s answers again on 127.0.0.1:%s, %d ms after the failure\n' \
+    "$1" "$port" $(( ($(date +%s%N) - since) / 1000000 ))
 }
 
 say "pcloudd (state $state, libvirt qemu:///embed)"
@@ -66,16 +100,24 @@ fi
 pcloudsh deployable_list | grep -q '^dep1 .* yes$' || pcloudsh deployable_start dep1
 wait_status '^dep1 +ACTIVE'
 pcloudsh deployable_status dep1
+say "the httpds, asked from the host through their port forwards"
+for a in assy1 assy2 assy3; do wait_http "$a" "$(date +%s%N)" >/dev/null; done
+curl_all
 
 say "1. killall -9 httpd, typed inside assy2 through its serial console"
+since=$(date +%s%N)
 printf 'killall -9 httpd\n' | pcloudsh assembly_console assy2 >/dev/null
 wait_status 'dep1/assy2/httpdtwo +ACTIVE +[1-9]' 120
-echo "httpd in assy2 is running again (the events above say how fast)"
+wait_http assy2 "$since"
+curl_all
 
 say "2. assy3's VM forced off from outside pcloud (SIGTERM to its qemu)"
+since=$(date +%s%N)
 kill -TERM "$(cat "$state/libvirt/run/qemu/pcloud-assy3.pid")"
 wait_status 'dep1/assy3 +ACTIVE +[1-9]' 300
 wait_status 'dep1/assy3/httpdthree +ACTIVE' 120
+wait_http assy3 "$since"
+curl_all
 pcloudsh deployable_status dep1
 
 sleep 1
@@ -87,6 +129,8 @@ cat <<EOF_HELP
   $sh --state-dir $state deployable_status dep1
   $sh --state-dir $state assembly_console assy1
       a guest's shell (Ctrl-] detaches)
+  curl http://127.0.0.1:$(port_of assy1)/
+      assy1's httpd, through its port forward (assembly_list shows them all)
   $sh --state-dir $state deployable_stop dep1
       stops the VMs
   kill \$(cat $state/pcloudd.lock)

@@ -1,9 +1,11 @@
 // pcloudd on qemu:///embed with a real tiny guest (TCG) and the real agent:
 // a deployable started through pcloudsh, pcloudd killed with SIGKILL and
 // started again, the VM adopted (not restarted), and a failure afterwards
-// still recovered.
+// still recovered. Two assemblies serve HTTP to the host through their port
+// forwards, before and after each kind of failure and a daemon restart.
 #include <regex>
 
+#include "tests/support/http.hpp"
 #include "tests/support/terminal.hpp"
 
 namespace {
@@ -31,13 +33,15 @@ protected:
       // Stop the guests while pcloudd can still reach them.
       sh({"deployable_stop", "dep1"});
     }
-    if (auto pid = qemu_pid()) {
-      ::kill(pid, SIGKILL);
+    for (auto assembly : {"assy1", "assy2"}) {
+      if (auto pid = qemu_pid(assembly)) {
+        ::kill(pid, SIGKILL);
+      }
     }
   }
 
-  pid_t qemu_pid() {
-    std::ifstream in{dir + "/root/run/qemu/pcloud-assy1.pid"};
+  pid_t qemu_pid(const std::string& assembly = "assy1") {
+    std::ifstream in{dir + "/root/run/qemu/pcloud-" + assembly + ".pid"};
     pid_t pid = 0;
     in >> pid;
     return pid > 0 && ::kill(pid, 0) == 0 ? pid : 0;
@@ -53,6 +57,30 @@ protected:
   }
 
   std::string status() { return sh({"deployable_status", "dep1"}).out; }
+
+  /// The host port `assembly_list` says the assembly's www answers on.
+  uint16_t http_port_of(const std::string& assembly) {
+    std::smatch m;
+    auto list = sh({"assembly_list"}).out;
+    std::regex re{assembly + " .* www http 127\\.0\\.0\\.1:([0-9]+) -> 80"};
+    return std::regex_search(list, m, re)
+             ? static_cast<uint16_t>(std::stoi(m[1].str()))
+             : 0;
+  }
+
+  /// Waits until the guest's httpd answers 200 through the forward; its page
+  /// (the guest's boot id), or empty.
+  std::string serving(uint16_t port) {
+    std::string body;
+    wait_until(
+      [&] {
+        auto answer = http_get(port);
+        body = answer.body;
+        return answer.status == 200;
+      },
+      vm_timeout);
+    return body;
+  }
 };
 
 TEST_F(daemon_vm, a_restarted_daemon_adopts_the_running_vm_and_resumes) {
@@ -118,6 +146,73 @@ deployable_start dep1
   EXPECT_EQ(r.rc, 0) << r.err;
   EXPECT_TRUE(wait_until([&] { return qemu_pid() == 0; }, vm_timeout))
     << "deployable_stop leaves no VM";
+}
+
+TEST_F(daemon_vm, services_answer_on_their_host_ports_across_failures) {
+  // A range of its own: tests on one host never race for a port.
+  auto first = 30000 + (::getpid() % 300) * 100;
+  daemon_args = {"--forward-ports",
+                 std::to_string(first) + "-" + std::to_string(first + 99)};
+  start_daemon();
+  auto r = sh({}, R"(assembly_create assy1 tiny x86_64
+assembly_resource_add www httpd assy1
+assembly_clone assy1 assy2
+deployable_create dep1
+deployable_assembly_add dep1 assy1
+deployable_assembly_add dep1 assy2
+deployable_start dep1
+)");
+  ASSERT_EQ(r.rc, 0) << r.out << r.err;
+  auto port1 = http_port_of("assy1");
+  auto port2 = http_port_of("assy2");
+  ASSERT_EQ(port1, first + 80) << sh({"assembly_list"}).out;
+  ASSERT_EQ(port2, first + 81) << "a clone has its own host port";
+  ASSERT_TRUE(status_matches("dep1/assy1/www +ACTIVE +0 +http 127\\.0\\.0\\.1:"
+                             + std::to_string(port1) + " -> 80"))
+    << status() << slurp(dir + "/pcloudd.log");
+  ASSERT_TRUE(status_matches("dep1/assy2/www +ACTIVE +0"));
+  auto boot1 = serving(port1);
+  auto boot2 = serving(port2);
+  ASSERT_NE(boot1.find("pcloud-tiny: "), std::string::npos) << boot1;
+  ASSERT_NE(boot2.find("pcloud-tiny: "), std::string::npos) << boot2;
+  EXPECT_NE(boot1, boot2) << "two guests, two pages";
+
+  {
+    terminal console{dir, {"assembly_console", "assy1"}};
+    ASSERT_TRUE(console.expect("Ctrl-] detaches")) << console.screen();
+    console.type("killall -9 httpd\r");
+    ASSERT_TRUE(status_matches("dep1/assy1/www +ACTIVE +1"))
+      << status() << slurp(dir + "/pcloudd.log");
+    console.type("\x1d");
+    EXPECT_EQ(console.wait_exit(), 0) << console.screen();
+  }
+  EXPECT_EQ(serving(port1), boot1) << "httpd restarted inside the same guest";
+
+  // Forced off from outside (embed: no other process can open the domain).
+  auto pid2 = qemu_pid("assy2");
+  ASSERT_NE(pid2, 0);
+  ASSERT_EQ(::kill(pid2, SIGTERM), 0);
+  ASSERT_TRUE(status_matches("dep1/assy2 +ACTIVE +1"))
+    << status() << slurp(dir + "/pcloudd.log");
+  auto reboot2 = serving(port2);
+  ASSERT_NE(reboot2.find("pcloud-tiny: "), std::string::npos)
+    << "the restarted VM answers on the same host port";
+  EXPECT_NE(reboot2, boot2) << "a new boot";
+
+  // A daemon restart keeps both ports: the VMs are adopted as they run.
+  stop_daemon(SIGKILL);
+  start_daemon();
+  ASSERT_TRUE(status_matches("dep1/assy2/www +ACTIVE"))
+    << status() << slurp(dir + "/pcloudd.log");
+  EXPECT_EQ(http_port_of("assy1"), port1);
+  EXPECT_EQ(http_port_of("assy2"), port2);
+  EXPECT_EQ(serving(port1), boot1);
+  EXPECT_EQ(serving(port2), reboot2);
+
+  r = sh({"deployable_stop", "dep1"});
+  EXPECT_EQ(r.rc, 0) << r.err;
+  EXPECT_TRUE(wait_until([&] { return http_get(port1).status == 0; }))
+    << "no VM, no answer";
 }
 
 } // namespace

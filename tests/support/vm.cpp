@@ -67,6 +67,9 @@ runtime::hypervisor_options vm_environment::options() const {
   opts.uri = uri();
   opts.state_dir = state_dir;
   opts.images = images();
+  // User-mode networking on every URI: these tests are about VMs dying, and
+  // libvirt's `default` network is not active on hosts without dnsmasq.
+  opts.default_network = msg::user_network;
   return opts;
 }
 

@@ -1,0 +1,408 @@
+// Client-observed downtime: how long a client on the host gets no answer
+// from a service in a tiny TCG guest, reached through its port forward.
+//
+// A client thread asks GET / every 5 ms on a fresh connection. Downtime is
+// the time from the last HTTP 200 before the failure to the first one after
+// it, both as the client saw them. Cases:
+//   (a) busybox httpd killed with SIGKILL inside the guest (typed on its
+//       serial console, as the original's users did);
+//   (b) the VM forced off from outside (SIGTERM to its qemu: what a destroy
+//       sends first, and all that embed mode lets another process do);
+//   (c) case (a) for the same busybox httpd under supervisord on the host,
+//       when supervisord is installed (apt-get install supervisor).
+//
+//   pcloud_bench_downtime [TRIALS]   (default 20)
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include <caf/all.hpp>
+
+#include "actors/deployable.hpp"
+#include "actors/event_bus.hpp"
+#include "runtime/guest_gateway.hpp"
+#include "runtime/logging.hpp"
+#include "runtime/scheduler_settings.hpp"
+#include "tests/bench/bench_stats.hpp"
+#include "tests/support/fakes.hpp"
+#include "tests/support/http.hpp"
+#include "tests/support/live.hpp"
+#include "tests/support/vm.hpp"
+
+using namespace pcloud;
+using namespace std::chrono_literals;
+using bench_clock = std::chrono::steady_clock;
+using ms = std::chrono::duration<double, std::milli>;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr auto poll_interval = 5ms;
+
+/// Asks the service every 5 ms and remembers every answer.
+class client {
+public:
+  explicit client(uint16_t port) : port_(port), thread_([this] { run(); }) {
+    // nop
+  }
+
+  ~client() {
+    done_ = true;
+    thread_.join();
+  }
+
+  /// Waits until the last `n` answers were all 200.
+  bool steady(size_t n, std::chrono::seconds timeout) {
+    auto deadline = bench_clock::now() + timeout;
+    while (bench_clock::now() < deadline) {
+      {
+        std::lock_guard<std::mutex> guard{mtx_};
+        if (samples_.size() >= n
+            && std::all_of(samples_.end() - static_cast<long>(n),
+                           samples_.end(), [](auto& s) { return s.ok; })) {
+          return true;
+        }
+      }
+      std::this_thread::sleep_for(poll_interval);
+    }
+    return false;
+  }
+
+  /// Downtime around a failure caused at `at`: from the last 200 before the
+  /// first failed request after `at` to the first 200 after it. When no
+  /// request failed, the gap between the 200s around `at` (the resolution).
+  std::optional<double> downtime(bench_clock::time_point at,
+                                 std::chrono::seconds timeout) {
+    auto deadline = bench_clock::now() + timeout;
+    while (bench_clock::now() < deadline) {
+      {
+        std::lock_guard<std::mutex> guard{mtx_};
+        auto i = std::find_if(samples_.begin(), samples_.end(),
+                              [&](auto& s) { return s.at >= at && !s.ok; });
+        auto settled = !samples_.empty() && samples_.back().at > at + 2s;
+        if (i == samples_.end() && settled) {
+          i = std::find_if(samples_.begin(), samples_.end(),
+                           [&](auto& s) { return s.at >= at; });
+        }
+        if (i != samples_.end() && i != samples_.begin()) {
+          auto back
+            = std::find_if(i, samples_.end(), [](auto& s) { return s.ok; });
+          auto before
+            = std::find_if(std::make_reverse_iterator(i), samples_.rend(),
+                           [](auto& s) { return s.ok; });
+          if (back != samples_.end() && before != samples_.rend()) {
+            return ms(back->at - before->at).count();
+          }
+        }
+      }
+      std::this_thread::sleep_for(50ms);
+    }
+    return std::nullopt;
+  }
+
+private:
+  struct sample {
+    bench_clock::time_point at;
+    bool ok;
+  };
+
+  void run() {
+    auto next = bench_clock::now();
+    while (!done_) {
+      auto at = bench_clock::now();
+      auto ok = test::http_get(port_, 500ms).status == 200;
+      {
+        std::lock_guard<std::mutex> guard{mtx_};
+        samples_.push_back({at, ok});
+      }
+      next += poll_interval;
+      auto now = bench_clock::now();
+      if (next < now) {
+        next = now;
+      }
+      std::this_thread::sleep_until(next);
+    }
+  }
+
+  uint16_t port_;
+  std::atomic<bool> done_{false};
+  std::mutex mtx_;
+  std::vector<sample> samples_;
+  std::thread thread_;
+};
+
+/// A free TCP port on 127.0.0.1, for the forwards.
+uint16_t free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
+  socklen_t len = sizeof(sa);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
+  ::close(fd);
+  return ntohs(sa.sin_port);
+}
+
+/// The guest's serial console (a pty), open for the whole run: QEMU takes a
+/// pty nobody holds open for disconnected and drops what was typed.
+class console {
+public:
+  explicit console(const std::string& pty)
+      : fd_(::open(pty.c_str(), O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK)) {
+    if (fd_ >= 0) {
+      termios t{};
+      ::tcgetattr(fd_, &t);
+      ::cfmakeraw(&t);
+      ::tcsetattr(fd_, TCSANOW, &t);
+    }
+  }
+
+  ~console() {
+    if (fd_ >= 0) {
+      ::close(fd_);
+    }
+  }
+
+  bool ok() const { return fd_ >= 0; }
+
+  /// Types `line`, after reading away what the guest wrote meanwhile.
+  void type(const std::string& line) {
+    char buf[4096];
+    while (::read(fd_, buf, sizeof(buf)) > 0) {
+      // drained
+    }
+    auto text = line + "\r";
+    (void)!::write(fd_, text.data(), text.size());
+  }
+
+private:
+  int fd_;
+};
+
+/// Case (c): busybox httpd under supervisord on the host.
+std::vector<double> supervisord_trials(int trials) {
+  std::vector<double> result;
+  if (std::system("command -v supervisord >/dev/null 2>&1") != 0) {
+    std::printf("(c) supervisord not installed (apt-get install supervisor): "
+                "skipped\n");
+    return result;
+  }
+  auto dir = fs::temp_directory_path()
+             / ("pcloud-bench-sv-" + std::to_string(::getpid()));
+  fs::create_directories(dir / "www");
+  std::ofstream{dir / "www" / "index.html"} << "supervised\n";
+  auto port = free_port();
+  // .string(): a path written to a stream comes out in quotes.
+  std::ofstream{dir / "supervisord.conf"}
+    << "[supervisord]\nnodaemon=true\nlogfile="
+    << (dir / "supervisord.log").string()
+    << "\npidfile=" << (dir / "supervisord.pid").string()
+    << "\n[program:httpd]\ncommand=/bin/busybox httpd -f -p 127.0.0.1:" << port
+    << " -h " << (dir / "www").string()
+    << "\nautorestart=true\nstartsecs=0\nstartretries=1000000\n";
+  auto sv = ::fork();
+  if (sv == 0) {
+    auto conf = (dir / "supervisord.conf").string();
+    ::execlp("supervisord", "supervisord", "-n", "-c", conf.c_str(), nullptr);
+    ::_exit(127);
+  }
+  auto httpd_pid = [&]() -> pid_t {
+    for (auto& e : fs::directory_iterator{"/proc"}) {
+      std::ifstream in{e.path() / "stat"};
+      std::string pid, comm, st;
+      pid_t ppid = 0;
+      if (in >> pid >> comm >> st >> ppid && ppid == sv
+          && comm == "(busybox)") {
+        return static_cast<pid_t>(std::stoi(pid));
+      }
+    }
+    return 0;
+  };
+  {
+    client c{port};
+    for (int i = 0; i < trials; ++i) {
+      if (!c.steady(40, 30s)) {
+        std::printf("(c) supervisord's httpd does not answer: stopped\n");
+        break;
+      }
+      auto pid = httpd_pid();
+      if (pid == 0) {
+        break;
+      }
+      auto at = bench_clock::now();
+      ::kill(pid, SIGKILL);
+      if (auto d = c.downtime(at, 30s)) {
+        result.push_back(*d);
+      }
+    }
+  }
+  ::kill(sv, SIGTERM);
+  ::waitpid(sv, nullptr, 0);
+  fs::remove_all(dir);
+  return result;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  int trials = argc > 1 ? std::atoi(argv[1]) : 20;
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  if (trials < 1) {
+    std::fprintf(stderr, "usage: %s [TRIALS]\n", argv[0]);
+    return 2;
+  }
+  (void)runtime::configure_logging({"error", ""});
+  test::vm_environment env;
+  caf::actor_system_config cfg;
+  runtime::apply_scheduler_settings(cfg);
+  msg::add_message_types(cfg);
+  caf::actor_system sys{cfg};
+  auto hv = runtime::spawn_hypervisor(sys, env.options());
+  if (!hv) {
+    std::fprintf(stderr, "%s\n", hv.error().c_str());
+    return 1;
+  }
+  auto bus = sys.spawn(actors::event_bus, size_t{100});
+  auto gw = runtime::spawn_guest_gateway(sys);
+  // The tree's events tell whether a kill really happened: a trial counts
+  // only once pcloud has seen the failure and recovered from it.
+  auto events = std::make_shared<test::sink<msg::event>>();
+  auto rec = sys.spawn([events](msg::event_listener_actor::pointer)
+                         -> msg::event_listener_actor::behavior_type {
+    return {[events](const msg::event& ev) { events->push(ev); }};
+  });
+  caf::anon_send(bus, caf::subscribe_atom::value, rec);
+  auto count
+    = [](const std::vector<msg::event>& xs, const std::string& resource) {
+        size_t n = 0;
+        for (auto& ev : xs) {
+          n += ev.state == msg::state::active && ev.resource == resource
+               && ev.restarts > 0;
+        }
+        return n;
+      };
+  auto recoveries = [&](const std::string& resource) {
+    return count(events->items(), resource);
+  };
+  auto recovered = [&](const std::string& resource, size_t before) {
+    return events->wait_for(
+      [&](const std::vector<msg::event>& xs) {
+        return count(xs, resource) > before;
+      },
+      std::chrono::milliseconds{240000});
+  };
+  auto port = free_port();
+  msg::resource_spec httpd;
+  httpd.name = "httpd";
+  httpd.resource_class = "exec";
+  httpd.type = "httpd -f -p 80 -h /www";
+  httpd.ports = {{"http", "tcp", 80, port}};
+  msg::deployable_spec spec;
+  spec.name = "bench";
+  spec.assemblies = {test::make_assembly("assy1", {})};
+  spec.assemblies[0].resources = {httpd};
+  spec.resource_escalation = msg::no_escalation_policy();
+  spec.assembly_escalation = msg::no_escalation_policy();
+  auto dep = sys.spawn(actors::deployable, spec, bus, *hv, gw);
+  std::printf("client-observed downtime, tiny TCG guest (%s), %d trials per "
+              "case\n",
+              env.uri().c_str(), trials);
+  std::printf("settings: no backoff, no escalation at either level "
+              "(no_escalation_policy); user-mode networking, 127.0.0.1:%u -> "
+              "80; client: GET / every %lld ms, fresh connection each\n",
+              port, static_cast<long long>(poll_interval.count()));
+  caf::anon_send(dep, msg::start_atom::value);
+  std::vector<double> killed, forced_off;
+  {
+    client c{port};
+    if (!c.steady(20, 240s)) {
+      std::fprintf(stderr, "the guest's httpd never answered on port %u\n",
+                   port);
+      return 1;
+    }
+    caf::scoped_actor self{sys};
+    std::string pty;
+    self->request(*hv, 10s, msg::console_atom::value, std::string{"assy1"})
+      .receive([&](std::string& path) { pty = path; }, [](caf::error&) {});
+    console tty{pty};
+    if (!tty.ok()) {
+      std::fprintf(stderr, "cannot open the guest console %s\n", pty.c_str());
+    }
+    for (int i = 0; i < trials && tty.ok(); ++i) {
+      if (!c.steady(40, 60s)) {
+        break;
+      }
+      auto before = recoveries("httpd");
+      auto at = bench_clock::now();
+      tty.type("killall -9 httpd");
+      if (!recovered("httpd", before)) {
+        std::printf("(a) trial %d: pcloud saw no failure of httpd\n", i + 1);
+        continue;
+      }
+      if (auto d = c.downtime(at, 30s)) {
+        killed.push_back(*d);
+      }
+    }
+    for (int i = 0; i < trials; ++i) {
+      if (!c.steady(40, 240s)) {
+        break;
+      }
+      auto pid = env.qemu_pid("pcloud-assy1");
+      if (!pid) {
+        break;
+      }
+      auto before = recoveries("");
+      auto at = bench_clock::now();
+      ::kill(*pid, SIGTERM);
+      if (!recovered("", before)) {
+        std::printf("(b) trial %d: pcloud saw no VM failure\n", i + 1);
+        continue;
+      }
+      if (auto d = c.downtime(at, 240s)) {
+        forced_off.push_back(*d);
+      }
+    }
+  }
+  // The tree first, so nothing starts the VM again, then the VM.
+  caf::anon_send_exit(dep, caf::exit_reason::user_shutdown);
+  caf::scoped_actor self{sys};
+  self->request(*hv, 60s, msg::destroy_atom::value, std::string{"assy1"})
+    .receive([](caf::ok_atom) {}, [](caf::error&) {});
+  for (auto h :
+       {caf::actor_cast<caf::actor>(bus), caf::actor_cast<caf::actor>(gw),
+        caf::actor_cast<caf::actor>(rec), caf::actor_cast<caf::actor>(*hv)}) {
+    caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
+  }
+  auto supervised = supervisord_trials(trials);
+  if (killed.empty() || forced_off.empty()) {
+    std::fprintf(stderr,
+                 "no downtime measured (httpd killed: %zu, VM forced "
+                 "off: %zu)\n",
+                 killed.size(), forced_off.size());
+    return 1;
+  }
+  auto a = bench::print_stats("(a) httpd kill -9 in guest", killed,
+                              "(goal: median <= 50 ms)");
+  bench::print_stats("(b) VM forced off", forced_off,
+                     "(goal: median <= 6 s under TCG)");
+  if (!supervised.empty()) {
+    auto c = bench::print_stats("(c) supervisord, host", supervised,
+                                "(busybox httpd, kill -9)");
+    std::printf("ratio (a)/(c): median %.2f, p95 %.2f\n", a.median / c.median,
+                a.p95 / c.p95);
+  }
+  std::printf("resolution: one request every %lld ms; a downtime under it "
+              "means no request failed\n",
+              static_cast<long long>(poll_interval.count()));
+  return 0;
+}
