@@ -1,0 +1,334 @@
+// The original pacemaker-cloud acceptance test, automated against real TCG
+// guests, once on qemu:///embed and once on qemu:///system, driven only
+// through pcloudsh with a second pcloudsh following the events:
+//   the original's script (a JEOS, three assemblies with httpd, a deployable
+//   of the three, started); then
+//   1. `killall -9 httpd` typed inside one guest through its serial console;
+//   2. one VM forced off from outside (embed: SIGTERM to its qemu, what a
+//      destroy sends first; system: `virsh destroy` from another process);
+//   3. httpd killed past its escalation limit (the defaults: the sixth
+//      failure within 60 s) -> the assembly's VM restarted;
+//   4. pcloudd killed with SIGKILL and started again -> no VM restarted, and
+//      a failure afterwards still recovered;
+//   5. deployable_stop -> every VM gone, nothing restarted.
+// "Serving again" is HTTP 200 from the host through the assembly's port
+// forward. The times from each failure to ACTIVE and to the first 200 are
+// printed.
+#include <regex>
+
+#include "tests/support/http.hpp"
+#include "tests/support/terminal.hpp"
+
+namespace {
+
+using namespace pcloud::test;
+using steady = std::chrono::steady_clock;
+
+/// Three TCG guests boot at once on two cores; CI machines are shared.
+constexpr auto vm_timeout = 300s;
+
+struct flavour {
+  const char* name;
+  bool system;
+};
+
+void PrintTo(const flavour& x, std::ostream* os) {
+  *os << x.name;
+}
+
+class acceptance : public daemon_fixture,
+                   public ::testing::WithParamInterface<flavour> {
+protected:
+  // The root lies where tests/runtime/sweep_vms.sh finds leftover guests.
+  acceptance()
+      : daemon_fixture("/tmp/pcloud-vm-test-" + std::to_string(::getpid())
+                         + "-e2e-XXXXXX",
+                       "") {
+    system = GetParam().system;
+    uri = system ? "qemu:///system" : "qemu:///embed?root=" + dir + "/root";
+    // On a shared libvirtd the names must not meet anybody else's domains;
+    // and there, as on the original's first test page, every resource is
+    // called httpd.
+    auto prefix = system ? "e2e" + std::to_string(::getpid()) + "-" : "";
+    for (auto n : {"1", "2", "3"}) {
+      assemblies.push_back(prefix + "assy" + n);
+    }
+    resources
+      = system ? std::vector<std::string>{"httpd", "httpd", "httpd"}
+               : std::vector<std::string>{"httpdone", "httpdtwo", "httpdthree"};
+    fs::create_directories(dir + "/images");
+    fs::copy(PCLOUD_TINY_JEOS_DIR, dir + "/images/tiny");
+    // A port range of its own: tests on one host never race for a port.
+    auto first = 40000 + (::getpid() % 200) * 100;
+    daemon_args = {"--forward-ports",
+                   std::to_string(first) + "-" + std::to_string(first + 99)};
+    if (system) {
+      // libvirt's `default` network is defined but not active on these
+      // hosts (no dnsmasq): the guests use user-mode networking there too.
+      daemon_args.insert(daemon_args.end(), {"--network", "user"});
+    }
+    ::setenv("PCLOUD_JEOS_DOWNLOADS", PCLOUD_JEOS_DOWNLOADS_DIR, 1);
+  }
+
+  ~acceptance() override {
+    follower.reset();
+    if (daemon_pid > 0) {
+      sh({"deployable_stop", "dep1"});
+    }
+    for (auto& a : assemblies) {
+      if (auto pid = qemu_pid(a)) {
+        ::kill(pid, SIGKILL);
+      }
+      if (system) {
+        std::system(("virsh -q -c qemu:///system destroy pcloud-" + a
+                     + " >/dev/null 2>&1")
+                      .c_str());
+      }
+    }
+  }
+
+  std::string path(int i) const {
+    return "dep1/" + assemblies[i] + "/" + resources[i];
+  }
+
+  pid_t qemu_pid(const std::string& assembly) const {
+    auto file
+      = (system ? std::string{"/run/libvirt/qemu"} : dir + "/root/run/qemu")
+        + "/pcloud-" + assembly + ".pid";
+    std::ifstream in{file};
+    pid_t pid = 0;
+    in >> pid;
+    return pid > 0 && ::kill(pid, 0) == 0 ? pid : 0;
+  }
+
+  std::string status() { return sh({"deployable_status", "dep1"}).out; }
+
+  bool status_matches(const std::string& pattern,
+                      std::chrono::seconds timeout = vm_timeout) {
+    std::regex re{pattern};
+    return wait_until([&] { return std::regex_search(status(), re); }, timeout);
+  }
+
+  /// A row of deployable_status matching `pattern` whose restart count is
+  /// at least `restarts`.
+  bool restarted(const std::string& row, unsigned restarts) {
+    std::regex re{"(^|\n)" + row + " +ACTIVE +([0-9]+)"};
+    return wait_until(
+      [&] {
+        std::smatch m;
+        auto s = status();
+        return std::regex_search(s, m, re)
+               && std::stoul(m[2].str()) >= restarts;
+      },
+      vm_timeout);
+  }
+
+  uint16_t http_port(int i) {
+    std::smatch m;
+    auto list = sh({"assembly_list"}).out;
+    std::regex re{assemblies[i] + " .*http 127\\.0\\.0\\.1:([0-9]+) -> 80"};
+    return std::regex_search(list, m, re)
+             ? static_cast<uint16_t>(std::stoi(m[1].str()))
+             : 0;
+  }
+
+  /// Waits for HTTP 200 from the host through assembly i's forward.
+  bool serving(int i) {
+    auto port = http_port(i);
+    return port != 0
+           && wait_until([&] { return http_get(port).status == 200; },
+                         vm_timeout);
+  }
+
+  /// Types `line` into the guest's shell and waits until it has run there.
+  void type_in_guest(int i, const std::string& line) {
+    terminal console{dir, {"assembly_console", assemblies[i]}};
+    ASSERT_TRUE(console.expect("Ctrl-] detaches")) << console.screen();
+    console.type(line + "; echo ran-$((6*7))\r");
+    ASSERT_TRUE(console.expect("ran-42")) << console.screen();
+    console.type("\x1d");
+    EXPECT_EQ(console.wait_exit(), 0) << console.screen();
+  }
+
+  /// A pcloudsh following the events, as the operator watches them.
+  void follow_events() {
+    follower
+      = std::make_unique<terminal>(dir, std::vector<std::string>{"events"});
+  }
+
+  bool saw_event(const std::string& text) {
+    return follower->expect(text, 60s);
+  }
+
+  double ms_since(steady::time_point t) {
+    return std::chrono::duration<double, std::milli>(steady::now() - t).count();
+  }
+
+  bool system = false;
+  std::vector<std::string> assemblies;
+  std::vector<std::string> resources;
+  std::unique_ptr<terminal> follower;
+};
+
+TEST_P(acceptance, the_original_walk_through_with_its_failures) {
+  const auto& a = assemblies;
+  const auto& r = resources;
+  start_daemon();
+  follow_events();
+  auto script = "jeos_create tiny x86_64\n"
+                "assembly_create "
+                + a[0]
+                + " tiny x86_64\n"
+                  "assembly_clone "
+                + a[0] + " " + a[1]
+                + "\n"
+                  "assembly_clone "
+                + a[0] + " " + a[2]
+                + "\n"
+                  "assembly_resource_add "
+                + r[0] + " httpd " + a[0]
+                + "\n"
+                  "assembly_resource_add "
+                + r[1] + " httpd " + a[1]
+                + "\n"
+                  "assembly_resource_add "
+                + r[2] + " httpd " + a[2]
+                + "\n"
+                  "deployable_create dep1\n"
+                  "deployable_assembly_add dep1 "
+                + a[0]
+                + "\n"
+                  "deployable_assembly_add dep1 "
+                + a[1]
+                + "\n"
+                  "deployable_assembly_add dep1 "
+                + a[2]
+                + "\n"
+                  "deployable_start dep1\n";
+  auto res = sh({}, script);
+  ASSERT_EQ(res.rc, 0) << res.out << res.err;
+  ASSERT_TRUE(status_matches("(^|\n)dep1 +ACTIVE"))
+    << status() << slurp(dir + "/pcloudd.log");
+  ASSERT_TRUE(saw_event("dep1 ACTIVE: all 3 assemblies active"))
+    << follower->screen();
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(serving(i)) << a[i] << "\n" << sh({"assembly_list"}).out;
+  }
+  // Three resources of one name stay apart: each row is its own.
+  auto s = status();
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_TRUE(std::regex_search(
+      s, std::regex{path(i) + " +ACTIVE +0 +http 127\\.0\\.0\\.1:"
+                    + std::to_string(http_port(i)) + " -> 80"}))
+      << s;
+  }
+  std::map<std::string, pid_t> qemus;
+  for (auto& x : a) {
+    qemus[x] = qemu_pid(x);
+    ASSERT_NE(qemus[x], 0) << x;
+  }
+
+  // 1. httpd killed inside a guest, as the original's users did.
+  auto t = steady::now();
+  type_in_guest(1, "killall -9 httpd");
+  ASSERT_TRUE(restarted(path(1), 1)) << status();
+  auto to_active = ms_since(t);
+  ASSERT_TRUE(serving(1));
+  auto to_http = ms_since(t);
+  EXPECT_TRUE(saw_event(path(1)
+                        + " RECOVERING: killed by signal 9 (SIGKILL) "
+                          "-> restarting (1 of 5 in 60s)"))
+    << follower->screen();
+  EXPECT_TRUE(saw_event(path(1) + " ACTIVE: restarted in"))
+    << follower->screen();
+  EXPECT_EQ(qemu_pid(a[1]), qemus[a[1]]) << "a resource failure restarts no VM";
+  std::printf("[e2e %s] 1. httpd killed in a guest: ACTIVE after %.0f ms, "
+              "HTTP 200 after %.0f ms (including the console session)\n",
+              GetParam().name, to_active, to_http);
+  std::fflush(stdout); // before pcloudsh's next fork copies the buffer
+
+  // 2. A VM forced off from outside pcloud.
+  t = steady::now();
+  if (system) {
+    ASSERT_EQ(std::system(("virsh -q -c qemu:///system destroy pcloud-" + a[2]
+                           + " >/dev/null")
+                            .c_str()),
+              0);
+  } else {
+    ASSERT_EQ(::kill(qemus[a[2]], SIGTERM), 0);
+  }
+  ASSERT_TRUE(restarted("dep1/" + a[2], 1)) << status();
+  ASSERT_TRUE(status_matches(path(2) + " +ACTIVE")) << status();
+  to_active = ms_since(t);
+  ASSERT_TRUE(serving(2));
+  to_http = ms_since(t);
+  // The fastest signal names the cause: the agent's channel closing, the
+  // qemu process exiting, or libvirt's event.
+  EXPECT_TRUE(saw_event("dep1/" + a[2] + " RECOVERING: "))
+    << follower->screen();
+  EXPECT_TRUE(saw_event("-> restarting VM (1 of 3 in 300s)"))
+    << follower->screen();
+  EXPECT_TRUE(saw_event("dep1/" + a[2] + " ACTIVE: VM restarted in"))
+    << follower->screen();
+  std::printf("[e2e %s] 2. VM forced off (%s): ACTIVE after %.0f ms, HTTP "
+              "200 after %.0f ms\n",
+              GetParam().name, system ? "virsh destroy" : "SIGTERM to qemu",
+              to_active, to_http);
+  std::fflush(stdout);
+  qemus[a[2]] = qemu_pid(a[2]);
+
+  // 3. Past the escalation limit (5 in 60 s): the sixth failure restarts
+  // the VM. Each kill waits for the restart before it (backoff 0, 1, 2,
+  // 4, 8 s).
+  for (unsigned kill = 1; kill <= 6; ++kill) {
+    type_in_guest(0, "killall -9 httpd");
+    if (kill < 6) {
+      ASSERT_TRUE(restarted(path(0), kill)) << kill << "\n" << status();
+    }
+  }
+  ASSERT_TRUE(restarted("dep1/" + a[0], 1)) << status();
+  ASSERT_TRUE(status_matches(path(0) + " +ACTIVE")) << status();
+  ASSERT_TRUE(serving(0));
+  EXPECT_TRUE(saw_event("dep1/" + a[0] + " RECOVERING: resource " + r[0]
+                        + " failed 6 times in 60s"))
+    << follower->screen();
+  EXPECT_NE(qemu_pid(a[0]), qemus[a[0]]) << "escalation restarts the VM";
+  qemus[a[0]] = qemu_pid(a[0]);
+
+  // 4. pcloudd killed and started again: nothing restarted, still watching.
+  follower.reset();
+  stop_daemon(SIGKILL);
+  start_daemon();
+  follow_events();
+  ASSERT_TRUE(status_matches("(^|\n)dep1 +ACTIVE"))
+    << status() << slurp(dir + "/pcloudd.log");
+  for (auto& x : a) {
+    EXPECT_EQ(qemu_pid(x), qemus[x]) << x << " was restarted, not adopted";
+  }
+  type_in_guest(1, "killall -9 httpd");
+  ASSERT_TRUE(saw_event(path(1) + " ACTIVE: restarted in"))
+    << follower->screen();
+  ASSERT_TRUE(serving(1));
+
+  // 5. Stopped: every VM gone, nothing restarted.
+  res = sh({"deployable_stop", "dep1"});
+  ASSERT_EQ(res.rc, 0) << res.err;
+  EXPECT_TRUE(saw_event("dep1 STOPPED")) << follower->screen();
+  for (auto& x : a) {
+    EXPECT_TRUE(wait_until([&] { return qemu_pid(x) == 0; }, vm_timeout))
+      << x << " still runs";
+  }
+  EXPECT_TRUE(status_matches("(^|\n)dep1 +STOPPED", 10s)) << status();
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(http_get(http_port(i)).status, 0) << "no VM, no answer";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(libvirt, acceptance,
+                         ::testing::Values(flavour{"embed", false},
+                                           flavour{"system", true}),
+                         [](const auto& info) {
+                           return std::string{info.param.name};
+                         });
+
+} // namespace
