@@ -462,14 +462,21 @@ std::string parse_port(const std::string& text, const char* what,
   return {};
 }
 
-/// Saves `draft` in place of the assembly it was made from, once checked
-/// that nothing changed it meanwhile (it may not run now, either).
-void save_draft(self_ptr self, reply_promise rp, msg::assembly_spec draft,
-                std::string message) {
+/// Saves `draft`, made from `base` before a request to another actor, in
+/// place of the assembly, once checked that nothing changed it meanwhile
+/// (another shell's edit would be lost) and that it does not run now.
+void save_draft(self_ptr self, reply_promise rp, const msg::assembly_spec& base,
+                msg::assembly_spec draft, std::string message) {
   auto& st = self->state;
   auto i = st.assemblies.find(draft.name);
   if (i == st.assemblies.end()) {
     rp.deliver(error("assembly '" + draft.name + "' was deleted meanwhile"));
+    return;
+  }
+  if (!(i->second == base)) {
+    rp.deliver(error("assembly '" + draft.name
+                     + "' was changed meanwhile by another command; nothing "
+                       "saved (try again)"));
     return;
   }
   if (auto bad = check_not_running(st, draft.name); !bad.empty()) {
@@ -729,8 +736,8 @@ assembly_port_set(self_ptr self, const std::vector<std::string>& a) {
     auto rp = self->make_response_promise<msg::shell_reply>();
     auto guest = *p;
     allocate_ports(self, std::move(draft),
-                   [self, rp, what, name = a[1],
-                    guest](std::string err, msg::assembly_spec draft) mutable {
+                   [self, rp, what, name = a[1], guest, base = *x](
+                     std::string err, msg::assembly_spec draft) mutable {
                      if (!err.empty()) {
                        rp.deliver(error(err));
                        return;
@@ -746,7 +753,7 @@ assembly_port_set(self_ptr self, const std::vector<std::string>& a) {
                      }
                      auto message = what + " forwarded from host port "
                                     + std::to_string(host);
-                     save_draft(self, rp, std::move(draft), message);
+                     save_draft(self, rp, base, std::move(draft), message);
                    });
     return rp;
   }
@@ -769,7 +776,7 @@ assembly_port_set(self_ptr self, const std::vector<std::string>& a) {
     ->request(st.services.hypervisor, status_timeout, msg::port_atom::value,
               std::vector<msg::service_port>{probe})
     .then(
-      [self, rp, draft, key,
+      [self, rp, base = *x, draft, key,
        what](const std::vector<msg::service_port>& free) mutable {
         if (free.empty()) {
           rp.deliver(error("host port " + key + " is in use on "
@@ -782,7 +789,7 @@ assembly_port_set(self_ptr self, const std::vector<std::string>& a) {
           rp.deliver(error("host port " + key + " is taken by " + holder));
           return;
         }
-        save_draft(self, rp, std::move(draft),
+        save_draft(self, rp, base, std::move(draft),
                    what + " forwarded from host port " + key);
       },
       [self, rp](const caf::error& err) mutable {
@@ -854,7 +861,7 @@ assembly_network_set(self_ptr self, const std::vector<std::string>& a) {
         }
         auto draft = *x;
         draft.network = a[1];
-        save_draft(self, rp, std::move(draft),
+        save_draft(self, rp, *x, std::move(draft),
                    "assembly " + a[0] + " on network " + a[1]
                      + (a[1] == msg::no_network ? " (no NIC)" : ""));
       },
@@ -911,23 +918,13 @@ assembly_resource_add(self_ptr self, const std::vector<std::string>& a) {
   auto rp = self->make_response_promise<msg::shell_reply>();
   allocate_ports(
     self, std::move(draft),
-    [self, rp, name, template_name,
-     assembly](std::string err, msg::assembly_spec draft) mutable {
+    [self, rp, name, template_name, assembly,
+     base = *x](std::string err, msg::assembly_spec draft) mutable {
       if (!err.empty()) {
         rp.deliver(error(err));
         return;
       }
       auto& st = self->state;
-      auto i = st.assemblies.find(assembly);
-      if (i != st.assemblies.end()) {
-        for (auto& r : i->second.resources) {
-          if (r.name == name) {
-            rp.deliver(error("assembly '" + assembly + "' has a resource '"
-                             + name + "' already"));
-            return;
-          }
-        }
-      }
       auto& res = draft.resources.back();
       auto message = "resource " + name + " (" + template_name + ": "
                      + res.resource_class + " " + res.type + ") added to "
@@ -935,7 +932,7 @@ assembly_resource_add(self_ptr self, const std::vector<std::string>& a) {
       if (auto where = endpoints_of(st, draft, res); !where.empty()) {
         message += "; " + where;
       }
-      save_draft(self, rp, std::move(draft), std::move(message));
+      save_draft(self, rp, base, std::move(draft), std::move(message));
     });
   return rp;
 }

@@ -335,3 +335,29 @@ TEST_F(shell_service_test, networks_must_exist) {
   EXPECT_EQ(call("assembly_resource_list", {"assy1"}).rows.at(0).at(4),
             "http 80");
 }
+
+TEST_F(shell_service_test, an_edit_made_meanwhile_is_never_lost) {
+  ASSERT_TRUE(call("assembly_create", {"assy1", "tiny", "x86_64"}).ok);
+  // The first add waits for the hypervisor to try its host port; the second
+  // (no ports) is saved meanwhile. The first must not overwrite it.
+  caf::scoped_actor self{sys};
+  auto first
+    = self->request(service, caf::infinite,
+                    msg::shell_request{
+                      token, "assembly_resource_add", {"www", "web", "assy1"}});
+  auto second = self->request(service, caf::infinite,
+                              msg::shell_request{token,
+                                                 "assembly_resource_add",
+                                                 {"w2", "dummy", "assy1"}});
+  sched.run();
+  msg::shell_reply r1, r2;
+  first.receive([&](msg::shell_reply& r) { r1 = r; }, [](caf::error&) {});
+  second.receive([&](msg::shell_reply& r) { r2 = r; }, [](caf::error&) {});
+  EXPECT_TRUE(r2.ok) << r2.message;
+  EXPECT_FALSE(r1.ok);
+  EXPECT_EQ(r1.message, "assembly 'assy1' was changed meanwhile by another "
+                        "command; nothing saved (try again)");
+  ASSERT_EQ(stored->assemblies["assy1"].resources.size(), 1u);
+  EXPECT_EQ(stored->assemblies["assy1"].resources[0].name, "w2");
+  EXPECT_TRUE(call("assembly_resource_add", {"www", "web", "assy1"}).ok);
+}

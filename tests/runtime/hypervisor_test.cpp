@@ -2,6 +2,12 @@
 // calls and lifecycle events, no VMs (the driver keeps domains in memory).
 #include "runtime/hypervisor.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <filesystem>
 
 #include <gtest/gtest.h>
@@ -223,4 +229,47 @@ TEST_F(hypervisor_test, unknown_uri_is_a_clear_error) {
   EXPECT_NE(res.error().find("cannot open nosuchdriver:///x"),
             std::string::npos)
     << res.error();
+}
+
+TEST_F(hypervisor_test, a_host_port_another_program_listens_on_is_not_free) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0);
+  ASSERT_EQ(::listen(fd, 1), 0);
+  socklen_t len = sizeof(sa);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
+  auto busy = ntohs(sa.sin_port);
+  // The neighbouring port is most likely free; a UDP port is another
+  // space: TCP's listener does not take it.
+  auto other = static_cast<uint16_t>(busy == 65535 ? busy - 1 : busy + 1);
+  std::vector<msg::service_port> asked{{"http", "tcp", 80, busy},
+                                       {"http", "tcp", 80, other},
+                                       {"dns", "udp", 53, busy}};
+  std::vector<msg::service_port> free;
+  caf::scoped_actor self{sys};
+  self->request(hv, 5s, msg::port_atom::value, asked)
+    .receive([&](std::vector<msg::service_port>& x) { free = x; },
+             [](caf::error& err) { FAIL() << to_string(err); });
+  ::close(fd);
+  ASSERT_FALSE(free.empty());
+  for (auto& p : free) {
+    EXPECT_FALSE(p.protocol == "tcp" && p.host_port == busy)
+      << "the listener's port was taken for free";
+  }
+  EXPECT_TRUE(std::any_of(free.begin(), free.end(), [&](auto& p) {
+    return p.protocol == "udp" && p.host_port == busy;
+  }));
+}
+
+TEST_F(hypervisor_test, networks_are_user_none_and_libvirts_own) {
+  std::vector<std::string> names;
+  caf::scoped_actor self{sys};
+  self->request(hv, 5s, msg::network_atom::value)
+    .receive([&](std::vector<std::string>& x) { names = x; },
+             [](caf::error& err) { FAIL() << to_string(err); });
+  // test:///default defines one network called "default".
+  EXPECT_EQ(names, (std::vector<std::string>{"user", "none", "default"}));
 }
