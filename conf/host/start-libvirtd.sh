@@ -10,11 +10,14 @@ fi
 mkdir -p /var/log/libvirt /var/run/libvirt
 pidof virtlogd >/dev/null || virtlogd -d
 pidof libvirtd >/dev/null || libvirtd -d
-for _ in $(seq 1 100); do
-  if virsh -c qemu:///system version >/dev/null 2>&1; then
-    exit 0
+# A libvirtd started for the first time on a machine probes QEMU's
+# capabilities before it answers: more than 10 s here.
+deadline=$(( $(date +%s) + 120 ))
+until timeout 30 virsh -c qemu:///system version >/dev/null 2>&1; do
+  if [ "$(date +%s)" -ge "$deadline" ]; then
+    echo "start-libvirtd: libvirtd does not answer on qemu:///system after 120 s" \
+         "(see /var/log/libvirt/libvirtd.log)" >&2
+    exit 1
   fi
-  sleep 0.1
+  sleep 0.2
 done
-echo "start-libvirtd: libvirtd does not answer on qemu:///system" >&2
-exit 1
