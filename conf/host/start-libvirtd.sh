@@ -7,13 +7,19 @@ if [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ]; then
   systemctl start virtlogd libvirtd
   exit 0
 fi
+answers() { timeout 30 virsh -c qemu:///system version >/dev/null 2>&1; }
+answers && exit 0
 mkdir -p /var/log/libvirt /var/run/libvirt
-pidof virtlogd >/dev/null || virtlogd -d
-pidof libvirtd >/dev/null || libvirtd -d
+# Not `pidof`: it also sees the daemons of other roots and containers on this
+# kernel (a chroot's setup then waited for a libvirtd that was not its own).
+# A daemon of ours already running holds its pid file, and the second one
+# exits at once.
+virtlogd -d 2>/dev/null || true
+libvirtd -d 2>/dev/null || true
 # A libvirtd started for the first time on a machine probes QEMU's
-# capabilities before it answers: more than 10 s here.
+# capabilities before it answers.
 deadline=$(( $(date +%s) + 120 ))
-until timeout 30 virsh -c qemu:///system version >/dev/null 2>&1; do
+until answers; do
   if [ "$(date +%s)" -ge "$deadline" ]; then
     echo "start-libvirtd: libvirtd does not answer on qemu:///system after 120 s" \
          "(see /var/log/libvirt/libvirtd.log)" >&2

@@ -22,9 +22,11 @@ public:
     ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
   }
 
+  /// Our libvirtd, by its pid file: `pkill` and `pidof` would also reach
+  /// the libvirtd of another root or container on this kernel.
   static void kill_libvirtd() {
-    run("pkill -9 -x libvirtd; while pidof libvirtd >/dev/null; do sleep "
-        "0.05; done");
+    run("pid=$(cat /run/libvirtd.pid) && kill -9 \"$pid\" && "
+        "while kill -0 \"$pid\" 2>/dev/null; do sleep 0.05; done");
   }
 
   static void start_libvirtd() { run(PCLOUD_START_LIBVIRTD); }
