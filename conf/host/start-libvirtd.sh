@@ -7,6 +7,19 @@ if [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ]; then
   systemctl start virtlogd libvirtd
   exit 0
 fi
+# Without systemd this is a container, a chroot or a build machine: libvirt's
+# private /dev per QEMU cannot give the serial console its pty there
+# ("Failed to create PTY"), as pcloud's embed roots found too.
+conf=/etc/libvirt/qemu.conf
+if [ -f "$conf" ] && ! grep -q '^namespaces *=' "$conf"; then
+  printf '\n# pcloud (conf/host/start-libvirtd.sh): no private /dev per QEMU without systemd\nnamespaces = []\n' >> "$conf"
+  # A libvirtd already running read the old file: it must start again.
+  pid=$(cat /run/libvirtd.pid 2>/dev/null || true)
+  if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = libvirtd ]; then
+    kill "$pid"
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+  fi
+fi
 answers() { timeout 30 virsh -c qemu:///system version >/dev/null 2>&1; }
 answers && exit 0
 mkdir -p /var/log/libvirt /var/run/libvirt
