@@ -584,12 +584,22 @@ assembly_create(self_ptr self, const std::vector<std::string>& a) {
         spec.name = a[0];
         spec.uuid = new_uuid(st.random);
         spec.jeos = a[1];
+        if (found->memory_mib > 0) {
+          spec.memory_mib = found->memory_mib;
+        }
+        if (found->vcpus > 0) {
+          spec.vcpus = found->vcpus;
+        }
+        if (found->boot_timeout_s > 0) {
+          spec.boot_timeout = std::chrono::seconds(found->boot_timeout_s);
+        }
         st.assemblies[spec.name] = spec;
         persist(
           self, rp, spec,
           [self, name = a[0]] { self->state.assemblies.erase(name); },
-          "assembly " + a[0] + " created (JEOS " + a[1] + ", uuid " + spec.uuid
-            + ")");
+          "assembly " + a[0] + " created (JEOS " + a[1] + ", "
+            + std::to_string(spec.memory_mib) + " MiB, "
+            + std::to_string(spec.vcpus) + " vCPU, uuid " + spec.uuid + ")");
       },
       [self, rp](const caf::error& err) mutable {
         rp.deliver(error("cannot list JEOS images: " + render(self, err)));

@@ -41,6 +41,14 @@ protected:
   /// "7 (not running)".
   virtual std::string describe_rc(int rc) const = 0;
 
+  /// A class's own death signal, armed while the resource runs as wanted
+  /// (after a start, or a monitor that found it running) and disarmed
+  /// before pcloud stops it. Without one, the recurring monitor notices.
+  virtual void watch_running() {}
+  virtual void unwatch_running() {}
+  /// Called by that signal: the resource stopped without being asked to.
+  void lost(const std::string& cause);
+
 private:
   /// probe is a monitor whose "not running" means stopped, not failed.
   void enqueue(const std::string& op);
@@ -99,19 +107,27 @@ protected:
 
 /// systemd: `type` is a unit (".service" is implied without a suffix),
 /// driven by systemctl start/stop and watched with `systemctl is-active`.
+/// pcloud owns recovery, so the start gives the unit a runtime drop-in with
+/// Restart=no; the unit's death is an event: inotify on its cgroup's
+/// cgroup.events, whose "populated" drops to 0 when its last process exits.
 class systemd_resource : public operation_resource {
 public:
   systemd_resource(event_loop& loop, wire::resource_definition def,
                    reporter report);
+  ~systemd_resource() override;
 
 protected:
   launch_spec command_for(const std::string& op,
                           std::chrono::milliseconds timeout) const override;
   verdict judge_monitor(int rc) const override;
   std::string describe_rc(int rc) const override;
+  void watch_running() override;
+  void unwatch_running() override;
 
 private:
   std::string unit_;
+  std::string cgroup_events_;
+  int inotify_fd_ = -1;
 };
 
 } // namespace pcloud::guest

@@ -1,6 +1,7 @@
 // JEOS images as the image store lists them.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include <caf/meta/type_name.hpp>
@@ -19,12 +20,17 @@ struct jeos_info {
   /// built).
   bool built = false;
   std::string path;
+  /// What assemblies made from it start with (a recipe's `defaults` file);
+  /// 0 means the assembly's own default.
+  uint32_t memory_mib = 0;
+  uint32_t vcpus = 0;
+  uint32_t boot_timeout_s = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, jeos_info& x) {
   return f(caf::meta::type_name("jeos_info"), x.name, x.distro, x.arch,
-           x.origin, x.built, x.path);
+           x.origin, x.built, x.path, x.memory_mib, x.vcpus, x.boot_timeout_s);
 }
 
 } // namespace pcloud::msg

@@ -63,6 +63,28 @@ std::optional<imported_image> read_imported(const image_store_options& opts,
   return x;
 }
 
+/// A recipe's `defaults`: memory_mib=512, vcpus=2, boot_timeout_s=240.
+void read_defaults(const std::string& path, msg::jeos_info& x) {
+  std::ifstream in{path};
+  std::string line;
+  while (std::getline(in, line)) {
+    auto eq = line.find('=');
+    if (eq == std::string::npos) {
+      continue;
+    }
+    auto key = line.substr(0, eq);
+    auto value
+      = static_cast<uint32_t>(std::strtoul(line.c_str() + eq + 1, nullptr, 10));
+    if (key == "memory_mib") {
+      x.memory_mib = value;
+    } else if (key == "vcpus") {
+      x.vcpus = value;
+    } else if (key == "boot_timeout_s") {
+      x.boot_timeout_s = value;
+    }
+  }
+}
+
 std::vector<msg::jeos_info> list(const image_store_options& opts) {
   std::vector<msg::jeos_info> result;
   for (auto& distro : recipes(opts)) {
@@ -73,6 +95,7 @@ std::vector<msg::jeos_info> list(const image_store_options& opts) {
     x.origin = "recipe";
     x.path = opts.directory + "/" + distro;
     x.built = fs::exists(x.path + "/stamp");
+    read_defaults(x.path + "/defaults", x);
     result.push_back(std::move(x));
   }
   std::error_code ec;
@@ -203,8 +226,13 @@ image_store(msg::image_store_actor::stateful_pointer<image_store_state> self,
       if (!ok) {
         return image_error(ok.error());
       }
-      msg::jeos_info x{name,       "imported", supported_arch,
-                       "imported", true,       absolute};
+      msg::jeos_info x;
+      x.name = name;
+      x.distro = "imported";
+      x.arch = supported_arch;
+      x.origin = "imported";
+      x.built = true;
+      x.path = absolute;
       return x;
     },
     [=](caf::delete_atom,
@@ -237,12 +265,77 @@ msg::image_store_actor spawn_image_store(caf::actor_system& sys,
   return sys.spawn<caf::detached>(image_store, std::move(opts));
 }
 
+namespace {
+
+std::string read_first_line(const std::string& path) {
+  std::ifstream in{path};
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
+/// The assembly's own copy-on-write overlay of a base disk, at
+/// STATE/disks/NAME.qcow2. NAME.base says which assembly (UUID) and which
+/// base it was made for: a new assembly under an old name, or a rebuilt
+/// JEOS, gets a fresh overlay (writes on top of a changed base would
+/// corrupt it).
+result<std::string> overlay_for(const image_store_options& opts,
+                                const msg::assembly_spec& spec,
+                                const std::string& base,
+                                const std::string& format,
+                                const std::string& base_version) {
+  auto overlay = opts.disks + "/" + spec.name + ".qcow2";
+  auto marker = opts.disks + "/" + spec.name + ".base";
+  auto identity = spec.uuid + " " + base + " " + base_version;
+  if (fs::exists(overlay) && read_first_line(marker) == identity) {
+    return overlay;
+  }
+  std::error_code ec;
+  fs::create_directories(opts.disks, ec);
+  if (fs::exists(overlay)) {
+    spdlog::warn("images: {}: its disk was made for another assembly or an "
+                 "older {}: starting from a fresh overlay",
+                 spec.name, spec.jeos);
+  }
+  auto tmp = overlay + ".tmp";
+  auto cmd = "qemu-img create -q -f qcow2 -F " + format + " -b " + quote(base)
+             + " " + quote(tmp) + " 2>&1";
+  if (std::system(cmd.c_str()) != 0) {
+    fs::remove(tmp, ec);
+    return fail("cannot create the overlay " + overlay + " on " + base);
+  }
+  fs::rename(tmp, overlay, ec);
+  if (ec) {
+    return fail("cannot create the overlay " + overlay + ": " + ec.message());
+  }
+  if (auto ok = write_file_atomically(marker, identity + "\n"); !ok) {
+    return fail(ok.error());
+  }
+  return overlay;
+}
+
+} // namespace
+
 image_resolver make_image_resolver(image_store_options opts) {
   return [opts](const msg::assembly_spec& spec) -> result<boot_image> {
     auto dir = opts.directory + "/" + spec.jeos;
-    if (fs::exists(dir + "/vmlinuz") && fs::exists(dir + "/initrd.img")) {
-      return boot_image{dir + "/vmlinuz", dir + "/initrd.img",
-                        "console=ttyS0 quiet", "", "qcow2"};
+    if (fs::exists(dir + "/stamp") && fs::exists(dir + "/vmlinuz")
+        && fs::exists(dir + "/initrd.img")) {
+      // A recipe's image: direct kernel boot, from a disk when it has one.
+      boot_image img{dir + "/vmlinuz", dir + "/initrd.img",
+                     "console=ttyS0 quiet", "", "qcow2"};
+      if (auto cmdline = read_first_line(dir + "/cmdline"); !cmdline.empty()) {
+        img.cmdline = cmdline;
+      }
+      if (fs::exists(dir + "/disk.qcow2")) {
+        auto overlay = overlay_for(opts, spec, dir + "/disk.qcow2", "qcow2",
+                                   read_first_line(dir + "/stamp"));
+        if (!overlay) {
+          return fail(overlay.error());
+        }
+        img.disk = *overlay;
+      }
+      return img;
     }
     auto img = read_imported(opts, spec.jeos);
     if (!img) {
@@ -250,18 +343,11 @@ image_resolver make_image_resolver(image_store_options opts) {
                   + " is not built (jeos_create " + spec.jeos + " x86_64)");
     }
     // Each assembly writes to its own overlay; the image stays untouched.
-    auto overlay = opts.disks + "/" + spec.name + ".qcow2";
-    if (!fs::exists(overlay)) {
-      std::error_code ec;
-      fs::create_directories(opts.disks, ec);
-      auto cmd = "qemu-img create -q -f qcow2 -F " + img->format + " -b "
-                 + quote(img->path) + " " + quote(overlay) + " 2>&1";
-      if (std::system(cmd.c_str()) != 0) {
-        return fail("cannot create the overlay " + overlay + " on "
-                    + img->path);
-      }
+    auto overlay = overlay_for(opts, spec, img->path, img->format, "imported");
+    if (!overlay) {
+      return fail(overlay.error());
     }
-    return boot_image{"", "", "", overlay, "qcow2"};
+    return boot_image{"", "", "", *overlay, "qcow2"};
   };
 }
 

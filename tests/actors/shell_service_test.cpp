@@ -65,7 +65,7 @@ msg::store_actor spawn_fake_store(caf::actor_system& sys,
     s);
 }
 
-/// One built JEOS, tiny.
+/// Two built JEOS: tiny, and debian12 with its recipe's defaults.
 msg::image_store_actor spawn_fake_images(caf::actor_system& sys) {
   return sys.spawn(
     [](msg::image_store_actor::pointer,
@@ -73,7 +73,9 @@ msg::image_store_actor spawn_fake_images(caf::actor_system& sys) {
       return {
         [arch](caf::get_atom) {
           return std::vector<msg::jeos_info>{
-            {"tiny", "tiny", arch, "recipe", true, "/images/tiny"}};
+            {"tiny", "tiny", arch, "recipe", true, "/images/tiny"},
+            {"debian12", "debian12", arch, "recipe", true, "/images/debian12",
+             512, 2, 240}};
         },
         [](msg::create_atom, const std::string& d,
            const std::string& a) -> caf::result<msg::jeos_info> {
@@ -190,6 +192,20 @@ TEST_F(shell_service_test, a_reply_comes_after_the_store_has_the_change) {
   ASSERT_EQ(stored->assemblies.count("assy1"), 1u);
   EXPECT_EQ(stored->assemblies["assy1"].jeos, "tiny");
   EXPECT_EQ(stored->assemblies["assy1"].uuid.size(), 36u);
+}
+
+TEST_F(shell_service_test, an_assembly_starts_with_its_jeos_defaults) {
+  auto r = call("assembly_create", {"small", "tiny", "x86_64"});
+  ASSERT_TRUE(r.ok) << r.message;
+  EXPECT_EQ(stored->assemblies["small"].memory_mib, 128u);
+  EXPECT_EQ(stored->assemblies["small"].vcpus, 1u);
+  r = call("assembly_create", {"big", "debian12", "x86_64"});
+  ASSERT_TRUE(r.ok) << r.message;
+  EXPECT_NE(r.message.find("512 MiB, 2 vCPU"), std::string::npos) << r.message;
+  auto& big = stored->assemblies["big"];
+  EXPECT_EQ(big.memory_mib, 512u);
+  EXPECT_EQ(big.vcpus, 2u);
+  EXPECT_EQ(big.boot_timeout, caf::timespan{std::chrono::seconds(240)});
 }
 
 TEST_F(shell_service_test, a_failed_write_changes_nothing) {

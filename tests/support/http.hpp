@@ -1,5 +1,6 @@
-// A plain HTTP/1.0 client for tests and benchmarks: one fresh connection per
-// request to a port on 127.0.0.1, as a client of a forwarded guest service.
+// Plain TCP and HTTP/1.0 clients for tests and benchmarks: one fresh
+// connection per request to a port on 127.0.0.1, as a client of a forwarded
+// guest service.
 #pragma once
 
 #include <arpa/inet.h>
@@ -10,6 +11,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 
 namespace pcloud::test {
@@ -20,10 +22,12 @@ struct http_answer {
   std::string body;
 };
 
-/// GET / on 127.0.0.1:`port`, waiting at most `timeout` in all.
-inline http_answer http_get(uint16_t port, std::chrono::milliseconds timeout
-                                           = std::chrono::milliseconds{2000}) {
-  http_answer result;
+/// Sends `request` to 127.0.0.1:`port` on a fresh connection and returns
+/// what came back until the peer closed or `timeout` (for everything) ran
+/// out; empty when nothing answered.
+inline std::string tcp_exchange(uint16_t port, const std::string& request,
+                                std::chrono::milliseconds timeout,
+                                size_t enough = SIZE_MAX) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   auto left = [&] {
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -33,7 +37,7 @@ inline http_answer http_get(uint16_t port, std::chrono::milliseconds timeout
   };
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) {
-    return result;
+    return {};
   }
   sockaddr_in sa{};
   sa.sin_family = AF_INET;
@@ -49,12 +53,11 @@ inline http_answer http_get(uint16_t port, std::chrono::milliseconds timeout
     int err = 0;
     socklen_t len = sizeof(err);
     ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
-    const std::string request = "GET / HTTP/1.0\r\nHost: localhost\r\n\r\n";
     if (err == 0
         && ::send(fd, request.data(), request.size(), MSG_NOSIGNAL)
              == static_cast<ssize_t>(request.size())) {
       char buf[4096];
-      while (wait_for(POLLIN)) {
+      while (reply.size() < enough && wait_for(POLLIN)) {
         auto n = ::recv(fd, buf, sizeof(buf), 0);
         if (n <= 0) {
           break;
@@ -64,6 +67,15 @@ inline http_answer http_get(uint16_t port, std::chrono::milliseconds timeout
     }
   }
   ::close(fd);
+  return reply;
+}
+
+/// GET / on 127.0.0.1:`port`, waiting at most `timeout` in all.
+inline http_answer http_get(uint16_t port, std::chrono::milliseconds timeout
+                                           = std::chrono::milliseconds{2000}) {
+  http_answer result;
+  auto reply
+    = tcp_exchange(port, "GET / HTTP/1.0\r\nHost: localhost\r\n\r\n", timeout);
   // "HTTP/1.x NNN ..." then headers, a blank line and the body.
   if (reply.compare(0, 5, "HTTP/") == 0 && reply.size() >= 12) {
     result.status = std::atoi(reply.c_str() + 9);

@@ -18,22 +18,15 @@ here=$(cd "$(dirname "$0")" && pwd)
 downloads=${PCLOUD_JEOS_DOWNLOADS:-$(dirname "$out")/downloads}
 mkdir -p "$downloads" "$(dirname "$out")"
 
-need() { command -v "$1" >/dev/null || { echo "tiny: missing $1 (run ./setup)" >&2; exit 1; }; }
+recipe=tiny
+. "$here/../common.sh"
 need cpio; need depmod; need dpkg-deb
 busybox=/bin/busybox
-applets=$("$busybox" --list 2>/dev/null || true)
-grep -qx init <<<"$applets" || { echo "tiny: needs busybox-static (run ./setup)" >&2; exit 1; }
-
-# The kernel: whatever linux-image-cloud-amd64 depends on today.
-kpkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null | awk '/Depends: linux-image-/{print $2; exit}')
-if [ -z "$kpkg" ]; then
-  apt-get update -q >/dev/null
-  kpkg=$(apt-cache depends linux-image-cloud-amd64 | awk '/Depends: linux-image-/{print $2; exit}')
-fi
-[ -n "$kpkg" ] || { echo "tiny: cannot find the Debian cloud kernel package" >&2; exit 1; }
+"$busybox" --list 2>/dev/null | grep -qx init || { echo "tiny: needs busybox-static (run ./setup)" >&2; exit 1; }
+kpkg=$(kernel_package)
 
 inputs() {
-  sha256sum "$0" "$here/inittab" "$here/rcS" "$here/udhcpc.script" "$busybox" | cut -d' ' -f1
+  sha256sum "$0" "$here/../common.sh" "$here/inittab" "$here/rcS" "$here/udhcpc.script" "$busybox" | cut -d' ' -f1
   echo "$kpkg"
   if [ -n "$agent_dir" ]; then
     (cd "$agent_dir" && find . -type f -print0 | sort -z | xargs -0 -r sha256sum)
@@ -45,43 +38,15 @@ if [ -f "$out/stamp" ] && [ "$(cat "$out/stamp")" = "$key" ]; then
   exit 0
 fi
 
-deb=$(ls "$downloads"/"${kpkg}"_*.deb 2>/dev/null | head -1 || true)
-if [ -z "$deb" ]; then
-  (cd "$downloads" && apt-get download -q "$kpkg" 2>&1 | grep -v '^W: Download is performed unsandboxed' || true)
-  deb=$(ls "$downloads"/"${kpkg}"_*.deb | head -1)
-fi
-
 work=$(mktemp -d "${out}.tmp.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-dpkg-deb -x "$deb" "$work/kernel"
-kver=$(ls "$work/kernel/lib/modules" | head -1)
+kver=$(unpack_kernel "$kpkg" "$work/kernel")
 root="$work/root"
-mkdir -p "$root"/{bin,sbin,etc/init.d,proc,sys,dev,run,tmp,root,var/log,lib/modules/$kver,usr/bin,usr/lib}
-
-# busybox and its applets
-cp "$busybox" "$root/bin/busybox"
-for applet in $applets; do
-  [ -e "$root/bin/$applet" ] || ln -s busybox "$root/bin/$applet"
-done
+busybox_tree "$root"
+mkdir -p "$root"/{etc/init.d,root,var/log,usr/bin,usr/lib}
 ln -s ../bin/busybox "$root/sbin/init"
 ln -s bin/busybox "$root/init" # the kernel runs /init from an initramfs
-
-# Only the modules a virtio guest needs: console channel, disk, network, and
-# the ACPI power button (a graceful shutdown from the host).
-mods=$work/kernel/lib/modules/$kver
-for m in drivers/virtio/virtio_ring drivers/virtio/virtio drivers/virtio/virtio_pci \
-         drivers/virtio/virtio_pci_legacy_dev drivers/virtio/virtio_pci_modern_dev \
-         drivers/char/virtio_console drivers/block/virtio_blk drivers/net/virtio_net \
-         drivers/net/net_failover net/core/failover \
-         drivers/acpi/button drivers/input/evdev; do
-  for f in "$mods/kernel/$m".ko*; do
-    [ -e "$f" ] || continue
-    mkdir -p "$root/lib/modules/$kver/kernel/$(dirname "$m")"
-    cp "$f" "$root/lib/modules/$kver/kernel/$(dirname "$m")/"
-  done
-done
-cp "$mods"/modules.builtin* "$mods"/modules.order "$root/lib/modules/$kver/" 2>/dev/null || true
-depmod -b "$root" "$kver"
+copy_modules "$work/kernel" "$kver" "$root" "${virtio_modules[@]}"
 
 cp "$here/inittab" "$root/etc/inittab"
 # busybox acpid runs CONFDIR/PWRF/00000080 on a power button press.
@@ -98,14 +63,10 @@ if [ -n "$agent_dir" ]; then
   cp -a "$agent_dir"/. "$root/"
 fi
 
-(cd "$root" && find . | cpio -o -H newc --quiet | gzip -6) > "$work/initrd.img"
+cpio_gz "$root" "$work/initrd.img"
 cp "$work/kernel/boot/vmlinuz-$kver" "$work/vmlinuz"
 echo "$key" > "$work/stamp"
 mkdir -p "$work/image"
 mv "$work/vmlinuz" "$work/initrd.img" "$work/stamp" "$work/image/"
-chmod 0755 "$work/image"; chmod 0644 "$work/image"/*
-rm -rf "$out.old"
-[ -d "$out" ] && mv "$out" "$out.old"
-mv "$work/image" "$out"
-rm -rf "$out.old"
+install_image "$work/image" "$out"
 echo "tiny: built $out (kernel $kver, initrd $(du -h "$out/initrd.img" | cut -f1))"

@@ -1,0 +1,175 @@
+// The debian12 JEOS end to end: built by `jeos_create debian12` (the
+// Debian base comes from the machine's cache after the first build), two
+// systemd guests under TCG on qemu:///embed, the real agent in them, and
+// every debian12 template variant running: apache2, nginx and PostgreSQL
+// through systemd, the OCF Dummy agent. A unit killed with SIGKILL inside
+// the guest is seen through its cgroup and restarted by pcloud, not by
+// systemd.
+#include <regex>
+
+#include "tests/support/http.hpp"
+#include "tests/support/terminal.hpp"
+
+namespace {
+
+using namespace pcloud::test;
+
+/// systemd under TCG: 12-28 s to multi-user for one guest, more for two on
+/// two shared cores.
+constexpr auto boot_timeout = 300s;
+
+class debian12_vm : public daemon_fixture {
+protected:
+  // The root lies where tests/runtime/sweep_vms.sh finds leftover guests.
+  debian12_vm()
+      : daemon_fixture("/tmp/pcloud-vm-test-" + std::to_string(::getpid())
+                         + "-debian12-XXXXXX",
+                       "") {
+    uri = "qemu:///embed?root=" + dir + "/root";
+    // The kernel package the build downloaded for the tiny JEOS.
+    ::setenv("PCLOUD_JEOS_DOWNLOADS", PCLOUD_JEOS_DOWNLOADS_DIR, 1);
+  }
+
+  ~debian12_vm() override {
+    if (daemon_pid > 0) {
+      sh({"deployable_stop", "dep1"});
+    }
+    for (auto assembly : {"web", "edge"}) {
+      std::ifstream in{dir + "/root/run/qemu/pcloud-" + assembly + ".pid"};
+      pid_t pid = 0;
+      if (in >> pid && pid > 0) {
+        ::kill(pid, SIGKILL);
+      }
+    }
+  }
+
+  bool status_matches(const std::string& pattern,
+                      std::chrono::seconds timeout = boot_timeout) {
+    std::regex re{pattern};
+    return wait_until(
+      [&] {
+        return std::regex_search(sh({"deployable_status", "dep1"}).out, re);
+      },
+      timeout);
+  }
+
+  std::string status() { return sh({"deployable_status", "dep1"}).out; }
+
+  /// The host port `assembly_list` gives RESOURCE's service NAME.
+  uint16_t port_of(const std::string& resource, const std::string& name) {
+    std::smatch m;
+    auto list = sh({"assembly_list"}).out;
+    std::regex re{resource + " " + name + " 127\\.0\\.0\\.1:([0-9]+) ->"};
+    return std::regex_search(list, m, re)
+             ? static_cast<uint16_t>(std::stoi(m[1].str()))
+             : 0;
+  }
+
+  bool http_serves(uint16_t port, const std::string& text) {
+    return wait_until(
+      [&] {
+        auto answer = http_get(port);
+        return answer.status == 200
+               && answer.body.find(text) != std::string::npos;
+      },
+      60s);
+  }
+
+  /// PostgreSQL answers an SSLRequest with one byte, 'S' or 'N'; QEMU's
+  /// forward alone accepts and then closes without a byte.
+  static bool postgres_answers(uint16_t port) {
+    const std::string ssl_request{"\x00\x00\x00\x08\x04\xd2\x16\x2f", 8};
+    auto reply = tcp_exchange(port, ssl_request, 2s, 1);
+    return reply == "S" || reply == "N";
+  }
+
+  /// Types `command` on the assembly's serial console (root is logged in
+  /// there) and waits until the shell has run it.
+  void run_in_guest(const std::string& assembly, const std::string& command) {
+    terminal console{dir, {"assembly_console", assembly}};
+    ASSERT_TRUE(console.expect("Ctrl-] detaches")) << console.screen();
+    // getty may still be starting: ask for a prompt until one comes.
+    ASSERT_TRUE(wait_until(
+      [&] {
+        console.type("\r");
+        return console.expect("root@pcloud-debian12:", 2s);
+      },
+      120s))
+      << console.screen();
+    console.type(command + "; echo ran-$((6*7))\r");
+    ASSERT_TRUE(console.expect("ran-42", 60s)) << console.screen();
+    console.type("\x1d");
+    EXPECT_EQ(console.wait_exit(), 0) << console.screen();
+  }
+};
+
+TEST_F(debian12_vm, systemd_services_run_and_recover_in_a_debian_guest) {
+  // Below the kernel's ephemeral ports, a range no other VM test uses.
+  auto first = 20000 + (::getpid() % 10) * 100;
+  daemon_args = {"--forward-ports",
+                 std::to_string(first) + "-" + std::to_string(first + 99)};
+  start_daemon();
+  auto built = sh({"jeos_create", "debian12", "x86_64"});
+  ASSERT_EQ(built.rc, 0) << built.out << built.err
+                         << slurp(dir + "/pcloudd.log");
+  auto r = sh({}, R"(assembly_create web debian12 x86_64
+assembly_resource_add www httpd web
+assembly_resource_add db postgresql web
+assembly_resource_add probe dummy web
+assembly_create edge debian12 x86_64
+assembly_resource_add proxy nginx edge
+deployable_create dep1
+deployable_assembly_add dep1 web
+deployable_assembly_add dep1 edge
+deployable_start dep1
+)");
+  ASSERT_EQ(r.rc, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("assembly web created (JEOS debian12, 512 MiB"),
+            std::string::npos)
+    << "the recipe's defaults: " << r.out;
+  ASSERT_TRUE(status_matches("dep1 +ACTIVE"))
+    << status() << slurp(dir + "/pcloudd.log");
+  auto status_now = status();
+  for (auto resource : {"web/www", "web/db", "web/probe", "edge/proxy"}) {
+    EXPECT_TRUE(std::regex_search(
+      status_now, std::regex{std::string{"dep1/"} + resource + " +ACTIVE +0"}))
+      << resource << "\n"
+      << status_now << slurp(dir + "/pcloudd.log");
+  }
+  auto www = port_of("www", "http");
+  auto proxy = port_of("proxy", "http");
+  auto db = port_of("db", "postgresql");
+  ASSERT_NE(www, 0) << sh({"assembly_list"}).out;
+  ASSERT_NE(proxy, 0);
+  ASSERT_NE(db, 0);
+  EXPECT_TRUE(http_serves(www, "pcloud-debian12")) << "apache2";
+  EXPECT_TRUE(http_serves(proxy, "pcloud-debian12")) << "nginx";
+  EXPECT_TRUE(wait_until([&] { return postgres_answers(db); }, 60s));
+
+  // apache2 killed inside the guest: its cgroup empties, the agent reports
+  // at once, pcloud restarts the unit (systemd's own Restart= is off).
+  run_in_guest("web", "pkill -9 -x apache2");
+  ASSERT_TRUE(status_matches("dep1/web/www +ACTIVE +1", 120s))
+    << status() << slurp(dir + "/pcloudd.log");
+  auto log = slurp(dir + "/pcloudd.log");
+  EXPECT_NE(log.find("every process of apache2.service exited"),
+            std::string::npos)
+    << "detected through the cgroup, not by the 10 s monitor";
+  EXPECT_TRUE(http_serves(www, "pcloud-debian12"));
+
+  // The PostgreSQL server killed: the same for the cluster's unit.
+  run_in_guest("web", "pkill -9 -x postgres");
+  ASSERT_TRUE(status_matches("dep1/web/db +ACTIVE +1", 120s))
+    << status() << slurp(dir + "/pcloudd.log");
+  EXPECT_TRUE(wait_until([&] { return postgres_answers(db); }, 60s));
+  EXPECT_TRUE(
+    std::regex_search(status(), std::regex{"dep1/web/www +ACTIVE +1"}))
+    << "nothing else restarted";
+
+  r = sh({"deployable_stop", "dep1"});
+  EXPECT_EQ(r.rc, 0) << r.err;
+  EXPECT_TRUE(wait_until([&] { return http_get(www).status == 0; }))
+    << "no VM, no answer";
+}
+
+} // namespace
