@@ -881,6 +881,55 @@ assembly_network_set(self_ptr self, const std::vector<std::string>& a) {
   return rp;
 }
 
+caf::result<msg::shell_reply> assembly_set(self_ptr self,
+                                           const std::vector<std::string>& a) {
+  const auto& [assembly, setting, value] = std::tie(a[0], a[1], a[2]);
+  return edit(
+    self, &shell_service_state::assemblies, assembly, "assembly",
+    [&](msg::assembly_spec& x, std::string& message) -> std::string {
+      if (auto bad = check_not_running(self->state, assembly); !bad.empty()) {
+        return bad;
+      }
+      auto number = [&](uint32_t low, uint32_t high, uint32_t& out) {
+        if (value.empty() || value.size() > 6
+            || value.find_first_not_of("0123456789") != std::string::npos
+            || std::stoul(value) < low || std::stoul(value) > high) {
+          return setting + " must be a number from " + std::to_string(low)
+                 + " to " + std::to_string(high) + ", not '" + value + "'";
+        }
+        out = static_cast<uint32_t>(std::stoul(value));
+        return std::string{};
+      };
+      auto duration = [&](caf::timespan& out) {
+        auto d = msg::parse_duration(value);
+        if (!d || *d <= caf::timespan{0}) {
+          return setting + " must be a duration such as 240s or 5min, not '"
+                 + value + "'";
+        }
+        out = *d;
+        return std::string{};
+      };
+      std::string bad;
+      if (setting == "memory") {
+        bad = number(64, 1048576, x.memory_mib);
+      } else if (setting == "vcpus") {
+        bad = number(1, 64, x.vcpus);
+      } else if (setting == "boot_timeout") {
+        bad = duration(x.boot_timeout);
+      } else if (setting == "stop_timeout") {
+        bad = duration(x.stop_timeout);
+      } else {
+        return "unknown setting '" + setting
+               + "' (settings: memory, vcpus, boot_timeout, stop_timeout)";
+      }
+      if (bad.empty()) {
+        message = "assembly " + assembly + ": " + setting + " " + value
+                  + (setting == "memory" ? " MiB" : "");
+      }
+      return bad;
+    });
+}
+
 caf::result<msg::shell_reply>
 assembly_resource_add(self_ptr self, const std::vector<std::string>& a) {
   const auto& [name, template_name, assembly] = std::tie(a[0], a[1], a[2]);
@@ -1446,6 +1495,7 @@ const std::map<std::string, handler>& handlers() {
     {"assembly_port_set", assembly_port_set},
     {"assembly_port_remove", assembly_port_remove},
     {"assembly_network_set", assembly_network_set},
+    {"assembly_set", assembly_set},
     {"template_list",
      [](self_ptr self, args) -> caf::result<msg::shell_reply> {
        return template_list(self);

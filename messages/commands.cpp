@@ -61,6 +61,11 @@ std::vector<command_info> make_commands() {
      {k::assembly, k::text},
      "put the assembly's NIC on NETWORK: user (port forwards), none, or a "
      "libvirt network"},
+    {"assembly_set",
+     {"ASSEMBLY", "SETTING", "VALUE"},
+     {k::assembly, k::text, k::text},
+     "set memory (MiB), vcpus, boot_timeout or stop_timeout (durations such "
+     "as 240s) of an assembly; the next VM start uses them"},
     {"assembly_console",
      {"NAME"},
      {k::assembly},

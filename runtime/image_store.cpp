@@ -117,6 +117,45 @@ std::vector<msg::jeos_info> list(const image_store_options& opts) {
   return result;
 }
 
+/// What jeos_import accepts: qcow2, or a raw disk (a partition table or a
+/// file system at its start). Other formats are named with the way out.
+result<std::string> disk_format_of(const std::string& file) {
+  std::ifstream in{file, std::ios::binary};
+  std::string head(36 * 1024, '\0');
+  if (!in) {
+    return fail("cannot read image " + file);
+  }
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  head.resize(static_cast<size_t>(in.gcount()));
+  auto at = [&](size_t offset, const std::string& magic) {
+    return head.size() >= offset + magic.size()
+           && head.compare(offset, magic.size(), magic) == 0;
+  };
+  if (at(0, "QFI\xfb")) {
+    return std::string{"qcow2"};
+  }
+  if (at(510, "\x55\xaa") || at(1080, "\x53\xef")) {
+    return std::string{"raw"};
+  }
+  auto convert = " image: convert it first (qemu-img convert -O qcow2 " + file
+                 + " NEW.qcow2)";
+  if (at(0, "KDMV") || at(0, "# Disk DescriptorFile")) {
+    return fail(file + " is a VMDK" + convert);
+  }
+  if (at(0x40, "\x7f\x10\xda\xbe")) {
+    return fail(file + " is a VirtualBox VDI" + convert);
+  }
+  if (at(0, "vhdxfile")) {
+    return fail(file + " is a VHDX" + convert);
+  }
+  if (at(32769, "CD001")) {
+    return fail(file + " is an ISO (an installer, not a disk image)");
+  }
+  return fail(file
+              + " is not a disk image (no qcow2 header, partition "
+                "table or file system)");
+}
+
 caf::error image_error(std::string text) {
   return caf::make_error(caf::sec::runtime_error, std::move(text));
 }
@@ -212,17 +251,15 @@ image_store(msg::image_store_actor::stateful_pointer<image_store_state> self,
           return image_error("JEOS '" + name + "' exists already");
         }
       }
-      std::ifstream in{file, std::ios::binary};
-      char magic[4] = {};
-      if (!in || !in.read(magic, 4)) {
-        return image_error("cannot read image " + file);
+      auto format = disk_format_of(file);
+      if (!format) {
+        return image_error(format.error());
       }
-      auto format = std::string(magic, 4) == "QFI\xfb" ? "qcow2" : "raw";
       std::error_code ec;
       auto absolute = fs::absolute(file, ec).string();
       fs::create_directories(imported_dir(o), ec);
       auto ok = write_file_atomically(imported_dir(o) + "/" + name,
-                                      absolute + "\n" + format + "\n");
+                                      absolute + "\n" + *format + "\n");
       if (!ok) {
         return image_error(ok.error());
       }

@@ -208,6 +208,41 @@ TEST_F(shell_service_test, an_assembly_starts_with_its_jeos_defaults) {
   EXPECT_EQ(big.boot_timeout, caf::timespan{std::chrono::seconds(240)});
 }
 
+TEST_F(shell_service_test, assembly_set_changes_one_setting_or_nothing) {
+  ASSERT_TRUE(call("assembly_create", {"a1", "tiny", "x86_64"}).ok);
+  auto r = call("assembly_set", {"a1", "memory", "1024"});
+  ASSERT_TRUE(r.ok) << r.message;
+  EXPECT_EQ(r.message, "assembly a1: memory 1024 MiB");
+  ASSERT_TRUE(call("assembly_set", {"a1", "vcpus", "2"}).ok);
+  ASSERT_TRUE(call("assembly_set", {"a1", "boot_timeout", "5min"}).ok);
+  auto& x = stored->assemblies["a1"];
+  EXPECT_EQ(x.memory_mib, 1024u);
+  EXPECT_EQ(x.vcpus, 2u);
+  EXPECT_EQ(x.boot_timeout, caf::timespan{std::chrono::minutes(5)});
+  for (auto [setting, value, message] : {
+         std::tuple{"memory", "12",
+                    "memory must be a number from 64 to "
+                    "1048576, not '12'"},
+         std::tuple{"vcpus", "-1",
+                    "vcpus must be a number from 1 to 64, not "
+                    "'-1'"},
+         std::tuple{"stop_timeout", "soon",
+                    "stop_timeout must be a duration "
+                    "such as 240s or 5min, not 'soon'"},
+         std::tuple{"colour", "red",
+                    "unknown setting 'colour' (settings: "
+                    "memory, vcpus, boot_timeout, "
+                    "stop_timeout)"},
+       }) {
+    r = call("assembly_set", {"a1", setting, value});
+    EXPECT_FALSE(r.ok);
+    EXPECT_EQ(r.message, message);
+  }
+  EXPECT_EQ(stored->assemblies["a1"].memory_mib, 1024u) << "nothing changed";
+  EXPECT_EQ(stored->assemblies["a1"].vcpus, 2u);
+  EXPECT_FALSE(call("assembly_set", {"nope", "vcpus", "2"}).ok);
+}
+
 TEST_F(shell_service_test, a_failed_write_changes_nothing) {
   ASSERT_TRUE(call("assembly_create", {"assy1", "tiny", "x86_64"}).ok);
   stored->fail_writes = true;

@@ -34,7 +34,7 @@ protected:
     if (daemon_pid > 0) {
       sh({"deployable_stop", "dep1"});
     }
-    for (auto assembly : {"web", "edge"}) {
+    for (auto assembly : {"web", "edge", "imp"}) {
       std::ifstream in{dir + "/root/run/qemu/pcloud-" + assembly + ".pid"};
       pid_t pid = 0;
       if (in >> pid && pid > 0) {
@@ -170,6 +170,38 @@ deployable_start dep1
   EXPECT_EQ(r.rc, 0) << r.err;
   EXPECT_TRUE(wait_until([&] { return http_get(www).status == 0; }))
     << "no VM, no answer";
+}
+
+TEST_F(debian12_vm, an_exported_disk_imports_and_boots_by_its_own_firmware) {
+  start_daemon();
+  auto r = sh({"jeos_create", "debian12", "x86_64"});
+  ASSERT_EQ(r.rc, 0) << r.out << r.err << slurp(dir + "/pcloudd.log");
+  // Exported as one self-contained file, as an operator would copy it.
+  auto exported = dir + "/exported.qcow2";
+  auto cmd = "qemu-img convert -O qcow2 " + dir + "/images/debian12/disk.qcow2 "
+             + exported;
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  r = sh({}, "jeos_import mine " + exported + R"(
+assembly_create imp mine x86_64
+assembly_set imp memory 512
+assembly_set imp boot_timeout 240s
+deployable_create dep1
+deployable_assembly_add dep1 imp
+deployable_start dep1
+)");
+  ASSERT_EQ(r.rc, 0) << r.out << r.err;
+  // No kernel from pcloud: GRUB in the disk boots it, and the agent,
+  // told its assembly by the host, says hello.
+  ASSERT_TRUE(status_matches("dep1/imp +ACTIVE +0 .*agent 0\\.1\\.0 connected"))
+    << status() << slurp(dir + "/pcloudd.log");
+  // The running domain, as libvirt keeps it in the embed root.
+  auto live = slurp(dir + "/root/run/qemu/pcloud-imp.xml");
+  EXPECT_NE(live.find("<source file='" + dir + "/disks/imp.qcow2'"),
+            std::string::npos)
+    << live;
+  EXPECT_EQ(live.find("<kernel>"), std::string::npos) << live;
+  r = sh({"deployable_stop", "dep1"});
+  EXPECT_EQ(r.rc, 0) << r.err;
 }
 
 } // namespace

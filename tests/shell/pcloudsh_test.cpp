@@ -108,9 +108,26 @@ TEST_F(pcloudsh, jeos_images_are_built_imported_listed_and_deleted) {
   }
   EXPECT_EQ(sh({"jeos_create", "tiny", "x86_64"}).rc, 0) << "up to date";
   {
-    std::ofstream disk{dir + "/disk.img", std::ios::binary};
-    disk << std::string(1 << 20, '\0');
+    // A raw disk: an (empty) MBR partition table.
+    std::string mbr(1 << 20, '\0');
+    mbr[510] = '\x55';
+    mbr[511] = '\xaa';
+    std::ofstream{dir + "/disk.img", std::ios::binary} << mbr;
+    std::ofstream{dir + "/zeros.img", std::ios::binary}
+      << std::string(1 << 20, '\0');
+    std::ofstream{dir + "/disk.vmdk", std::ios::binary}
+      << "KDMV" << std::string(4096, '\0');
   }
+  r = sh({"jeos_import", "junk", dir + "/zeros.img"});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_EQ(r.err, "pcloudsh: " + dir
+                     + "/zeros.img is not a disk image (no qcow2 header, "
+                       "partition table or file system)\n");
+  r = sh({"jeos_import", "junk", dir + "/disk.vmdk"});
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_NE(r.err.find("is a VMDK image: convert it first (qemu-img convert"),
+            std::string::npos)
+    << r.err;
   r = sh({"jeos_import", "mydisk", dir + "/disk.img"});
   EXPECT_EQ(r.rc, 0) << r.err;
   EXPECT_NE(r.out.find("JEOS mydisk imported from " + dir + "/disk.img"),
@@ -142,8 +159,8 @@ TEST_F(pcloudsh, jeos_images_are_built_imported_listed_and_deleted) {
   EXPECT_EQ(sh({"jeos_delete", "tiny"}).rc, 0);
   EXPECT_FALSE(fs::exists(dir + "/images/tiny"));
   r = sh({"jeos_list"});
-  EXPECT_TRUE(std::regex_search(
-    r.out, std::regex{"\ntiny +tiny +x86_64 +recipe +no "}))
+  EXPECT_TRUE(
+    std::regex_search(r.out, std::regex{"\ntiny +tiny +x86_64 +recipe +no "}))
     << r.out;
   EXPECT_TRUE(std::regex_search(
     r.out, std::regex{"\ndebian12 +debian12 +x86_64 +recipe "}))

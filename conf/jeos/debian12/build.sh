@@ -26,6 +26,7 @@ mkdir -p "$downloads" "$(dirname "$out")" "$cache"
 recipe=debian12
 . "$here/../common.sh"
 need debootstrap; need mkfs.ext4; need qemu-img; need cpio; need depmod; need dpkg-deb
+need grub-mkimage; [ -f /usr/lib/grub/i386-pc/boot.img ] || { echo "debian12: needs grub-pc-bin (run ./setup)" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || { echo "debian12: debootstrap needs root" >&2; exit 1; }
 agent=
 if [ -n "$agent_dir" ]; then
@@ -90,6 +91,8 @@ fi
 systemctl --root="$root" enable pcloud-network.service systemd-networkd.service >/dev/null 2>&1
 # A first boot would ask on the console for a locale and a root password.
 systemctl --root="$root" mask systemd-firstboot.service >/dev/null 2>&1
+# The kernel has no binfmt_misc module here: its units would only fail.
+systemctl --root="$root" mask proc-sys-fs-binfmt_misc.automount systemd-binfmt.service >/dev/null 2>&1
 # Each boot makes its own machine id: clones share this disk, and DHCP
 # identifies a guest by it.
 : > "$root/etc/machine-id"
@@ -100,21 +103,40 @@ echo "pcloud: $kver" > "$root/etc/pcloud-jeos"
 mkdir -p "$root/var/www/html"
 echo "pcloud-debian12" > "$root/var/www/html/index.html"
 
-step "disk image"
-truncate -s 4G "$work/disk.raw"
-mkfs.ext4 -q -F -L pcloud-root -d "$root" "$work/disk.raw"
-mkdir -p "$work/image"
-qemu-img convert -O qcow2 "$work/disk.raw" "$work/image/disk.qcow2"
-rm -f "$work/disk.raw"
-
 step "initramfs"
 initrd=$work/initrd
 busybox_tree "$initrd"
 copy_modules "$work/kernel" "$kver" "$initrd" "${virtio_modules[@]}"
 install -m 0755 "$here/init" "$initrd/init"
+mkdir -p "$work/image" "$root/boot"
 cpio_gz "$initrd" "$work/image/initrd.img"
 cp "$work/kernel/boot/vmlinuz-$kver" "$work/image/vmlinuz"
-echo "console=ttyS0 root=/dev/vda net.ifnames=0 quiet" > "$work/image/cmdline"
+# Also inside the disk, for firmware boot (a disk exported and imported
+# elsewhere with jeos_import boots without pcloud's kernel).
+cp "$work/image/vmlinuz" "$work/image/initrd.img" "$root/boot/"
+cmdline="console=ttyS0 root=/dev/vda1 net.ifnames=0 quiet"
+
+step "disk image"
+# One partition from 1 MiB; GRUB's boot sector in the MBR and its core image
+# in the gap before the partition, with the boot commands built in.
+disk_mib=4096
+truncate -s ${disk_mib}M "$work/disk.raw"
+mkfs.ext4 -q -F -L pcloud-root -E offset=$((1 << 20)) -d "$root" "$work/disk.raw" $((disk_mib - 1))M
+le32() { printf '\\x%02x\\x%02x\\x%02x\\x%02x' $(($1 & 255)) $(($1 >> 8 & 255)) $(($1 >> 16 & 255)) $(($1 >> 24 & 255)); }
+{
+  printf '\x80\xfe\xff\xff\x83\xfe\xff\xff'
+  printf "$(le32 2048)$(le32 $(((disk_mib - 1) * 2048)))"
+} | dd of="$work/disk.raw" bs=1 seek=446 conv=notrunc status=none
+printf '\x55\xaa' | dd of="$work/disk.raw" bs=1 seek=510 conv=notrunc status=none
+printf 'set root=(hd0,msdos1)\nlinux /boot/vmlinuz %s\ninitrd /boot/initrd.img\nboot\n' "$cmdline" > "$work/grub.cfg"
+grub-mkimage -O i386-pc -o "$work/core.img" -p '(hd0,msdos1)/boot/grub' -c "$work/grub.cfg" \
+  biosdisk part_msdos ext2 linux
+dd if=/usr/lib/grub/i386-pc/boot.img of="$work/disk.raw" bs=440 count=1 conv=notrunc status=none
+dd if="$work/core.img" of="$work/disk.raw" bs=512 seek=1 conv=notrunc status=none
+qemu-img convert -O qcow2 "$work/disk.raw" "$work/image/disk.qcow2"
+rm -f "$work/disk.raw"
+
+echo "$cmdline" > "$work/image/cmdline"
 # Assemblies made from this JEOS start with these (systemd under TCG needs
 # more memory and time than busybox: 12-28 s to multi-user here).
 printf 'memory_mib=512\nvcpus=2\nboot_timeout_s=240\n' > "$work/image/defaults"
