@@ -267,10 +267,11 @@ caf::result<msg::shell_reply> jeos_list(self_ptr self) {
     ->request(self->state.services.images, status_timeout, caf::get_atom::value)
     .then(
       [rp](const std::vector<msg::jeos_info>& xs) mutable {
-        auto r = table({"name", "distro", "arch", "origin", "built", "path"});
+        auto r = table(
+          {"name", "distro", "arch", "origin", "built", "path", "progress"});
         for (auto& x : xs) {
           r.rows.push_back({x.name, x.distro, x.arch, x.origin,
-                            x.built ? "yes" : "no", x.path});
+                            x.built ? "yes" : "no", x.path, x.progress});
         }
         rp.deliver(std::move(r));
       },

@@ -25,6 +25,9 @@ struct jeos_info {
   uint32_t memory_mib = 0;
   uint32_t vcpus = 0;
   uint32_t boot_timeout_s = 0;
+  /// While jeos_create builds it: the recipe's latest step
+  /// ("[12s] unpacking the base"); empty otherwise.
+  std::string progress = {};
 };
 
 template <class Inspector>

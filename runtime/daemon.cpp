@@ -202,7 +202,8 @@ result<std::unique_ptr<daemon>> daemon::start(caf::actor_system& sys,
   if (!templates) {
     return fail(templates.error());
   }
-  auto store = spawn_store(sys, {opts.state_dir + "/definitions", schema});
+  auto store = spawn_store(
+    sys, {opts.state_dir + "/definitions", schema, opts.state_dir + "/disks"});
   if (!store) {
     return fail(store.error());
   }

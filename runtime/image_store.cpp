@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
@@ -18,6 +19,19 @@ namespace fs = std::filesystem;
 namespace {
 
 const char* supported_arch = "x86_64";
+
+std::string read_first_line(const std::string& path) {
+  std::ifstream in{path};
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
+/// STATE/images/DISTRO.progress: the latest line of a build under way.
+std::string progress_file(const image_store_options& opts,
+                          const std::string& distro) {
+  return opts.directory + "/" + distro + ".progress";
+}
 
 std::string quote(const std::string& x) {
   std::string result = "'";
@@ -96,6 +110,7 @@ std::vector<msg::jeos_info> list(const image_store_options& opts) {
     x.path = opts.directory + "/" + distro;
     x.built = fs::exists(x.path + "/stamp");
     read_defaults(x.path + "/defaults", x);
+    x.progress = read_first_line(progress_file(opts, distro));
     result.push_back(std::move(x));
   }
   std::error_code ec;
@@ -181,7 +196,13 @@ result<void> run_recipe(const image_store_options& opts,
       last.pop_back();
     }
     spdlog::info("images: {}: {}", distro, last);
+    // "debian12: [12s] unpacking the base" -> "[12s] unpacking the base"
+    auto shown = last.rfind(distro + ": ", 0) == 0
+                   ? last.substr(distro.size() + 2)
+                   : last;
+    (void)write_file_atomically(progress_file(opts, distro), shown + "\n");
   }
+  fs::remove(progress_file(opts, distro), ec);
   auto status = ::pclose(pipe);
   if (status != 0) {
     return fail("building JEOS " + distro + " failed: " + last);
@@ -216,7 +237,13 @@ worker_actor::behavior_type build_worker(worker_actor::pointer self,
 struct image_store_state {
   static inline const char* name = "pcloud.image_store";
   image_store_options opts;
+  /// Recipes being built: one build per recipe at a time.
+  std::set<std::string> building;
 };
+
+/// A build may take long (debootstrap on a slow mirror); pcloudsh waits
+/// up to an hour by default.
+constexpr auto build_limit = std::chrono::seconds(2 * 3600);
 
 msg::image_store_actor::behavior_type
 image_store(msg::image_store_actor::stateful_pointer<image_store_state> self,
@@ -240,8 +267,25 @@ image_store(msg::image_store_actor::stateful_pointer<image_store_state> self,
         return image_error("unsupported architecture '" + arch
                            + "' (supported: x86_64)");
       }
+      if (self->state.building.count(distro) > 0) {
+        return image_error("JEOS " + distro
+                           + " is being built already (jeos_list shows how "
+                             "far it got)");
+      }
+      self->state.building.insert(distro);
       auto worker = self->spawn<caf::detached>(build_worker, o);
-      return self->delegate(worker, msg::create_atom::value, distro, arch);
+      auto rp = self->make_response_promise<msg::jeos_info>();
+      self->request(worker, build_limit, msg::create_atom::value, distro, arch)
+        .then(
+          [self, rp, distro](msg::jeos_info& x) mutable {
+            self->state.building.erase(distro);
+            rp.deliver(std::move(x));
+          },
+          [self, rp, distro](caf::error& err) mutable {
+            self->state.building.erase(distro);
+            rp.deliver(std::move(err));
+          });
+      return rp;
     },
     [=](msg::import_atom, const std::string& name,
         const std::string& file) -> caf::result<msg::jeos_info> {
@@ -298,18 +342,18 @@ image_store(msg::image_store_actor::stateful_pointer<image_store_state> self,
 
 msg::image_store_actor spawn_image_store(caf::actor_system& sys,
                                          image_store_options opts) {
+  // Progress of builds that a previous pcloudd did not finish.
+  std::error_code ec;
+  for (auto& entry : fs::directory_iterator(opts.directory, ec)) {
+    if (entry.path().extension() == ".progress") {
+      fs::remove(entry.path(), ec);
+    }
+  }
   // Detached: listing, imports and deletes touch the file system.
   return sys.spawn<caf::detached>(image_store, std::move(opts));
 }
 
 namespace {
-
-std::string read_first_line(const std::string& path) {
-  std::ifstream in{path};
-  std::string line;
-  std::getline(in, line);
-  return line;
-}
 
 /// The assembly's own copy-on-write overlay of a base disk, at
 /// STATE/disks/NAME.qcow2. NAME.base says which assembly (UUID) and which

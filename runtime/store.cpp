@@ -181,6 +181,16 @@ msg::store_actor::behavior_type store(store_ptr self, store_options opts,
         return store_error(ok.error());
       }
       remove_named(st.loaded.assemblies, x.name);
+      // Its disk overlay (image_store.cpp): nothing else would ever use it.
+      if (!st.opts.disks.empty()) {
+        std::error_code ec;
+        auto disk = st.opts.disks + "/" + x.name;
+        if (fs::remove(disk + ".qcow2", ec)) {
+          spdlog::info("store: deleted {}.qcow2, the disk of assembly {}", disk,
+                       x.name);
+        }
+        fs::remove(disk + ".base", ec);
+      }
       return caf::ok_atom::value;
     },
     [=](caf::delete_atom,

@@ -21,6 +21,8 @@ struct store_options {
   std::string directory;
   /// conf/schema/definitions.rng.
   std::string schema;
+  /// STATE/disks: an assembly's disk overlay goes with its definition.
+  std::string disks = {};
 };
 
 /// Loads every definition (setting bad files aside) and spawns the store

@@ -21,6 +21,7 @@
 #include <fstream>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,7 @@
 #include <caf/openssl/all.hpp>
 
 #include "messages/type_ids.hpp"
+#include "shell/build_progress.hpp"
 #include "shell/client.hpp"
 #include "shell/render.hpp"
 
@@ -375,7 +377,12 @@ public:
       return console(args[0]);
     }
     auto timeout = name == "jeos_create" ? opts_.build_timeout : opts_.timeout;
+    std::optional<pcloud::shell::build_progress> progress;
+    if (name == "jeos_create" && !opts_.json && ::isatty(STDERR_FILENO)) {
+      progress.emplace(*client_, args[0]);
+    }
     auto reply = client_->call(name, args, timeout);
+    progress.reset();
     if (!reply.ok) {
       auto unreachable = reply.message.rfind("pcloudd: ", 0) == 0
                          || reply.message.rfind("not authorized", 0) == 0;

@@ -31,7 +31,8 @@ protected:
   }
 
   store_options options() const {
-    return {dir + "/definitions", PCLOUD_CONF_DIR "/schema/definitions.rng"};
+    return {dir + "/definitions", PCLOUD_CONF_DIR "/schema/definitions.rng",
+            dir + "/disks"};
   }
 
   void open() {
@@ -95,6 +96,11 @@ TEST_F(store_test, definitions_survive_a_restart) {
 TEST_F(store_test, delete_removes_the_file) {
   open();
   put(assembly("assy1"));
+  put(assembly("assy2"));
+  fs::create_directories(dir + "/disks");
+  for (auto f : {"assy1.qcow2", "assy1.base", "assy2.qcow2"}) {
+    std::ofstream{dir + "/disks/" + f} << "x";
+  }
   {
     caf::scoped_actor self{sys};
     self->request(store, 10s, caf::delete_atom::value, assembly("assy1"))
@@ -102,8 +108,11 @@ TEST_F(store_test, delete_removes_the_file) {
                [&](caf::error& err) { ADD_FAILURE() << sys.render(err); });
   }
   EXPECT_FALSE(fs::exists(dir + "/definitions/assemblies/assy1.xml"));
+  EXPECT_FALSE(fs::exists(dir + "/disks/assy1.qcow2")) << "its disk goes too";
+  EXPECT_FALSE(fs::exists(dir + "/disks/assy1.base"));
+  EXPECT_TRUE(fs::exists(dir + "/disks/assy2.qcow2")) << "no other disk";
   open();
-  EXPECT_TRUE(get().assemblies.empty());
+  EXPECT_EQ(get().assemblies.size(), 1u);
 }
 
 TEST_F(store_test, a_malformed_file_is_set_aside_and_the_others_load) {

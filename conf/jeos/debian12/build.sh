@@ -59,6 +59,10 @@ fi
 started=$(date +%s)
 step() { echo "debian12: [$(($(date +%s) - started))s] $*"; }
 
+# One base build at a time on this machine: other pcloudds and test runs
+# share the cache and wait here for the one that builds.
+exec 9>"$cache/.debian12-base.lock"
+flock 9
 if [ ! -f "$base" ]; then
   step "building the Debian base (cached as $base)"
   bash "$here/base.sh" "$base" "$mirror"
@@ -67,6 +71,7 @@ if [ ! -f "$base" ]; then
 else
   step "Debian base from the cache ($base)"
 fi
+exec 9>&-
 
 work=$(mktemp -d "${out}.tmp.XXXXXX")
 trap 'rm -rf "$work"' EXIT
