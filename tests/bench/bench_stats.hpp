@@ -16,6 +16,10 @@ struct stats {
 /// `note` (the goal, or how it was measured); returns median and p95.
 inline stats print_stats(const char* what, std::vector<double> xs,
                          const char* note = "") {
+  if (xs.empty()) {
+    std::printf("%-26s no trial completed   %s\n", what, note);
+    return {0, 0};
+  }
   std::sort(xs.begin(), xs.end());
   auto pct = [&](double p) {
     return xs[std::min(xs.size() - 1, static_cast<size_t>(p * xs.size()))];

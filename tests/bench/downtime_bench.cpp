@@ -33,6 +33,7 @@
 #include "runtime/logging.hpp"
 #include "runtime/scheduler_settings.hpp"
 #include "tests/bench/bench_stats.hpp"
+#include "tests/bench/supervisord.hpp"
 #include "tests/support/fakes.hpp"
 #include "tests/support/http.hpp"
 #include "tests/support/live.hpp"
@@ -192,50 +193,27 @@ private:
 /// Case (c): busybox httpd under supervisord on the host.
 std::vector<double> supervisord_trials(int trials) {
   std::vector<double> result;
-  if (std::system("command -v supervisord >/dev/null 2>&1") != 0) {
+  if (!bench::supervised_program::available()) {
     std::printf("(c) supervisord not installed (apt-get install supervisor): "
                 "skipped\n");
     return result;
   }
-  auto dir = fs::temp_directory_path()
-             / ("pcloud-bench-sv-" + std::to_string(::getpid()));
-  fs::create_directories(dir / "www");
-  std::ofstream{dir / "www" / "index.html"} << "supervised\n";
+  auto www = fs::temp_directory_path()
+             / ("pcloud-bench-www-" + std::to_string(::getpid()));
+  fs::create_directories(www);
+  std::ofstream{www / "index.html"} << "supervised\n";
   auto port = free_port();
-  // .string(): a path written to a stream comes out in quotes.
-  std::ofstream{dir / "supervisord.conf"}
-    << "[supervisord]\nnodaemon=true\nlogfile="
-    << (dir / "supervisord.log").string()
-    << "\npidfile=" << (dir / "supervisord.pid").string()
-    << "\n[program:httpd]\ncommand=/bin/busybox httpd -f -p 127.0.0.1:" << port
-    << " -h " << (dir / "www").string()
-    << "\nautorestart=true\nstartsecs=0\nstartretries=1000000\n";
-  auto sv = ::fork();
-  if (sv == 0) {
-    auto conf = (dir / "supervisord.conf").string();
-    ::execlp("supervisord", "supervisord", "-n", "-c", conf.c_str(), nullptr);
-    ::_exit(127);
-  }
-  auto httpd_pid = [&]() -> pid_t {
-    for (auto& e : fs::directory_iterator{"/proc"}) {
-      std::ifstream in{e.path() / "stat"};
-      std::string pid, comm, st;
-      pid_t ppid = 0;
-      if (in >> pid >> comm >> st >> ppid && ppid == sv
-          && comm == "(busybox)") {
-        return static_cast<pid_t>(std::stoi(pid));
-      }
-    }
-    return 0;
-  };
   {
+    bench::supervised_program sv{"/bin/busybox httpd -f -p 127.0.0.1:"
+                                 + std::to_string(port) + " -h "
+                                 + www.string()};
     client c{port};
     for (int i = 0; i < trials; ++i) {
       if (!c.steady(40, 30s)) {
         std::printf("(c) supervisord's httpd does not answer: stopped\n");
         break;
       }
-      auto pid = httpd_pid();
+      auto pid = sv.child("busybox");
       if (pid == 0) {
         break;
       }
@@ -246,9 +224,7 @@ std::vector<double> supervisord_trials(int trials) {
       }
     }
   }
-  ::kill(sv, SIGTERM);
-  ::waitpid(sv, nullptr, 0);
-  fs::remove_all(dir);
+  fs::remove_all(www);
   return result;
 }
 

@@ -1,13 +1,18 @@
 // Resource MTTR: SIGKILL of an exec resource until its process runs again.
 //
-//   floor   a minimal supervisor: fork/exec, pidfd, restart at once
-//   pcloud  pcloud-agent on this host over a socketpair to the real guest
-//           gateway and the real supervision tree (resource actor decides)
+//   floor        a minimal supervisor: fork/exec, pidfd, restart at once
+//   pcloud       pcloud-agent on this host over a socketpair to the real
+//                guest gateway and the real supervision tree (resource actor
+//                decides)
+//   supervisord  the same process under Debian's supervisord (autorestart,
+//                startsecs=0), when it is installed; at most 100 trials, as
+//                each waits for supervisord's one-second tick
 //
 // Backoff and escalation are off (no_escalation_policy) so they stay out of
 // the measurement. "Running again" is the new process having exec'd: for the
 // floor its exec pipe closing, for pcloud the resource's ACTIVE event (sent
-// after the agent saw the exec succeed).
+// after the agent saw the exec succeed), for supervisord a new child of it
+// whose command name is sleep (polled every 0.2 ms).
 //
 //   pcloud_bench_resource_mttr [TRIALS]   (default 200)
 #include <poll.h>
@@ -16,6 +21,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <thread>
 
 #include <spdlog/spdlog.h>
 
@@ -25,6 +31,7 @@
 #include "runtime/guest_gateway.hpp"
 #include "runtime/scheduler_settings.hpp"
 #include "tests/bench/bench_stats.hpp"
+#include "tests/bench/supervisord.hpp"
 #include "tests/support/fakes.hpp"
 #include "tests/support/guest_link.hpp"
 #include "tests/support/live.hpp"
@@ -160,6 +167,31 @@ std::vector<double> pcloud_trials(int n) {
   return xs;
 }
 
+std::vector<double> supervisord_trials(int n) {
+  std::vector<double> xs;
+  bench::supervised_program sv{"/bin/sleep 1000"};
+  auto running = [&](pid_t other, std::chrono::seconds limit) -> pid_t {
+    auto deadline = bench_clock::now() + limit;
+    while (bench_clock::now() < deadline) {
+      if (auto pid = sv.child("sleep"); pid != 0 && pid != other) {
+        return pid;
+      }
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    return 0;
+  };
+  auto pid = running(0, 20s);
+  for (int i = 0; i < n && pid != 0; ++i) {
+    auto t0 = bench_clock::now();
+    kill(pid, SIGKILL);
+    pid = running(pid, 20s);
+    if (pid != 0) {
+      xs.push_back(ms(bench_clock::now() - t0).count());
+    }
+  }
+  return xs;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -178,5 +210,14 @@ int main(int argc, char** argv) {
   std::printf("ratio pcloud/floor: median %.1fx, p95 %.1fx   (goal: median "
               "within 2x)\n",
               pc.median / floor.median, pc.p95 / floor.p95);
+  if (!bench::supervised_program::available()) {
+    std::printf("supervisord not installed (./setup installs it): skipped\n");
+    return 0;
+  }
+  auto sv = print_stats("supervisord", supervisord_trials(std::min(n, 100)));
+  if (sv.median > 0) {
+    std::printf("ratio supervisord/pcloud: median %.0fx, p95 %.0fx\n",
+                sv.median / pc.median, sv.p95 / pc.p95);
+  }
   return 0;
 }
