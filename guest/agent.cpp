@@ -186,6 +186,7 @@ void agent::on_connection_open(proton::connection& c) {
   h.agent_version = opts_.agent_version;
   h.boot_id = opts_.boot_id;
   h.addresses = local_addresses();
+  h.secret = opts_.secret;
   outbox_.push_back(wire::encode(h));
 }
 

@@ -31,6 +31,9 @@ struct agent_options {
   std::string agent_version;
   std::string boot_id;
   std::string ocf_root = "/usr/lib/ocf";
+  /// The assembly's agent secret, sent in the hello: what the host's TCP
+  /// listener checks (a channel link needs none).
+  std::string secret;
   /// Opens the transport to the host: an fd, or -1 with `error` set.
   std::function<int(std::string& error)> open;
   /// A host link silent for this long is dead. This also ends a connection

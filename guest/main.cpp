@@ -10,6 +10,7 @@
 #include <string>
 
 #include "guest/agent.hpp"
+#include "guest/host_transport.hpp"
 #include "guest/virtio_port.hpp"
 
 namespace {
@@ -17,29 +18,24 @@ namespace {
 constexpr const char* version = "0.1.0";
 
 void usage(FILE* out) {
-  std::fprintf(out,
-               "usage: pcloud-agent [options]\n"
-               "  --channel NAME   virtio-serial channel to the host "
-               "(default org.pcloud.agent.0)\n"
-               "  --device PATH    use this character device instead\n"
-               "  --assembly NAME  this guest's assembly (default: "
-               "pcloud.assembly= on the\n"
-               "                   kernel command line, else what the host "
-               "says)\n"
-               "  --ocf-root DIR   OCF resource agents (default /usr/lib/ocf)\n"
-               "  --daemon         detach and run in the background\n"
-               "  --version, --help\n");
-}
-
-std::string from_kernel_cmdline(const std::string& key) {
-  std::ifstream in{"/proc/cmdline"};
-  std::string word;
-  while (in >> word) {
-    if (word.rfind(key + "=", 0) == 0) {
-      return word.substr(key.size() + 1);
-    }
-  }
-  return {};
+  std::fprintf(
+    out, "usage: pcloud-agent [options]\n"
+         "  --channel NAME   virtio-serial channel to the host "
+         "(default org.pcloud.agent.0)\n"
+         "  --device PATH    use this character device instead\n"
+         "  --assembly NAME  this guest's assembly (default: "
+         "pcloud.assembly= on the\n"
+         "                   kernel command line, else what the host "
+         "says)\n"
+         "  --tcp [HOST[:PORT]]  reach the host over TCP instead (default\n"
+         "                   pcloud.host= from the boot, else the default\n"
+         "                   gateway, port 49000); also chosen when the\n"
+         "                   boot names pcloud.host= and no channel exists\n"
+         "  --secret TEXT    the assembly's agent secret for TCP (default:\n"
+         "                   pcloud.secret= from the boot)\n"
+         "  --ocf-root DIR   OCF resource agents (default /usr/lib/ocf)\n"
+         "  --daemon         detach and run in the background\n"
+         "  --version, --help\n");
 }
 
 } // namespace
@@ -51,6 +47,8 @@ int main(int argc, char** argv) {
   agent_options opts;
   opts.agent_version = version;
   bool daemon = false;
+  bool tcp = false;
+  std::string tcp_target;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     auto value = [&]() -> std::string {
@@ -66,6 +64,13 @@ int main(int argc, char** argv) {
       device = value();
     } else if (arg == "--assembly") {
       opts.assembly = value();
+    } else if (arg == "--tcp") {
+      tcp = true;
+      if (i + 1 < argc && argv[i + 1][0] != '-') {
+        tcp_target = argv[++i];
+      }
+    } else if (arg == "--secret") {
+      opts.secret = value();
     } else if (arg == "--ocf-root") {
       opts.ocf_root = value();
     } else if (arg == "--daemon") {
@@ -84,19 +89,59 @@ int main(int argc, char** argv) {
     }
   }
   if (opts.assembly.empty()) {
-    opts.assembly = from_kernel_cmdline("pcloud.assembly");
+    opts.assembly = boot_setting("pcloud.assembly");
+  }
+  if (opts.secret.empty()) {
+    opts.secret = boot_setting("pcloud.secret");
+  }
+  if (tcp_target.empty()) {
+    tcp_target = boot_setting("pcloud.host");
+  }
+  if (!tcp && device.empty() && !tcp_target.empty()) {
+    // No channel in this guest (an imported image, another hypervisor):
+    // the boot named a host to reach instead.
+    std::string ignored;
+    int fd = open_virtio_port(channel, ignored);
+    tcp = fd < 0;
+    if (fd >= 0) {
+      ::close(fd);
+    }
   }
   opts.boot_id = read_boot_id();
-  opts.open = [channel, device](std::string& error) {
-    if (!device.empty()) {
-      int fd = open(device.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
-      if (fd < 0) {
-        error = device + ": " + strerror(errno);
-      }
-      return fd;
+  if (tcp) {
+    std::string host;
+    uint16_t port = default_agent_port;
+    if (!tcp_target.empty() && !parse_host_port(tcp_target, host, port)) {
+      std::fprintf(stderr, "pcloud-agent: --tcp: '%s' is not HOST[:PORT]\n",
+                   tcp_target.c_str());
+      return 2;
     }
-    return open_virtio_port(channel, error);
-  };
+    if (opts.secret.empty()) {
+      std::fprintf(stderr, "pcloud-agent: TCP needs the assembly's secret "
+                           "(--secret, or pcloud.secret= from the boot)\n");
+      return 2;
+    }
+    opts.open = [host, port](std::string& error) {
+      // The default gateway is looked up at each connect: DHCP may come late.
+      auto target = host.empty() ? default_gateway() : host;
+      if (target.empty()) {
+        error = "no default route to find the host on";
+        return -1;
+      }
+      return connect_tcp(target, port, std::chrono::milliseconds{1000}, error);
+    };
+  } else {
+    opts.open = [channel, device](std::string& error) {
+      if (!device.empty()) {
+        int fd = open(device.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0) {
+          error = device + ": " + strerror(errno);
+        }
+        return fd;
+      }
+      return open_virtio_port(channel, error);
+    };
+  }
   if (daemon && ::daemon(0, 1) != 0) {
     std::fprintf(stderr, "pcloud-agent: daemon: %s\n", strerror(errno));
     return 1;

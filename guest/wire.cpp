@@ -164,7 +164,7 @@ std::string subject_of(const proton::message& m) {
 
 hello decode_hello(const proton::message& m) {
   fields f{m.body(), subject_hello};
-  f.only({"assembly", "agent_version", "boot_id", "addresses"});
+  f.only({"assembly", "agent_version", "boot_id", "addresses", "secret"});
   hello x;
   // An agent that was not told its assembly (no kernel parameter) says
   // nothing; the link tells the host which assembly it is anyway.
@@ -173,6 +173,9 @@ hello decode_hello(const proton::message& m) {
   }
   x.agent_version = f.text("agent_version", limits::max_name);
   x.boot_id = f.text("boot_id", limits::max_name);
+  if (f.find("secret") != nullptr) {
+    x.secret = f.text("secret", limits::max_name);
+  }
   if (auto* addrs = f.find("addresses")) {
     for (auto& a : list_of(*addrs, "hello: addresses", limits::max_addresses)) {
       if (a.type() != proton::STRING) {
@@ -276,10 +279,14 @@ decoded<T> guarded(F&& f) {
 
 proton::message encode(const hello& x) {
   std::vector<proton::value> addrs(x.addresses.begin(), x.addresses.end());
-  return make(subject_hello, {{"assembly", x.assembly},
-                              {"agent_version", x.agent_version},
-                              {"boot_id", x.boot_id},
-                              {"addresses", addrs}});
+  body_map body{{"assembly", x.assembly},
+                {"agent_version", x.agent_version},
+                {"boot_id", x.boot_id},
+                {"addresses", addrs}};
+  if (!x.secret.empty()) {
+    body["secret"] = x.secret;
+  }
+  return make(subject_hello, std::move(body));
 }
 
 proton::message encode(const resource_state& x) {

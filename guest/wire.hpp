@@ -7,7 +7,8 @@
 // keys. Decoding checks everything: a message that is not exactly one of the
 // kinds below, within the limits below, is refused with a reason.
 //
-//   agent -> host   hello     {assembly, agent_version, boot_id, addresses}
+//   agent -> host   hello     {assembly, agent_version, boot_id, addresses,
+//                              secret (TCP only)}
 //                   resource  {resource, condition, cause}
 //   host -> agent   configure {assembly, resources: [{name, class, type,
 //                              parameters, monitor_interval_ms,
@@ -47,6 +48,9 @@ struct hello {
   /// Changes with every boot of the guest.
   std::string boot_id;
   std::vector<std::string> addresses;
+  /// The assembly's agent secret: required on the TCP transport, where the
+  /// connection alone does not say which guest speaks; empty on a channel.
+  std::string secret;
 };
 
 /// running, stopped, failed or start_failed (msg::resource_condition).

@@ -109,8 +109,9 @@ std::string address_path(const std::string& state_dir) {
   return state_dir + "/shell.address";
 }
 
-result<std::string> load_or_create_token(const std::string& state_dir) {
-  auto path = token_path(state_dir);
+/// A random secret of 64 hex digits at `path` (0600), made once: the shell
+/// token, the agent key.
+result<std::string> load_or_create_secret(const std::string& path) {
   if (fs::exists(path)) {
     auto text = read_file(path);
     if (!text) {
@@ -122,7 +123,7 @@ result<std::string> load_or_create_token(const std::string& state_dir) {
     }
     if (token.size() < 32) {
       return fail(path
-                  + ": too short to be a token (delete it to make a "
+                  + ": too short to be a secret (delete it to make a "
                     "new one)");
     }
     return token;
@@ -133,7 +134,7 @@ result<std::string> load_or_create_token(const std::string& state_dir) {
     if (fd >= 0) {
       ::close(fd);
     }
-    return fail("cannot read /dev/urandom for the shell token");
+    return fail("cannot read /dev/urandom for " + path);
   }
   ::close(fd);
   std::string token;
@@ -192,11 +193,17 @@ result<std::unique_ptr<daemon>> daemon::start(caf::actor_system& sys,
       || ::pwrite(d->lock_fd_, pid_text.data(), pid_text.size(), 0) < 0) {
     spdlog::warn("pcloudd: cannot write {}", lock);
   }
-  auto token = load_or_create_token(opts.state_dir);
+  auto token = load_or_create_secret(token_path(opts.state_dir));
   if (!token) {
     return fail(token.error());
   }
   d->token_ = *token;
+  // Agents' secrets derive from it (agent_secret.hpp): kept across restarts,
+  // so running guests keep theirs.
+  auto agent_key = load_or_create_secret(opts.state_dir + "/agent.key");
+  if (!agent_key) {
+    return fail(agent_key.error());
+  }
   auto schema = opts.conf_dir + "/schema/definitions.rng";
   auto templates = load_templates(opts.conf_dir + "/templates", schema);
   if (!templates) {
@@ -230,6 +237,7 @@ result<std::unique_ptr<daemon>> daemon::start(caf::actor_system& sys,
   hv_opts.virt_type = opts.virt_type;
   hv_opts.default_network = opts.network;
   hv_opts.forward_address = opts.forward_address;
+  hv_opts.agent_key = *agent_key;
   if (auto root = embed_root_of(hv_opts.uri); !root.empty()) {
     if (auto ok = prepare_embed_root(root); !ok) {
       d->stop();
@@ -242,7 +250,19 @@ result<std::unique_ptr<daemon>> daemon::start(caf::actor_system& sys,
     return fail(hv.error());
   }
   d->actors_.push_back(caf::actor_cast<caf::actor>(*hv));
-  auto gateway = spawn_guest_gateway(sys, opts.gateway);
+  auto gateway_opts = opts.gateway;
+  gateway_opts.agent_key = *agent_key;
+  if (!opts.agent_listen_address.empty()) {
+    auto fd = listen_tcp(opts.agent_listen_address, opts.agent_listen_port);
+    if (!fd) {
+      d->stop();
+      return fail(fd.error());
+    }
+    gateway_opts.tcp_listener = *fd;
+    spdlog::info("pcloudd: agents without a channel connect to {}:{}",
+                 opts.agent_listen_address, bound_port(*fd));
+  }
+  auto gateway = spawn_guest_gateway(sys, gateway_opts);
   d->actors_.push_back(caf::actor_cast<caf::actor>(gateway));
   msg::definitions loaded;
   {

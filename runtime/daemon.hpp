@@ -32,6 +32,11 @@ struct daemon_options {
   std::string forward_address = "127.0.0.1";
   uint16_t forward_first = 20000;
   uint16_t forward_last = 29999;
+  /// The TCP listener for agents without a channel (doc/guest-link.md);
+  /// empty: none. An agent proves its assembly with the assembly's secret.
+  std::string agent_listen_address;
+  /// 0 picks a free port (tests); the agent's default is 49000.
+  uint16_t agent_listen_port = 49000;
   std::string listen_address = "127.0.0.1";
   /// 0 picks a free port (tests); pcloudsh's default is 7460.
   uint16_t listen_port = 7460;
@@ -67,8 +72,9 @@ std::string token_path(const std::string& state_dir);
 /// STATE/shell.address: "ADDRESS:PORT" of the running shell service.
 std::string address_path(const std::string& state_dir);
 
-/// Reads the token, or creates a new random one.
-result<std::string> load_or_create_token(const std::string& state_dir);
+/// Reads a secret file (the shell token, the agent key), or creates it with
+/// 64 random hex digits, mode 0600.
+result<std::string> load_or_create_secret(const std::string& path);
 
 /// The resolved libvirt URI of `opts`.
 std::string libvirt_uri_of(const daemon_options& opts);

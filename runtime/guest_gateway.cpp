@@ -1,5 +1,7 @@
 #include "runtime/guest_gateway.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -9,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -31,6 +34,7 @@
 #include "guest/amqp_stream.hpp"
 #include "guest/event_loop.hpp"
 #include "guest/wire.hpp"
+#include "runtime/agent_secret.hpp"
 
 namespace pcloud::runtime {
 
@@ -54,6 +58,38 @@ result<int> connect_channel_socket(const msg::domain_info& info) {
     return fail(info.agent_channel + ": " + std::strerror(err));
   }
   return fd;
+}
+
+result<int> listen_tcp(const std::string& address, uint16_t port) {
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(port);
+  if (::inet_pton(AF_INET, address.c_str(), &sa.sin_addr) != 1) {
+    return fail("agent listener: not an IPv4 address: " + address);
+  }
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    return fail(std::string{"agent listener: socket: "} + std::strerror(errno));
+  }
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0
+      || ::listen(fd, 64) != 0) {
+    auto err = errno;
+    ::close(fd);
+    return fail("agent listener on " + address + ":" + std::to_string(port)
+                + ": " + std::strerror(err));
+  }
+  return fd;
+}
+
+uint16_t bound_port(int fd) {
+  sockaddr_in sa{};
+  socklen_t len = sizeof(sa);
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) != 0) {
+    return 0;
+  }
+  return ntohs(sa.sin_port);
 }
 
 namespace {
@@ -126,6 +162,15 @@ public:
     config_.assembly = this->info.assembly;
   }
 
+  /// Takes over an attached assembly's identity: a TCP connection whose
+  /// hello proved it is that assembly's agent.
+  void adopt(const host_link& attached) {
+    info = attached.info;
+    listener = attached.listener;
+    config_ = attached.config_;
+    names_ = attached.names_;
+  }
+
   /// Counts bytes read against the byte budget.
   void account(size_t n) {
     if (n > 0 && !bytes_.take(static_cast<double>(n))) {
@@ -146,6 +191,11 @@ public:
   bool violated = false;
   bool hello_seen = false;
   bool connect_failure_logged = false;
+  /// Set while this is a TCP connection that has not proven its assembly:
+  /// checks a hello and, when it holds, makes this the assembly's link.
+  std::function<bool(const wire::hello&, std::string& why)> claim;
+  /// Where a TCP connection came from, for the log.
+  std::string peer;
   guest::scoped_timer tick_timer;
   guest::scoped_timer retry_timer;
 
@@ -254,7 +304,17 @@ void host_link::on_hello(const wire::hello& h) {
     violation("a second hello on the same connection");
     return;
   }
-  if (!h.assembly.empty() && h.assembly != info.assembly) {
+  if (claim) {
+    // TCP: the connection says nothing; the hello names its assembly and
+    // the secret proves it.
+    std::string why;
+    auto claimed = claim(h, why);
+    if (!claimed) {
+      violation(why);
+      return;
+    }
+    claim = nullptr;
+  } else if (!h.assembly.empty() && h.assembly != info.assembly) {
     // A guest speaks for its own assembly only: the link says which.
     violation("the agent claims to be assembly '" + h.assembly
               + "' on the link of '" + info.assembly + "'");
@@ -293,17 +353,34 @@ void host_link::on_state(const wire::resource_state& s) {
 class link_service {
 public:
   explicit link_service(guest_gateway_options opts) : opts_(std::move(opts)) {
+    if (opts_.tcp_listener >= 0) {
+      loop_.post([this] {
+        loop_.watch(opts_.tcp_listener, EPOLLIN,
+                    [this](uint32_t) { accept(); });
+      });
+    }
     thread_ = std::thread{[this] { loop_.run(); }};
   }
 
   ~link_service() {
     loop_.post([this] {
-      for (auto& kv : links_) {
-        if (kv.second->stream) {
-          loop_.unwatch(kv.second->stream->fd());
+      auto unwatch = [this](host_link& l) {
+        if (l.stream) {
+          loop_.unwatch(l.stream->fd());
         }
+      };
+      for (auto& kv : links_) {
+        unwatch(*kv.second);
+      }
+      for (auto& kv : pending_) {
+        unwatch(*kv.second);
       }
       links_.clear();
+      pending_.clear();
+      if (opts_.tcp_listener >= 0) {
+        loop_.unwatch(opts_.tcp_listener);
+        ::close(opts_.tcp_listener);
+      }
     });
     loop_.stop();
     thread_.join();
@@ -360,6 +437,85 @@ private:
       l.retry_timer.set(opts_.connect_retry, [this, &l] { connect(l); });
       return;
     }
+    start_stream(l, *fd);
+    spdlog::debug("guest gateway: {}: connected to {}", l.info.assembly,
+                  l.info.agent_channel);
+    after_io(l);
+  }
+
+  /// Takes every waiting TCP connection; each must say hello in time.
+  void accept() {
+    for (;;) {
+      sockaddr_in sa{};
+      socklen_t len = sizeof(sa);
+      int fd = ::accept4(opts_.tcp_listener, reinterpret_cast<sockaddr*>(&sa),
+                         &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) {
+        return; // EAGAIN: all taken (or a transient error: the next wake-up)
+      }
+      char text[INET_ADDRSTRLEN] = {};
+      ::inet_ntop(AF_INET, &sa.sin_addr, text, sizeof(text));
+      auto peer = std::string{text} + ":" + std::to_string(ntohs(sa.sin_port));
+      if (pending_.size() >= opts_.max_pending) {
+        spdlog::warn("guest gateway: TCP connection from {} refused: {} "
+                     "connections wait for their hello already",
+                     peer, pending_.size());
+        ::close(fd);
+        continue;
+      }
+      auto link = std::make_unique<host_link>(
+        msg::domain_info{}, std::vector<msg::resource_spec>{},
+        msg::guest_listener_actor{}, opts_, loop_);
+      auto& l = *link;
+      l.peer = peer;
+      l.claim = [this, &l](const wire::hello& h, std::string& why) {
+        return claim(l, h, why);
+      };
+      pending_.emplace(&l, std::move(link));
+      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+        opts_.hello_timeout);
+      l.retry_timer.set(ms, [this, &l, ms] {
+        close(l, "no hello within " + std::to_string(ms.count()) + " ms",
+              false);
+      });
+      start_stream(l, fd);
+      after_io(l);
+    }
+  }
+
+  /// A TCP hello: the secret first (without it nothing about the assemblies
+  /// here is revealed), then an attached assembly without an agent link.
+  bool claim(host_link& l, const wire::hello& h, std::string& why) {
+    if (h.assembly.empty()) {
+      why = "a hello over TCP must name its assembly";
+      return false;
+    }
+    if (!same_secret(h.secret, agent_secret(opts_.agent_key, h.assembly))) {
+      why = (h.secret.empty() ? "no secret" : "a wrong secret")
+            + std::string{" for assembly '"} + h.assembly + "'";
+      return false;
+    }
+    auto i = links_.find(h.assembly);
+    if (i == links_.end()) {
+      why = "assembly '" + h.assembly + "' is not running here";
+      return false;
+    }
+    auto& attached = *i->second;
+    if (attached.hello_seen) {
+      why = "assembly '" + h.assembly + "' has its agent connected already";
+      return false;
+    }
+    l.adopt(attached);
+    close(attached, "its agent came over TCP", false);
+    auto node = pending_.extract(&l);
+    links_[h.assembly] = std::move(node.mapped());
+    l.retry_timer.cancel();
+    spdlog::info("guest gateway: {}: agent connected over TCP from {}",
+                 h.assembly, l.peer);
+    return true;
+  }
+
+  void start_stream(host_link& l, int fd) {
     using std::chrono::duration_cast;
     using std::chrono::milliseconds;
     proton::connection_options co;
@@ -369,10 +525,7 @@ private:
       .max_frame_size(wire::limits::max_message_bytes)
       .idle_timeout(proton::duration(
         duration_cast<milliseconds>(opts_.idle_timeout).count()));
-    l.stream = std::make_unique<guest::amqp_stream>(*fd, co, true);
-    spdlog::debug("guest gateway: {}: connected to {}", l.info.assembly,
-                  l.info.agent_channel);
-    after_io(l);
+    l.stream = std::make_unique<guest::amqp_stream>(fd, co, true);
   }
 
   /// After anything happened on a link: close it if it ended, else watch
@@ -420,6 +573,15 @@ private:
     }
     l.tick_timer.cancel();
     l.retry_timer.cancel();
+    if (auto p = pending_.find(&l); p != pending_.end()) {
+      // A TCP connection that never became an assembly's link.
+      spdlog::warn("guest gateway: TCP connection from {} closed: {}", l.peer,
+                   why);
+      std::shared_ptr<host_link> doomed{std::move(p->second)};
+      pending_.erase(p);
+      loop_.post([doomed] {});
+      return;
+    }
     if (notify) {
       if (l.violated) {
         spdlog::warn("guest gateway: {}: link closed: {}", name, why);
@@ -441,6 +603,9 @@ private:
   guest_gateway_options opts_;
   guest::event_loop loop_;
   std::map<std::string, std::unique_ptr<host_link>> links_;
+  /// Accepted TCP connections until their hello names and proves an
+  /// assembly.
+  std::map<host_link*, std::unique_ptr<host_link>> pending_;
   std::thread thread_;
 };
 

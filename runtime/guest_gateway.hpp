@@ -1,5 +1,7 @@
 // The guest gateway: the host end of every agent link. One AMQP connection
-// per running assembly, over the domain's virtio-serial channel socket; what
+// per running assembly, over the domain's virtio-serial channel socket, or
+// accepted on a TCP listener from an agent that proves its assembly with the
+// assembly's agent secret (runtime/agent_secret.hpp); what
 // an agent says reaches that assembly's actors as msg::agent_hello and
 // msg::resource_report, and the end of a link (EOF, idle timeout of a hung
 // guest, a protocol violation) as msg::agent_gone. Everything a guest sends
@@ -8,6 +10,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <string>
 
@@ -26,6 +29,13 @@ using agent_connector = std::function<result<int>(const msg::domain_info&)>;
 /// (`domain_info::agent_channel`).
 result<int> connect_channel_socket(const msg::domain_info& info);
 
+/// A listening TCP socket on ADDRESS:PORT (IPv4; port 0 picks a free one),
+/// for `guest_gateway_options::tcp_listener`.
+result<int> listen_tcp(const std::string& address, uint16_t port);
+
+/// The port a listening socket is bound to.
+uint16_t bound_port(int fd);
+
 struct guest_gateway_options {
   agent_connector connect = connect_channel_socket;
   /// A link with no traffic for this long is a hung guest. Counted only
@@ -39,6 +49,16 @@ struct guest_gateway_options {
   size_t message_burst = 2000;
   /// How often a failed connect to a channel socket is retried.
   caf::timespan connect_retry{std::chrono::milliseconds(200)};
+  /// A listening TCP socket (listen_tcp) for agents without a channel; the
+  /// gateway owns and closes it. -1: no TCP transport.
+  int tcp_listener = -1;
+  /// pcloudd's agent key: a TCP hello must carry agent_secret(key, its
+  /// assembly).
+  std::string agent_key;
+  /// An accepted TCP connection must say hello within this, and at most
+  /// `max_pending` connections may wait for theirs.
+  caf::timespan hello_timeout{std::chrono::seconds(5)};
+  size_t max_pending = 64;
 };
 
 /// Spawns the gateway; its I/O runs on a thread of its own, which ends when

@@ -28,6 +28,7 @@
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
+#include "runtime/agent_secret.hpp"
 #include "runtime/pid_watcher.hpp"
 #include "runtime/virt/connection.hpp"
 #include "runtime/virt/domain_xml.hpp"
@@ -329,6 +330,9 @@ caf::result<msg::domain_info> start(self_ptr self, msg::assembly_spec spec,
   cfg.console_log = st.opts.state_dir + "/log/" + spec.name + ".console.log";
   cfg.channel_socket = channel_path(st.opts, spec);
   cfg.metadata = {spec.name, spec.uuid, "", t.incarnation + 1};
+  if (!st.opts.agent_key.empty()) {
+    cfg.agent_secret = agent_secret(st.opts.agent_key, spec.name);
+  }
   auto xml = virt::domain_xml(cfg);
   auto deadline = std::chrono::steady_clock::now() + st.opts.start_retry;
   auto dom = st.conn->create(xml);

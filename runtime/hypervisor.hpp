@@ -41,6 +41,9 @@ struct hypervisor_options {
   std::string default_network;
   /// Where user-mode networking's host port forwards listen.
   std::string forward_address = "127.0.0.1";
+  /// pcloudd's agent key: each domain carries its assembly's agent secret
+  /// (SMBIOS) for the TCP transport. None when empty.
+  std::string agent_key;
   /// How long a start retries while libvirt still cleans up the previous
   /// incarnation under the same name ("domain ... already exists").
   caf::timespan start_retry{std::chrono::seconds(10)};

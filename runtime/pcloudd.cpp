@@ -47,6 +47,9 @@ void usage(FILE* out) {
     "  --forward-address A  host address of port forwards (default\n"
     "                     127.0.0.1)\n"
     "  --forward-ports F-L  host ports to allocate (default 20000-29999)\n"
+    "  --agent-listen A[:P] also accept agents over TCP here (port\n"
+    "                     49000 by default), for guests without the\n"
+    "                     virtio-serial channel; off by default\n"
     "  --log-level LEVEL  trace, debug, info, warn, error (default info)\n"
     "  --log-file FILE    log here instead of standard error\n"
     "  --hooks-dir DIR    notification hooks (default STATE/hooks)\n"
@@ -87,16 +90,18 @@ bool parse_listen(const std::string& text, daemon_options& opts) {
   return !opts.listen_address.empty();
 }
 
+/// A decimal of at most 5 digits, or -1.
+long number(const std::string& x) {
+  if (x.empty() || x.size() > 5
+      || x.find_first_not_of("0123456789") != std::string::npos) {
+    return -1;
+  }
+  return std::stol(x);
+}
+
 void set_forward_ports(const std::string& what, const std::string& text,
                        cli& c) {
   auto dash = text.find('-');
-  auto number = [](const std::string& x) -> long {
-    if (x.empty() || x.size() > 5
-        || x.find_first_not_of("0123456789") != std::string::npos) {
-      return -1;
-    }
-    return std::stol(x);
-  };
   auto first = dash == std::string::npos ? -1 : number(text.substr(0, dash));
   auto last = dash == std::string::npos ? -1 : number(text.substr(dash + 1));
   if (first < 1024 || last > 65535 || first > last) {
@@ -116,6 +121,23 @@ void set_forward_address(const std::string& what, const std::string& text,
     die(what + " wants an IPv4 address such as 127.0.0.1, not '" + text + "'");
   }
   c.opts.forward_address = text;
+}
+
+/// ADDRESS[:PORT] of the agents' TCP listener.
+void set_agent_listen(const std::string& what, const std::string& text,
+                      cli& c) {
+  auto colon = text.find(':');
+  auto address = text.substr(0, colon);
+  in_addr ignored{};
+  auto port
+    = colon == std::string::npos ? 49000 : number(text.substr(colon + 1));
+  if (::inet_pton(AF_INET, address.c_str(), &ignored) != 1 || port < 1
+      || port > 65535) {
+    die(what + " wants ADDRESS[:PORT] such as 127.0.0.1:49000, not '" + text
+        + "'");
+  }
+  c.opts.agent_listen_address = address;
+  c.opts.agent_listen_port = static_cast<uint16_t>(port);
 }
 
 void set_hooks_timeout(const std::string& what, const std::string& text,
@@ -157,6 +179,11 @@ void read_config(const std::string& path, cli& c) {
   str("pcloud.forward-ports", forward);
   if (!forward.empty()) {
     set_forward_ports(path + ": pcloud.forward-ports", forward, c);
+  }
+  std::string agent_listen;
+  str("pcloud.agent-listen", agent_listen);
+  if (!agent_listen.empty()) {
+    set_agent_listen(path + ": pcloud.agent-listen", agent_listen, c);
   }
   str("pcloud.log-level", c.log.level);
   str("pcloud.log-file", c.log.file);
@@ -223,6 +250,8 @@ cli parse(int argc, char** argv) {
       set_forward_address("--forward-address", value(), c);
     } else if (arg == "--forward-ports") {
       set_forward_ports("--forward-ports", value(), c);
+    } else if (arg == "--agent-listen") {
+      set_agent_listen("--agent-listen", value(), c);
     } else if (arg == "--log-level") {
       c.log.level = value();
     } else if (arg == "--log-file") {

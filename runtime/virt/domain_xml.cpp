@@ -72,6 +72,12 @@ std::string domain_xml(const domain_config& cfg) {
       os.child("cmdline", cfg.cmdline);
     }
   }
+  if (!cfg.agent_secret.empty()) {
+    os.child("smbios").attr("mode", "sysinfo");
+    auto oem = dom.child("sysinfo").attr("type", "smbios").child("oemStrings");
+    oem.child("entry", "pcloud.assembly=" + cfg.metadata.assembly);
+    oem.child("entry", "pcloud.secret=" + cfg.agent_secret);
+  }
   auto features = dom.child("features");
   features.child("acpi");
   features.child("apic");

@@ -82,6 +82,12 @@ struct domain_config {
   /// creates); no channel when empty.
   std::string channel_socket;
   nic_config nic;
+  /// The assembly's agent secret (runtime/agent_secret.hpp), given to the
+  /// guest as an SMBIOS OEM string `pcloud.secret=...` (with
+  /// `pcloud.assembly=NAME`): in the guest only root reads it
+  /// (/sys/firmware/dmi/entries/11-*/raw), unlike the kernel command line.
+  /// None when empty.
+  std::string agent_secret;
   domain_metadata metadata;
 };
 

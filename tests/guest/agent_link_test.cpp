@@ -15,6 +15,7 @@
 
 #include "actors/deployable.hpp"
 #include "actors/event_bus.hpp"
+#include "runtime/agent_secret.hpp"
 #include "runtime/guest_gateway.hpp"
 #include "tests/support/fakes.hpp"
 #include "tests/support/guest_link.hpp"
@@ -78,14 +79,18 @@ public:
   /// Starts deployable dep1 of `assemblies`, each with an agent, and waits
   /// until it is ACTIVE. Restarts are immediate and never escalate, so each
   /// test sees exactly the recovery it provokes.
+  /// `channel_agents`: one agent on each assembly's channel (else the test
+  /// brings its own).
   void start(std::vector<msg::assembly_spec> assemblies,
-             bool wait_active = true) {
+             bool wait_active = true, bool channel_agents = true) {
     if (!gateway) {
       spawn_gateway();
     }
     for (auto& a : assemblies) {
-      agents.push_back(
-        std::make_unique<test::agent_thread>(channels[a.name], a.name));
+      if (channel_agents) {
+        agents.push_back(
+          std::make_unique<test::agent_thread>(channels[a.name], a.name));
+      }
     }
     msg::deployable_spec spec;
     spec.name = "dep1";
@@ -169,6 +174,9 @@ public:
   msg::event_listener_actor recorder;
   msg::deployable_actor dep;
   std::map<std::string, test::fake_channel> channels;
+  /// For agents on the TCP transport; outlives them (the destructor ends
+  /// them first).
+  test::tcp_channel tcp;
   std::vector<std::unique_ptr<test::agent_thread>> agents;
 };
 
@@ -184,6 +192,29 @@ TEST_F(agent_link_test, exec_resource_killed_with_sigkill_is_restarted) {
   auto again = test::child_pids("sleep");
   ASSERT_EQ(again.size(), 1u);
   EXPECT_NE(again[0], pid);
+}
+
+TEST_F(agent_link_test, resource_of_an_agent_on_tcp_only_is_restarted) {
+  // The agent has no channel: it reaches the gateway's TCP listener with
+  // its assembly's secret, and recovery runs through that link.
+  auto listener = runtime::listen_tcp("127.0.0.1", 0);
+  ASSERT_TRUE(listener) << listener.error();
+  tcp.port = runtime::bound_port(*listener);
+  runtime::guest_gateway_options opts;
+  opts.tcp_listener = *listener;
+  opts.agent_key = std::string(64, 'k');
+  spawn_gateway(opts);
+  agents.push_back(std::make_unique<test::agent_thread>(
+    tcp, "a1", "boot-1", runtime::agent_secret(opts.agent_key, "a1")));
+  start({assembly("a1", {resource("worker", "exec", "sleep 1000")})}, true,
+        false);
+  auto pid = started_pid("dep1/a1/worker");
+  ASSERT_GT(pid, 0) << lines();
+  auto m = mark();
+  ASSERT_EQ(kill(pid, SIGKILL), 0);
+  EXPECT_TRUE(wait_event("dep1/a1/worker RECOVERING: killed by signal 9", m))
+    << lines();
+  EXPECT_TRUE(wait_event("dep1/a1/worker ACTIVE: restarted in", m)) << lines();
 }
 
 TEST_F(agent_link_test, exec_resource_that_cannot_start_is_reported) {

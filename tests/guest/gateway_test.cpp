@@ -13,8 +13,11 @@
 #include <proton/messaging_handler.hpp>
 #include <proton/receiver_options.hpp>
 #include <proton/sender.hpp>
+#include <spdlog/sinks/ringbuffer_sink.h>
+#include <spdlog/spdlog.h>
 
 #include "guest/amqp_stream.hpp"
+#include "runtime/agent_secret.hpp"
 #include "runtime/guest_gateway.hpp"
 #include "tests/support/guest_link.hpp"
 #include "tests/support/live.hpp"
@@ -261,6 +264,105 @@ TEST_F(gateway_test, guest_claiming_another_assembly_is_refused) {
   EXPECT_NE(r.wait_gone().find("claims to be assembly 'a2'"), std::string::npos)
     << r.wait_gone();
   EXPECT_TRUE(r.hellos->items().empty());
+}
+
+/// Keeps what pcloud logs, to check what the gateway said about a refusal.
+class captured_log {
+public:
+  captured_log()
+      : sink_(std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(256)),
+        previous_(spdlog::default_logger()) {
+    spdlog::set_default_logger(std::make_shared<spdlog::logger>("test", sink_));
+  }
+  ~captured_log() { spdlog::set_default_logger(previous_); }
+
+  bool says(const std::string& text) const {
+    for (auto& line : sink_->last_formatted()) {
+      if (line.find(text) != std::string::npos) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  bool wait_for(const std::string& text) const {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!says(text) && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(10ms);
+    }
+    return says(text);
+  }
+
+private:
+  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink_;
+  std::shared_ptr<spdlog::logger> previous_;
+};
+
+TEST_F(gateway_test, tcp_agents_prove_their_assembly_with_its_secret) {
+  captured_log log;
+  auto listener = runtime::listen_tcp("127.0.0.1", 0);
+  ASSERT_TRUE(listener) << listener.error();
+  test::tcp_channel tcp{runtime::bound_port(*listener)};
+  runtime::guest_gateway_options opts;
+  opts.tcp_listener = *listener;
+  opts.agent_key = std::string(64, 'k');
+  spawn_gateway(opts);
+  auto& r = attach("a1");
+  auto secret = runtime::agent_secret(opts.agent_key, "a1");
+  // Refused first: no secret, another assembly's secret, a secret for an
+  // assembly that is not running here.
+  test::agent_thread bare{tcp, "a1", "bare"};
+  ASSERT_TRUE(log.wait_for("closed: protocol violation: no secret for "
+                           "assembly 'a1'"));
+  test::agent_thread wrong{tcp, "a1", "wrong",
+                           runtime::agent_secret(opts.agent_key, "a2")};
+  ASSERT_TRUE(log.wait_for("closed: protocol violation: a wrong secret for "
+                           "assembly 'a1'"));
+  test::agent_thread elsewhere{tcp, "a3", "elsewhere",
+                               runtime::agent_secret(opts.agent_key, "a3")};
+  ASSERT_TRUE(log.wait_for("assembly 'a3' is not running here"));
+  EXPECT_TRUE(r.hellos->items().empty());
+  // The agent with a1's secret is a1's link, and the only one.
+  test::agent_thread agent{tcp, "a1", "right", secret};
+  ASSERT_TRUE(r.wait_hellos(1));
+  EXPECT_EQ(r.hellos->items().front().boot_id, "right");
+  EXPECT_TRUE(log.wait_for("a1: agent connected over TCP from 127.0.0.1:"));
+  command("a1", msg::resource_operation::start);
+  EXPECT_TRUE(r.wait_report("worker", msg::resource_condition::running));
+  test::agent_thread second{tcp, "a1", "second", secret};
+  EXPECT_TRUE(log.wait_for("assembly 'a1' has its agent connected already"));
+  EXPECT_EQ(r.hellos->items().size(), 1u);
+  EXPECT_TRUE(r.gone->items().empty()) << "refusals never end a1's link";
+}
+
+TEST_F(gateway_test, tcp_connections_that_never_say_hello_are_dropped) {
+  captured_log log;
+  auto listener = runtime::listen_tcp("127.0.0.1", 0);
+  ASSERT_TRUE(listener) << listener.error();
+  test::tcp_channel tcp{runtime::bound_port(*listener)};
+  runtime::guest_gateway_options opts;
+  opts.tcp_listener = *listener;
+  opts.agent_key = std::string(64, 'k');
+  opts.hello_timeout = 300ms;
+  opts.max_pending = 2;
+  spawn_gateway(opts);
+  std::string error;
+  std::vector<int> silent;
+  for (int i = 0; i < 3; ++i) {
+    silent.push_back(tcp.agent_open(error));
+    ASSERT_GE(silent.back(), 0) << error;
+  }
+  EXPECT_TRUE(log.wait_for("connections wait for their hello already"))
+    << "a third silent connection is over the limit";
+  EXPECT_TRUE(log.wait_for("closed: no hello within 300 ms"));
+  for (int fd : silent) {
+    ::close(fd);
+  }
+  // Room again: a real agent still gets in.
+  auto& r = attach("a1");
+  test::agent_thread agent{tcp, "a1", "boot-1",
+                           runtime::agent_secret(opts.agent_key, "a1")};
+  EXPECT_TRUE(r.wait_hellos(1));
 }
 
 TEST_F(gateway_test, agent_that_does_not_know_its_assembly_is_served) {

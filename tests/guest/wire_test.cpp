@@ -43,6 +43,13 @@ TEST(wire, hello_round_trips) {
   EXPECT_EQ(x.agent_version, "0.1.0");
   EXPECT_EQ(x.boot_id, "6e1c");
   EXPECT_EQ(x.addresses, h.addresses);
+  EXPECT_EQ(x.secret, "") << "a channel hello carries no secret";
+  h.secret = std::string(64, 'f');
+  x = as<wire::hello>(wire::decode_from_agent(wire::encode(h)));
+  EXPECT_EQ(x.secret, h.secret);
+  h.secret = std::string(wire::limits::max_name + 1, 'f');
+  EXPECT_NE(refusal(wire::encode(h)).find("secret"), std::string::npos)
+    << "an oversized secret is refused like any other field";
 }
 
 TEST(wire, hello_without_an_assembly_is_accepted) {

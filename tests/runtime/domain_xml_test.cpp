@@ -83,6 +83,23 @@ TEST(domain_xml, the_mac_follows_the_assembly_uuid) {
             mac_for("1e8f44aa-5a36-4f4b-8a0f-2d5f0c1c9b7e"));
 }
 
+TEST(domain_xml, the_agent_secret_goes_to_smbios_not_the_command_line) {
+  auto cfg = tiny();
+  EXPECT_EQ(domain_xml(cfg).find("sysinfo"), std::string::npos)
+    << "no secret, no sysinfo";
+  cfg.agent_secret = std::string(64, 'a');
+  auto xml = domain_xml(cfg);
+  EXPECT_NE(xml.find("<smbios mode=\"sysinfo\"/>"), std::string::npos) << xml;
+  EXPECT_NE(xml.find("<sysinfo type=\"smbios\">\n    <oemStrings>\n      "
+                     "<entry>pcloud.assembly=assy1</entry>\n      "
+                     "<entry>pcloud.secret="
+                     + cfg.agent_secret + "</entry>"),
+            std::string::npos)
+    << xml;
+  EXPECT_EQ(xml.find("<cmdline>console=ttyS0 pcloud"), std::string::npos)
+    << "the kernel command line is readable by every guest process";
+}
+
 TEST(domain_xml, text_is_escaped_not_pasted) {
   auto cfg = tiny();
   cfg.cmdline = "console=ttyS0 x=\"<&>\"";

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "guest/agent.hpp"
+#include "guest/host_transport.hpp"
 #include "messages/interfaces.hpp"
 #include "runtime/result.hpp"
 #include "tests/support/live.hpp"
@@ -147,11 +148,12 @@ class agent_thread {
 public:
   template <class Channel>
   agent_thread(Channel& channel, std::string assembly,
-               std::string boot_id = "boot-1") {
+               std::string boot_id = "boot-1", std::string secret = {}) {
     guest::agent_options opts;
     opts.assembly = std::move(assembly);
     opts.agent_version = "test";
     opts.boot_id = std::move(boot_id);
+    opts.secret = std::move(secret);
     opts.open
       = [&channel](std::string& error) { return channel.agent_open(error); };
     agent_ = std::make_unique<guest::agent>(loop_, opts);
@@ -171,6 +173,16 @@ private:
   guest::event_loop loop_;
   std::unique_ptr<guest::agent> agent_;
   std::thread thread_;
+};
+
+/// The agent's end of the TCP transport: a connect to the gateway's
+/// listener on loopback, as a guest without a channel would make.
+struct tcp_channel {
+  uint16_t port = 0;
+  int agent_open(std::string& error) const {
+    return guest::connect_tcp("127.0.0.1", port, std::chrono::seconds(1),
+                              error);
+  }
 };
 
 /// What the gateway relayed to one assembly's listener, to wait on.

@@ -1,0 +1,36 @@
+// How the agent finds and reaches its host: settings from the boot (the
+// kernel command line of a direct-boot guest, the SMBIOS OEM strings libvirt
+// gives every pcloud domain) and the TCP transport, for guests without the
+// virtio-serial channel.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace pcloud::guest {
+
+/// The port pcloudd's agent listener uses unless told otherwise.
+constexpr uint16_t default_agent_port = 49000;
+
+/// `KEY=VALUE` from the kernel command line, else from the SMBIOS type 11
+/// (OEM strings) entries under `dmi`; empty when neither has it.
+std::string boot_setting(const std::string& key,
+                         const std::string& cmdline = "/proc/cmdline",
+                         const std::string& dmi = "/sys/firmware/dmi/entries");
+
+/// "HOST" or "HOST:PORT" (IPv4); false if it is neither.
+bool parse_host_port(const std::string& text, std::string& host,
+                     uint16_t& port);
+
+/// The IPv4 gateway of the default route (/proc/net/route): the host, for
+/// QEMU's user-mode networking (10.0.2.2) and for a libvirt network's
+/// bridge. Empty without a default route.
+std::string default_gateway(const std::string& route = "/proc/net/route");
+
+/// Connects to HOST:PORT within `timeout`; a non-blocking fd, or -1 with
+/// `error` set.
+int connect_tcp(const std::string& host, uint16_t port,
+                std::chrono::milliseconds timeout, std::string& error);
+
+} // namespace pcloud::guest
