@@ -6,10 +6,12 @@ need() { command -v "$1" >/dev/null || { echo "$recipe: missing $1 (run ./setup)
 # The kernel: whatever linux-image-cloud-amd64 depends on today.
 kernel_package() {
   local kpkg
-  kpkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null | awk '/Depends: linux-image-/{print $2; exit}')
+  # awk reads to the end: an early exit could kill apt-cache with SIGPIPE,
+  # which pipefail would turn into a failure.
+  kpkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null | awk '/Depends: linux-image-/ && !n++ {print $2}')
   if [ -z "$kpkg" ]; then
     apt-get update -q >/dev/null
-    kpkg=$(apt-cache depends linux-image-cloud-amd64 | awk '/Depends: linux-image-/{print $2; exit}')
+    kpkg=$(apt-cache depends linux-image-cloud-amd64 | awk '/Depends: linux-image-/ && !n++ {print $2}')
   fi
   [ -n "$kpkg" ] || { echo "$recipe: cannot find the Debian cloud kernel package" >&2; exit 1; }
   echo "$kpkg"

@@ -36,8 +36,8 @@ fi
 kpkg=$(kernel_package)
 
 # The mirror apt uses on this host (the archive the packages came from).
-mirror=$(sed -n 's/^URIs: *\(http[^ ]*debian\)\/\{0,1\}$/\1/p' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -1)
-[ -n "$mirror" ] || mirror=$(awk '$1 == "deb" && $3 == "bookworm" {print $2; exit}' /etc/apt/sources.list 2>/dev/null)
+mirror=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '/^URIs: *http[^ ]*debian\/?$/ && !n++ {sub(/\/$/, "", $2); print $2}' || true)
+[ -n "$mirror" ] || mirror=$(awk '$1 == "deb" && $3 == "bookworm" && !n++ {print $2}' /etc/apt/sources.list 2>/dev/null || true)
 mirror=${mirror:-http://deb.debian.org/debian}
 
 base_key=$( (sha256sum "$here/base.sh" | cut -d' ' -f1; echo "$mirror") | sha256sum | cut -c1-16)

@@ -22,7 +22,10 @@ recipe=tiny
 . "$here/../common.sh"
 need cpio; need depmod; need dpkg-deb
 busybox=/bin/busybox
-"$busybox" --list 2>/dev/null | grep -qx init || { echo "tiny: needs busybox-static (run ./setup)" >&2; exit 1; }
+# Not `busybox --list | grep -q`: grep's early exit would kill busybox with
+# SIGPIPE, which pipefail turns into a failed build now and then.
+applets=$("$busybox" --list 2>/dev/null || true)
+grep -qx init <<<"$applets" || { echo "tiny: needs busybox-static (run ./setup)" >&2; exit 1; }
 kpkg=$(kernel_package)
 
 inputs() {
