@@ -26,12 +26,16 @@ int main(int argc, char** argv) {
   }
   std::string dir = argv[1];
   write(dir, "hello", 0,
-        encode(hello{protocol_version, "web1", "0.1.0", "6e1c-9a",
-                     {"10.0.2.15"}, ""}));
+        encode(hello{
+          protocol_version, "web1", "0.1.0", "6e1c-9a", {"10.0.2.15"}, ""}));
   // A TCP agent's hello carries its assembly's secret.
   write(dir, "hello-tcp", 0,
-        encode(hello{protocol_version, "web1", "0.1.0", "6e1c-9a",
-                     {"10.0.2.15"}, std::string(64, 'f')}));
+        encode(hello{protocol_version,
+                     "web1",
+                     "0.1.0",
+                     "6e1c-9a",
+                     {"10.0.2.15"},
+                     std::string(64, 'f')}));
   write(dir, "resource", 0,
         encode(resource_state{"httpd", "failed", "killed by signal 9"}));
   write(
