@@ -6,6 +6,16 @@
 
 namespace pcloud::runtime {
 
+std::string to_hex(const unsigned char* bytes, size_t n) {
+  const char* digits = "0123456789abcdef";
+  std::string result;
+  for (size_t i = 0; i < n; ++i) {
+    result += digits[bytes[i] >> 4];
+    result += digits[bytes[i] & 0xf];
+  }
+  return result;
+}
+
 std::string agent_secret(const std::string& key, const std::string& assembly) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int size = 0;
@@ -13,13 +23,7 @@ std::string agent_secret(const std::string& key, const std::string& assembly) {
   HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
        reinterpret_cast<const unsigned char*>(message.data()), message.size(),
        digest, &size);
-  const char* hex = "0123456789abcdef";
-  std::string result;
-  for (unsigned int i = 0; i < size; ++i) {
-    result += hex[digest[i] >> 4];
-    result += hex[digest[i] & 0xf];
-  }
-  return result;
+  return to_hex(digest, size);
 }
 
 bool same_secret(const std::string& a, const std::string& b) {

@@ -6,9 +6,13 @@
 // line) and the gateway recomputes it to check a hello.
 #pragma once
 
+#include <cstddef>
 #include <string>
 
 namespace pcloud::runtime {
+
+/// Lower-case hex of `n` bytes.
+std::string to_hex(const unsigned char* bytes, size_t n);
 
 /// 64 hex digits.
 std::string agent_secret(const std::string& key, const std::string& assembly);

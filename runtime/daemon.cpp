@@ -15,6 +15,7 @@
 
 #include "actors/event_bus.hpp"
 #include "actors/shell_service.hpp"
+#include "runtime/agent_secret.hpp"
 #include "runtime/console.hpp"
 #include "runtime/definitions_xml.hpp"
 #include "runtime/hooks.hpp"
@@ -137,12 +138,7 @@ result<std::string> load_or_create_secret(const std::string& path) {
     return fail("cannot read /dev/urandom for " + path);
   }
   ::close(fd);
-  std::string token;
-  const char* hex = "0123456789abcdef";
-  for (auto b : bytes) {
-    token += hex[b >> 4];
-    token += hex[b & 0xf];
-  }
+  auto token = to_hex(bytes, sizeof(bytes));
   if (auto ok = write_file_atomically(path, token + "\n", 0600); !ok) {
     return fail(ok.error());
   }

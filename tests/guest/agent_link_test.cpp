@@ -154,6 +154,22 @@ public:
 
   size_t mark() { return events->items().size(); }
 
+  /// dep1/a1/worker (`sleep 1000`) SIGKILLed: reported with its signal and
+  /// restarted as a new process.
+  void expect_worker_restarted_after_sigkill() {
+    auto pid = started_pid("dep1/a1/worker");
+    ASSERT_GT(pid, 0) << lines();
+    auto m = mark();
+    ASSERT_EQ(kill(pid, SIGKILL), 0);
+    EXPECT_TRUE(wait_event("dep1/a1/worker RECOVERING: killed by signal 9", m))
+      << lines();
+    ASSERT_TRUE(wait_event("dep1/a1/worker ACTIVE: restarted in", m))
+      << lines();
+    auto again = test::child_pids("sleep");
+    ASSERT_EQ(again.size(), 1u);
+    EXPECT_NE(again[0], pid);
+  }
+
   std::string lines() {
     std::string result;
     for (auto& ev : events->items()) {
@@ -182,39 +198,21 @@ public:
 
 TEST_F(agent_link_test, exec_resource_killed_with_sigkill_is_restarted) {
   start({assembly("a1", {resource("worker", "exec", "sleep 1000")})});
-  auto pid = started_pid("dep1/a1/worker");
-  ASSERT_GT(pid, 0) << lines();
-  auto m = mark();
-  ASSERT_EQ(kill(pid, SIGKILL), 0);
-  EXPECT_TRUE(wait_event("dep1/a1/worker RECOVERING: killed by signal 9", m))
-    << lines();
-  ASSERT_TRUE(wait_event("dep1/a1/worker ACTIVE: restarted in", m)) << lines();
-  auto again = test::child_pids("sleep");
-  ASSERT_EQ(again.size(), 1u);
-  EXPECT_NE(again[0], pid);
+  expect_worker_restarted_after_sigkill();
 }
 
 TEST_F(agent_link_test, resource_of_an_agent_on_tcp_only_is_restarted) {
   // The agent has no channel: it reaches the gateway's TCP listener with
   // its assembly's secret, and recovery runs through that link.
-  auto listener = runtime::listen_tcp("127.0.0.1", 0);
-  ASSERT_TRUE(listener) << listener.error();
-  tcp.port = runtime::bound_port(*listener);
-  runtime::guest_gateway_options opts;
-  opts.tcp_listener = *listener;
-  opts.agent_key = std::string(64, 'k');
+  std::string error;
+  auto opts = test::tcp_gateway_options(tcp, error);
+  ASSERT_GE(opts.tcp_listener, 0) << error;
   spawn_gateway(opts);
   agents.push_back(std::make_unique<test::agent_thread>(
     tcp, "a1", "boot-1", runtime::agent_secret(opts.agent_key, "a1")));
   start({assembly("a1", {resource("worker", "exec", "sleep 1000")})}, true,
         false);
-  auto pid = started_pid("dep1/a1/worker");
-  ASSERT_GT(pid, 0) << lines();
-  auto m = mark();
-  ASSERT_EQ(kill(pid, SIGKILL), 0);
-  EXPECT_TRUE(wait_event("dep1/a1/worker RECOVERING: killed by signal 9", m))
-    << lines();
-  EXPECT_TRUE(wait_event("dep1/a1/worker ACTIVE: restarted in", m)) << lines();
+  expect_worker_restarted_after_sigkill();
 }
 
 TEST_F(agent_link_test, exec_resource_that_cannot_start_is_reported) {

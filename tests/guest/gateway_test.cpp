@@ -300,12 +300,10 @@ private:
 
 TEST_F(gateway_test, tcp_agents_prove_their_assembly_with_its_secret) {
   captured_log log;
-  auto listener = runtime::listen_tcp("127.0.0.1", 0);
-  ASSERT_TRUE(listener) << listener.error();
-  test::tcp_channel tcp{runtime::bound_port(*listener)};
-  runtime::guest_gateway_options opts;
-  opts.tcp_listener = *listener;
-  opts.agent_key = std::string(64, 'k');
+  test::tcp_channel tcp;
+  std::string error;
+  auto opts = test::tcp_gateway_options(tcp, error);
+  ASSERT_GE(opts.tcp_listener, 0) << error;
   spawn_gateway(opts);
   auto& r = attach("a1");
   auto secret = runtime::agent_secret(opts.agent_key, "a1");
@@ -337,16 +335,13 @@ TEST_F(gateway_test, tcp_agents_prove_their_assembly_with_its_secret) {
 
 TEST_F(gateway_test, tcp_connections_that_never_say_hello_are_dropped) {
   captured_log log;
-  auto listener = runtime::listen_tcp("127.0.0.1", 0);
-  ASSERT_TRUE(listener) << listener.error();
-  test::tcp_channel tcp{runtime::bound_port(*listener)};
-  runtime::guest_gateway_options opts;
-  opts.tcp_listener = *listener;
-  opts.agent_key = std::string(64, 'k');
+  test::tcp_channel tcp;
+  std::string error;
+  auto opts = test::tcp_gateway_options(tcp, error);
+  ASSERT_GE(opts.tcp_listener, 0) << error;
   opts.hello_timeout = 300ms;
   opts.max_pending = 2;
   spawn_gateway(opts);
-  std::string error;
   std::vector<int> silent;
   for (int i = 0; i < 3; ++i) {
     silent.push_back(tcp.agent_open(error));

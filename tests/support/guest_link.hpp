@@ -21,6 +21,7 @@
 #include "guest/agent.hpp"
 #include "guest/host_transport.hpp"
 #include "messages/interfaces.hpp"
+#include "runtime/guest_gateway.hpp"
 #include "runtime/result.hpp"
 #include "tests/support/live.hpp"
 
@@ -184,6 +185,23 @@ struct tcp_channel {
                               error);
   }
 };
+
+/// Gateway options with a TCP listener on a free loopback port and a test
+/// agent key; `channel` is then how agents reach it. No listener (and
+/// `error` says why) when none could be opened.
+inline runtime::guest_gateway_options tcp_gateway_options(tcp_channel& channel,
+                                                          std::string& error) {
+  runtime::guest_gateway_options opts;
+  auto fd = runtime::listen_tcp("127.0.0.1", 0);
+  if (!fd) {
+    error = fd.error();
+    return opts;
+  }
+  channel.port = runtime::bound_port(*fd);
+  opts.tcp_listener = *fd;
+  opts.agent_key = std::string(64, 'k');
+  return opts;
+}
 
 /// What the gateway relayed to one assembly's listener, to wait on.
 struct relayed {
