@@ -680,8 +680,8 @@ assembly_delete(self_ptr self, const std::vector<std::string>& a) {
 
 msg::shell_reply assembly_list(self_ptr self) {
   auto& st = self->state;
-  auto r = table(
-    {"name", "jeos", "resources", "deployable", "network", "services", "uuid"});
+  auto r = table({"name", "jeos", "resources", "deployable", "network",
+                  "services", "memory_mib", "vcpus", "transport", "uuid"});
   for (auto& [name, x] : st.assemblies) {
     std::vector<std::string> names;
     std::vector<std::string> services;
@@ -693,8 +693,12 @@ msg::shell_reply assembly_list(self_ptr self) {
     }
     auto network
       = x.network.empty() ? st.services.network.default_network : x.network;
+    auto transport
+      = x.agent_transport.empty() ? msg::channel_transport : x.agent_transport;
     r.rows.push_back({name, x.jeos, join(names, ","), owner_of(st, name),
-                      network, join(services, "; "), x.uuid});
+                      network, join(services, "; "),
+                      std::to_string(x.memory_mib), std::to_string(x.vcpus),
+                      transport, x.uuid});
   }
   return r;
 }
@@ -919,9 +923,21 @@ caf::result<msg::shell_reply> assembly_set(self_ptr self,
         bad = duration(x.boot_timeout);
       } else if (setting == "stop_timeout") {
         bad = duration(x.stop_timeout);
+      } else if (setting == "transport") {
+        if (value == msg::channel_transport) {
+          x.agent_transport.clear();
+        } else if (value != msg::tcp_transport) {
+          bad = "transport must be channel or tcp, not '" + value + "'";
+        } else if (self->state.services.network.agent_port == 0) {
+          bad = "pcloudd has no agent listener for the tcp transport (start "
+                "it with --agent-listen ADDR[:PORT])";
+        } else {
+          x.agent_transport = value;
+        }
       } else {
         return "unknown setting '" + setting
-               + "' (settings: memory, vcpus, boot_timeout, stop_timeout)";
+               + "' (settings: memory, vcpus, boot_timeout, stop_timeout, "
+                 "transport)";
       }
       if (bad.empty()) {
         message = "assembly " + assembly + ": " + setting + " " + value

@@ -26,6 +26,9 @@ struct network_settings {
   /// that is free (http 80 -> 20080), else the next free one.
   uint16_t first_port = 20000;
   uint16_t last_port = 29999;
+  /// The port of pcloudd's agent listener (--agent-listen); 0 when it has
+  /// none, and then no assembly can use the TCP transport.
+  uint16_t agent_port = 0;
 };
 
 struct shell_services {

@@ -71,7 +71,9 @@ bool parse_host_port(const std::string& text, std::string& host,
   auto colon = text.find(':');
   host = text.substr(0, colon);
   in_addr addr{};
-  if (host.empty() || ::inet_pton(AF_INET, host.c_str(), &addr) != 1) {
+  if (host == gateway_host) {
+    host.clear();
+  } else if (host.empty() || ::inet_pton(AF_INET, host.c_str(), &addr) != 1) {
     return false;
   }
   if (colon == std::string::npos) {

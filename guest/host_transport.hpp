@@ -19,7 +19,12 @@ std::string boot_setting(const std::string& key,
                          const std::string& cmdline = "/proc/cmdline",
                          const std::string& dmi = "/sys/firmware/dmi/entries");
 
-/// "HOST" or "HOST:PORT" (IPv4); false if it is neither.
+/// The HOST that means the default route's gateway (what pcloudd's domains
+/// on the TCP transport say: the host as the guest sees it).
+inline constexpr const char* gateway_host = "gateway";
+
+/// "HOST" or "HOST:PORT", HOST an IPv4 address or `gateway` (then `host` is
+/// empty: look the gateway up at connect time); false if it is neither.
 bool parse_host_port(const std::string& text, std::string& host,
                      uint16_t& port);
 

@@ -65,7 +65,8 @@ std::vector<command_info> make_commands() {
      {"ASSEMBLY", "SETTING", "VALUE"},
      {k::assembly, k::text, k::text},
      "set memory (MiB), vcpus, boot_timeout or stop_timeout (durations such "
-     "as 240s) of an assembly; the next VM start uses them"},
+     "as 240s), or transport (channel or tcp: how its agent reaches "
+     "pcloudd) of an assembly; the next VM start uses them"},
     {"assembly_console",
      {"NAME"},
      {k::assembly},

@@ -135,18 +135,25 @@ struct assembly_spec {
   /// qemu:///embed, libvirt's `default` network on qemu:///system),
   /// `user`, `none` (no NIC), or the name of a libvirt network.
   std::string network;
+  /// How the guest's agent reaches pcloudd: empty for the virtio-serial
+  /// channel, `tcp` for pcloudd's agent listener (no channel in the domain).
+  std::string agent_transport;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, assembly_spec& x) {
   return f(caf::meta::type_name("assembly_spec"), x.name, x.uuid, x.jeos,
            x.memory_mib, x.vcpus, x.resources, x.escalation, x.boot_timeout,
-           x.stop_timeout, x.network);
+           x.stop_timeout, x.network, x.agent_transport);
 }
 
 /// The network names with a meaning of their own in `assembly_spec::network`.
 inline constexpr const char* user_network = "user";
 inline constexpr const char* no_network = "none";
+
+/// The values of `assembly_spec::agent_transport` (empty means channel).
+inline constexpr const char* channel_transport = "channel";
+inline constexpr const char* tcp_transport = "tcp";
 
 bool operator==(const assembly_spec& x, const assembly_spec& y);
 

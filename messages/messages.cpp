@@ -81,9 +81,11 @@ bool operator==(const resource_spec& x, const resource_spec& y) {
 
 bool operator==(const assembly_spec& x, const assembly_spec& y) {
   return std::tie(x.name, x.uuid, x.jeos, x.memory_mib, x.vcpus, x.resources,
-                  x.escalation, x.boot_timeout, x.stop_timeout, x.network)
+                  x.escalation, x.boot_timeout, x.stop_timeout, x.network,
+                  x.agent_transport)
          == std::tie(y.name, y.uuid, y.jeos, y.memory_mib, y.vcpus, y.resources,
-                     y.escalation, y.boot_timeout, y.stop_timeout, y.network);
+                     y.escalation, y.boot_timeout, y.stop_timeout, y.network,
+                     y.agent_transport);
 }
 
 bool operator==(const deployable_spec& x, const deployable_spec& y) {

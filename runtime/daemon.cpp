@@ -226,6 +226,20 @@ result<std::unique_ptr<daemon>> daemon::start(caf::actor_system& sys,
   auto hook_runner = spawn_hook_runner(sys, hooks);
   caf::anon_send(bus, caf::subscribe_atom::value, hook_runner);
   d->actors_.push_back(caf::actor_cast<caf::actor>(hook_runner));
+  auto gateway_opts = opts.gateway;
+  gateway_opts.agent_key = *agent_key;
+  uint16_t agent_port = 0;
+  if (!opts.agent_listen_address.empty()) {
+    auto fd = listen_tcp(opts.agent_listen_address, opts.agent_listen_port);
+    if (!fd) {
+      d->stop();
+      return fail(fd.error());
+    }
+    gateway_opts.tcp_listener = *fd;
+    agent_port = bound_port(*fd);
+    spdlog::info("pcloudd: agents without a channel connect to {}:{}",
+                 opts.agent_listen_address, agent_port);
+  }
   hypervisor_options hv_opts;
   hv_opts.uri = libvirt_uri_of(opts);
   hv_opts.state_dir = opts.state_dir;
@@ -234,6 +248,7 @@ result<std::unique_ptr<daemon>> daemon::start(caf::actor_system& sys,
   hv_opts.default_network = opts.network;
   hv_opts.forward_address = opts.forward_address;
   hv_opts.agent_key = *agent_key;
+  hv_opts.agent_port = agent_port;
   if (auto root = embed_root_of(hv_opts.uri); !root.empty()) {
     if (auto ok = prepare_embed_root(root); !ok) {
       d->stop();
@@ -246,18 +261,6 @@ result<std::unique_ptr<daemon>> daemon::start(caf::actor_system& sys,
     return fail(hv.error());
   }
   d->actors_.push_back(caf::actor_cast<caf::actor>(*hv));
-  auto gateway_opts = opts.gateway;
-  gateway_opts.agent_key = *agent_key;
-  if (!opts.agent_listen_address.empty()) {
-    auto fd = listen_tcp(opts.agent_listen_address, opts.agent_listen_port);
-    if (!fd) {
-      d->stop();
-      return fail(fd.error());
-    }
-    gateway_opts.tcp_listener = *fd;
-    spdlog::info("pcloudd: agents without a channel connect to {}:{}",
-                 opts.agent_listen_address, bound_port(*fd));
-  }
   auto gateway = spawn_guest_gateway(sys, gateway_opts);
   d->actors_.push_back(caf::actor_cast<caf::actor>(gateway));
   msg::definitions loaded;
@@ -275,7 +278,7 @@ result<std::unique_ptr<daemon>> daemon::start(caf::actor_system& sys,
   d->actors_.push_back(caf::actor_cast<caf::actor>(consoles));
   actors::network_settings network{network_of(hv_opts, {}),
                                    opts.forward_address, opts.forward_first,
-                                   opts.forward_last};
+                                   opts.forward_last, agent_port};
   actors::shell_services services{*store,  image_store, bus,    *hv,
                                   gateway, consoles,    network};
   auto shell = sys.spawn(actors::shell_service, d->token_, services,

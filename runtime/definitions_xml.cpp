@@ -139,6 +139,9 @@ std::string to_xml(const msg::assembly_spec& x) {
   if (!x.network.empty()) {
     root.attr("network", x.network);
   }
+  if (!x.agent_transport.empty()) {
+    root.attr("agent-transport", x.agent_transport);
+  }
   if (x.escalation) {
     write_escalation(root, "escalation", *x.escalation);
   }
@@ -186,6 +189,7 @@ result<msg::assembly_spec> assembly_from_xml(const std::string& text,
   x.boot_timeout = duration_attr(root, "boot-timeout", x.boot_timeout);
   x.stop_timeout = duration_attr(root, "stop-timeout", x.stop_timeout);
   x.network = root.attribute("network");
+  x.agent_transport = root.attribute("agent-transport");
   if (auto esc = root.find("escalation")) {
     x.escalation = read_escalation(*esc);
   }

@@ -35,6 +35,7 @@
 #include "guest/event_loop.hpp"
 #include "guest/wire.hpp"
 #include "runtime/agent_secret.hpp"
+#include "runtime/log_limiter.hpp"
 
 namespace pcloud::runtime {
 
@@ -194,8 +195,10 @@ public:
   /// Set while this is a TCP connection that has not proven its assembly:
   /// checks a hello and, when it holds, makes this the assembly's link.
   std::function<bool(const wire::hello&, std::string& why)> claim;
-  /// Where a TCP connection came from, for the log.
+  /// Where a TCP connection came from (ADDRESS:PORT and ADDRESS), for the
+  /// log.
   std::string peer;
+  std::string peer_address;
   guest::scoped_timer tick_timer;
   guest::scoped_timer retry_timer;
 
@@ -426,6 +429,12 @@ public:
 
 private:
   void connect(host_link& l) {
+    if (l.info.agent_channel.empty()) {
+      // A domain without the channel: its agent comes over TCP (claim).
+      spdlog::debug("guest gateway: {}: waits for its agent over TCP",
+                    l.info.assembly);
+      return;
+    }
     auto fd = opts_.connect(l.info);
     if (!fd) {
       if (!l.connect_failure_logged) {
@@ -457,9 +466,9 @@ private:
       ::inet_ntop(AF_INET, &sa.sin_addr, text, sizeof(text));
       auto peer = std::string{text} + ":" + std::to_string(ntohs(sa.sin_port));
       if (pending_.size() >= opts_.max_pending) {
-        spdlog::warn("guest gateway: TCP connection from {} refused: {} "
-                     "connections wait for their hello already",
-                     peer, pending_.size());
+        refused(text, peer,
+                "refused: " + std::to_string(pending_.size())
+                  + " connections wait for their hello already");
         ::close(fd);
         continue;
       }
@@ -468,6 +477,7 @@ private:
         msg::guest_listener_actor{}, opts_, loop_);
       auto& l = *link;
       l.peer = peer;
+      l.peer_address = text;
       l.claim = [this, &l](const wire::hello& h, std::string& why) {
         return claim(l, h, why);
       };
@@ -565,6 +575,25 @@ private:
     after_io(l);
   }
 
+  /// Logs a refused TCP connection, except the same refusal of the same
+  /// address again within a minute: a misconfigured agent reconnects every
+  /// half second and must not bury the rest of the log.
+  void refused(const std::string& address, const std::string& peer,
+               const std::string& what) {
+    size_t left_out = 0;
+    if (!refusals_.admit(address + " " + what, std::chrono::steady_clock::now(),
+                         left_out)) {
+      return;
+    }
+    if (left_out == 0) {
+      spdlog::warn("guest gateway: TCP connection from {} {}", peer, what);
+    } else {
+      spdlog::warn("guest gateway: TCP connection from {} {} (and {} more "
+                   "times from {} since the last report)",
+                   peer, what, left_out, address);
+    }
+  }
+
   /// Ends a link; `notify` tells its assembly the agent is gone.
   void close(host_link& l, const std::string& why, bool notify) {
     auto name = l.info.assembly;
@@ -575,8 +604,7 @@ private:
     l.retry_timer.cancel();
     if (auto p = pending_.find(&l); p != pending_.end()) {
       // A TCP connection that never became an assembly's link.
-      spdlog::warn("guest gateway: TCP connection from {} closed: {}", l.peer,
-                   why);
+      refused(l.peer_address, l.peer, "closed: " + why);
       std::shared_ptr<host_link> doomed{std::move(p->second)};
       pending_.erase(p);
       loop_.post([doomed] {});
@@ -606,6 +634,7 @@ private:
   /// Accepted TCP connections until their hello names and proves an
   /// assembly.
   std::map<host_link*, std::unique_ptr<host_link>> pending_;
+  log_limiter refusals_;
   std::thread thread_;
 };
 

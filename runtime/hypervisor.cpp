@@ -28,6 +28,7 @@
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
+#include "guest/host_transport.hpp"
 #include "runtime/agent_secret.hpp"
 #include "runtime/pid_watcher.hpp"
 #include "runtime/virt/connection.hpp"
@@ -234,9 +235,13 @@ virt::nic_config nic_of(const hypervisor_options& opts,
 }
 
 /// The host end of an assembly's agent channel: named by the assembly's UUID,
-/// which stays the same across domain incarnations.
+/// which stays the same across domain incarnations. None on the TCP
+/// transport.
 std::string channel_path(const hypervisor_options& opts,
                          const msg::assembly_spec& spec) {
+  if (spec.agent_transport == msg::tcp_transport) {
+    return {};
+  }
   return opts.state_dir + "/run/" + spec.uuid + ".agent";
 }
 
@@ -293,6 +298,12 @@ caf::result<msg::domain_info> start(self_ptr self, msg::assembly_spec spec,
   if (existing->has_value() && (*existing)->is_active()) {
     return try_adopt(self, spec, listener, **existing);
   }
+  auto tcp = spec.agent_transport == msg::tcp_transport;
+  if (tcp && (st.opts.agent_port == 0 || st.opts.agent_key.empty())) {
+    return make_failure("assembly " + spec.name
+                        + " uses the tcp transport, and pcloudd has no agent "
+                          "listener (--agent-listen)");
+  }
   auto image = st.opts.images(spec);
   if (!image) {
     return make_failure(image.error());
@@ -332,6 +343,13 @@ caf::result<msg::domain_info> start(self_ptr self, msg::assembly_spec spec,
   cfg.metadata = {spec.name, spec.uuid, "", t.incarnation + 1};
   if (!st.opts.agent_key.empty()) {
     cfg.agent_secret = agent_secret(st.opts.agent_key, spec.name);
+  }
+  if (tcp) {
+    // The host as the guest sees it: its default gateway (10.0.2.2 is the
+    // host's loopback under user-mode networking; a libvirt network's
+    // bridge address otherwise).
+    cfg.agent_host = std::string{guest::gateway_host} + ":"
+                     + std::to_string(st.opts.agent_port);
   }
   auto xml = virt::domain_xml(cfg);
   auto deadline = std::chrono::steady_clock::now() + st.opts.start_retry;

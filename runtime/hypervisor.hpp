@@ -44,6 +44,9 @@ struct hypervisor_options {
   /// pcloudd's agent key: each domain carries its assembly's agent secret
   /// (SMBIOS) for the TCP transport. None when empty.
   std::string agent_key;
+  /// The port of pcloudd's agent listener; 0 when there is none. Domains of
+  /// assemblies on the TCP transport name it to their agent (SMBIOS).
+  uint16_t agent_port = 0;
   /// How long a start retries while libvirt still cleans up the previous
   /// incarnation under the same name ("domain ... already exists").
   caf::timespan start_retry{std::chrono::seconds(10)};

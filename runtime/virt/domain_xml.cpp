@@ -77,6 +77,9 @@ std::string domain_xml(const domain_config& cfg) {
     auto oem = dom.child("sysinfo").attr("type", "smbios").child("oemStrings");
     oem.child("entry", "pcloud.assembly=" + cfg.metadata.assembly);
     oem.child("entry", "pcloud.secret=" + cfg.agent_secret);
+    if (!cfg.agent_host.empty()) {
+      oem.child("entry", "pcloud.host=" + cfg.agent_host);
+    }
   }
   auto features = dom.child("features");
   features.child("acpi");

@@ -88,6 +88,9 @@ struct domain_config {
   /// (/sys/firmware/dmi/entries/11-*/raw), unlike the kernel command line.
   /// None when empty.
   std::string agent_secret;
+  /// Where the agent reaches pcloudd over TCP (`pcloud.host=`, with the
+  /// secret): for domains without the channel. None when empty.
+  std::string agent_host;
   domain_metadata metadata;
 };
 

@@ -232,7 +232,13 @@ TEST_F(shell_service_test, assembly_set_changes_one_setting_or_nothing) {
          std::tuple{"colour", "red",
                     "unknown setting 'colour' (settings: "
                     "memory, vcpus, boot_timeout, "
-                    "stop_timeout)"},
+                    "stop_timeout, transport)"},
+         std::tuple{"transport", "tcp",
+                    "pcloudd has no agent listener for the tcp transport "
+                    "(start it with --agent-listen ADDR[:PORT])"},
+         std::tuple{"transport", "carrier-pigeon",
+                    "transport must be channel or tcp, not "
+                    "'carrier-pigeon'"},
        }) {
     r = call("assembly_set", {"a1", setting, value});
     EXPECT_FALSE(r.ok);
@@ -241,6 +247,27 @@ TEST_F(shell_service_test, assembly_set_changes_one_setting_or_nothing) {
   EXPECT_EQ(stored->assemblies["a1"].memory_mib, 1024u) << "nothing changed";
   EXPECT_EQ(stored->assemblies["a1"].vcpus, 2u);
   EXPECT_FALSE(call("assembly_set", {"nope", "vcpus", "2"}).ok);
+  EXPECT_TRUE(stored->assemblies["a1"].agent_transport.empty());
+}
+
+TEST_F(shell_service_test,
+       transport_tcp_is_for_a_daemon_with_an_agent_listener) {
+  caf::anon_send_exit(service, caf::exit_reason::user_shutdown);
+  actors::network_settings network;
+  network.agent_port = 49000;
+  service = sys.spawn(actors::shell_service, token,
+                      actors::shell_services{
+                        store, images, bus, hypervisor, gateway, {}, network},
+                      std::vector<msg::resource_template>{}, msg::definitions{},
+                      uint64_t{42});
+  sched.run();
+  ASSERT_TRUE(call("assembly_create", {"a1", "tiny", "x86_64"}).ok);
+  auto r = call("assembly_set", {"a1", "transport", "tcp"});
+  ASSERT_TRUE(r.ok) << r.message;
+  EXPECT_EQ(r.message, "assembly a1: transport tcp");
+  EXPECT_EQ(stored->assemblies["a1"].agent_transport, "tcp");
+  ASSERT_TRUE(call("assembly_set", {"a1", "transport", "channel"}).ok);
+  EXPECT_TRUE(stored->assemblies["a1"].agent_transport.empty());
 }
 
 TEST_F(shell_service_test, a_failed_write_changes_nothing) {
@@ -316,6 +343,9 @@ TEST_F(shell_service_test, template_ports_get_host_ports_that_never_collide) {
   ASSERT_EQ(list.rows.size(), 3u);
   EXPECT_EQ(list.rows[1][5], "www http 127.0.0.1:20081 -> 80");
   EXPECT_EQ(list.rows[1][4], "user");
+  EXPECT_EQ(list.rows[1][6], "128");
+  EXPECT_EQ(list.rows[1][7], "1");
+  EXPECT_EQ(list.rows[1][8], "channel");
 }
 
 TEST_F(shell_service_test, bad_ports_are_refused_and_change_nothing) {

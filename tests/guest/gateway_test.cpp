@@ -3,6 +3,7 @@
 // host end that goes away and comes back. Peers are the real agent or a
 // scripted AMQP peer on socketpairs (a fake of the guest, never of the
 // gateway); each test waits, with a timeout, for what the gateway relays.
+#include <poll.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <unistd.h>
@@ -151,10 +152,10 @@ public:
     worker.name = "worker";
     worker.resource_class = "exec";
     worker.type = "sleep 1000";
-    caf::anon_send(
-      gateway, msg::attach_atom::value,
-      msg::domain_info{name, 1, "pcloud-" + name, "uuid", false, ""},
-      std::vector<msg::resource_spec>{worker}, l);
+    caf::anon_send(gateway, msg::attach_atom::value,
+                   msg::domain_info{name, 1, "pcloud-" + name, "uuid", false,
+                                    "socketpair:" + name},
+                   std::vector<msg::resource_spec>{worker}, l);
     return r;
   }
 
@@ -276,13 +277,14 @@ public:
   }
   ~captured_log() { spdlog::set_default_logger(previous_); }
 
-  bool says(const std::string& text) const {
+  bool says(const std::string& text) const { return count(text) > 0; }
+
+  size_t count(const std::string& text) const {
+    size_t n = 0;
     for (auto& line : sink_->last_formatted()) {
-      if (line.find(text) != std::string::npos) {
-        return true;
-      }
+      n += line.find(text) != std::string::npos ? 1 : 0;
     }
-    return false;
+    return n;
   }
 
   bool wait_for(const std::string& text) const {
@@ -358,6 +360,51 @@ TEST_F(gateway_test, tcp_connections_that_never_say_hello_are_dropped) {
   test::agent_thread agent{tcp, "a1", "boot-1",
                            runtime::agent_secret(opts.agent_key, "a1")};
   EXPECT_TRUE(r.wait_hellos(1));
+}
+
+/// True once the other end has closed `fd` (read gives EOF) within `limit`.
+bool closed_by_peer(int fd, std::chrono::milliseconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::steady_clock::now());
+    pollfd p{fd, POLLIN, 0};
+    if (left.count() <= 0
+        || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) {
+      return false;
+    }
+    char byte;
+    auto n = ::read(fd, &byte, 1);
+    if (n == 0) {
+      return true;
+    }
+    if (n < 0 && errno != EAGAIN && errno != EINTR) {
+      return true; // reset
+    }
+  }
+}
+
+TEST_F(gateway_test, the_same_refusal_from_one_address_is_logged_once) {
+  captured_log log;
+  test::tcp_channel tcp;
+  std::string error;
+  auto opts = test::tcp_gateway_options(tcp, error);
+  ASSERT_GE(opts.tcp_listener, 0) << error;
+  opts.hello_timeout = 100ms;
+  spawn_gateway(opts);
+  // A misconfigured client reconnecting again and again: each connection is
+  // refused, one line says so (the next, a minute on, counts the others).
+  for (int i = 0; i < 5; ++i) {
+    int fd = tcp.agent_open(error);
+    ASSERT_GE(fd, 0) << error;
+    EXPECT_TRUE(closed_by_peer(fd, 5000ms)) << "connection " << i;
+    ::close(fd);
+  }
+  EXPECT_EQ(log.count("closed: no hello within 100 ms"), 1u);
+  // Another refusal of the same address is news.
+  test::agent_thread bare{tcp, "a1", "bare"};
+  EXPECT_TRUE(log.wait_for("closed: protocol violation: no secret for "
+                           "assembly 'a1'"));
 }
 
 TEST_F(gateway_test, agent_that_does_not_know_its_assembly_is_served) {

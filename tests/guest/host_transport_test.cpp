@@ -72,6 +72,10 @@ TEST_F(host_transport, host_and_port_are_checked) {
   EXPECT_EQ(port, default_agent_port);
   ASSERT_TRUE(parse_host_port("192.168.122.1:4900", host, port));
   EXPECT_EQ(port, 4900);
+  // What pcloudd's domains on the TCP transport say.
+  ASSERT_TRUE(parse_host_port("gateway:49123", host, port));
+  EXPECT_EQ(host, "");
+  EXPECT_EQ(port, 49123);
   for (auto bad : {"", "host", "10.0.2.2:", "10.0.2.2:0", "10.0.2.2:65536",
                    "10.0.2.2:x", ":49000"}) {
     EXPECT_FALSE(parse_host_port(bad, host, port)) << bad;

@@ -6,6 +6,7 @@
 #include <signal.h>
 
 #include <deque>
+#include <filesystem>
 
 #include "tests/support/guest_link.hpp"
 #include "tests/support/vm_tree.hpp"
@@ -28,24 +29,52 @@ msg::resource_spec self_killing_worker() {
 
 class agent_vm_test : public vm_tree_fixture {
 public:
-  agent_vm_test() : vm_tree_fixture(false, "agentvm", true) {
+  explicit agent_vm_test(const std::string& assembly = "agentvm",
+                         bool tcp = false)
+      : vm_tree_fixture(false, assembly, true, tcp) {
     // nop
+  }
+
+  /// The guest's agent says hello, starts the worker and reports its
+  /// SIGKILL; pcloud restarts the worker and leaves the VM alone.
+  void expect_worker_killed_and_restarted() {
+    start_deployable({self_killing_worker()});
+    auto path = "dep1/" + name;
+    ASSERT_TRUE(wait_event(path + " ACTIVE: agent")) << lines();
+    EXPECT_TRUE(wait_event(path + "/worker ACTIVE: started (pid")) << lines();
+    EXPECT_TRUE(
+      wait_event(path + "/worker RECOVERING: killed by signal 9 (SIGKILL)"))
+      << lines();
+    EXPECT_TRUE(wait_event(path + "/worker ACTIVE: restarted in")) << lines();
+    EXPECT_EQ(lines().find(path + " RECOVERING"), std::string::npos)
+      << "a resource failure must not restart the VM\n"
+      << lines();
   }
 };
 
 TEST_F(agent_vm_test, resource_killed_inside_the_guest_is_restarted) {
-  start_deployable({self_killing_worker()});
-  ASSERT_TRUE(wait_event("dep1/agentvm ACTIVE: agent")) << lines();
-  EXPECT_TRUE(wait_event("dep1/agentvm/worker ACTIVE: started (pid"))
-    << lines();
-  EXPECT_TRUE(
-    wait_event("dep1/agentvm/worker RECOVERING: killed by signal 9 (SIGKILL)"))
-    << lines();
-  EXPECT_TRUE(wait_event("dep1/agentvm/worker ACTIVE: restarted in"))
-    << lines();
-  EXPECT_EQ(lines().find("dep1/agentvm RECOVERING"), std::string::npos)
-    << "a resource failure must not restart the VM\n"
-    << lines();
+  expect_worker_killed_and_restarted();
+}
+
+/// A guest without the virtio-serial channel: its agent reads pcloud.host=
+/// and its secret from SMBIOS and reaches the gateway's TCP listener through
+/// user-mode networking.
+class agent_tcp_vm_test : public agent_vm_test {
+public:
+  agent_tcp_vm_test() : agent_vm_test("agenttcp", true) {
+    // nop
+  }
+};
+
+TEST_F(agent_tcp_vm_test, agent_on_tcp_alone_is_served_and_a_kill_recovered) {
+  ASSERT_NE(agent_port, 0);
+  expect_worker_killed_and_restarted();
+  // QEMU makes the host end of a channel in STATE/run: there is none.
+  for (auto& entry :
+       std::filesystem::directory_iterator{env.state_dir + "/run"}) {
+    EXPECT_NE(entry.path().extension(), ".agent")
+      << "a tcp-transport domain has a channel: " << entry.path();
+  }
 }
 
 TEST_F(agent_vm_test, stopped_guest_trips_the_idle_timeout) {

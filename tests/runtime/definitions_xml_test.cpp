@@ -32,6 +32,7 @@ protected:
     x.boot_timeout = 90s;
     x.stop_timeout = 1500ms;
     x.network = "user";
+    x.agent_transport = "tcp";
     x.escalation = msg::default_assembly_policy();
     msg::resource_spec r;
     r.name = "httpd";
@@ -119,6 +120,7 @@ TEST_F(definitions_xml, refuses_bad_names_durations_and_roots) {
   EXPECT_FALSE(edit("host=\"20080\"", "host=\"http\""));
   EXPECT_FALSE(edit("protocol=\"udp\"", "protocol=\"sctp\""));
   EXPECT_FALSE(edit("network=\"user\"", "network=\"a b\""));
+  EXPECT_FALSE(edit("agent-transport=\"tcp\"", "agent-transport=\"udp\""));
   for (auto twice : {edit("name=\"dns\"", "name=\"http\""),
                      edit("protocol=\"udp\" guest=\"53\"",
                           "protocol=\"tcp\" guest=\"80\"")}) {

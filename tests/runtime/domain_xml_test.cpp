@@ -98,6 +98,15 @@ TEST(domain_xml, the_agent_secret_goes_to_smbios_not_the_command_line) {
     << xml;
   EXPECT_EQ(xml.find("<cmdline>console=ttyS0 pcloud"), std::string::npos)
     << "the kernel command line is readable by every guest process";
+  EXPECT_EQ(xml.find("pcloud.host="), std::string::npos);
+  // The TCP transport: no channel, and the agent is told where to go.
+  cfg.channel_socket.clear();
+  cfg.agent_host = "gateway:49000";
+  xml = domain_xml(cfg);
+  EXPECT_NE(xml.find("<entry>pcloud.host=gateway:49000</entry>"),
+            std::string::npos)
+    << xml;
+  EXPECT_EQ(xml.find("<channel"), std::string::npos) << xml;
 }
 
 TEST(domain_xml, text_is_escaped_not_pasted) {

@@ -45,12 +45,13 @@ fake_hypervisor(msg::hypervisor_actor::pointer self,
       auto inc = script->next_incarnation++;
       script->incarnations[spec.name] = inc;
       script->listeners[spec.name] = listener;
-      return msg::domain_info{spec.name,
-                              inc,
+      return msg::domain_info{spec.name, inc,
                               spec.name + "-" + std::to_string(inc),
-                              "uuid-" + std::to_string(inc),
-                              false,
-                              ""};
+                              "uuid-" + std::to_string(inc), false,
+                              // As the real one: a channel unless on TCP.
+                              spec.agent_transport == msg::tcp_transport
+                                ? ""
+                                : "fake-channel:" + spec.name};
     },
     [=](msg::destroy_atom, const std::string& name) {
       domain_gone(name, "destroy");

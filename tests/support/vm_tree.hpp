@@ -33,11 +33,25 @@ public:
   /// `system`: qemu:///system instead of an embed root; `assembly`: the
   /// name of the one assembly of deployable dep1 (its domain is
   /// pcloud-ASSEMBLY, global on qemu:///system); `real_agent`: the real
-  /// guest gateway talks to pcloud-agent in the guest instead of a fake.
-  vm_tree_fixture(bool system, std::string assembly, bool real_agent = false)
+  /// guest gateway talks to pcloud-agent in the guest instead of a fake;
+  /// `tcp`: that agent has no channel and comes over the gateway's TCP
+  /// listener (on loopback, which user-mode guests reach as 10.0.2.2).
+  vm_tree_fixture(bool system, std::string assembly, bool real_agent = false,
+                  bool tcp = false)
       : env(system), sys(cfg), name(std::move(assembly)) {
     bus = sys.spawn(actors::event_bus, size_t{1000});
-    gateway = real_agent ? runtime::spawn_guest_gateway(sys)
+    runtime::guest_gateway_options gateway_opts;
+    if (tcp) {
+      auto fd = runtime::listen_tcp("127.0.0.1", 0);
+      if (!fd) {
+        ADD_FAILURE() << fd.error();
+      } else {
+        gateway_opts.tcp_listener = *fd;
+        gateway_opts.agent_key = agent_key;
+        agent_port = runtime::bound_port(*fd);
+      }
+    }
+    gateway = real_agent ? runtime::spawn_guest_gateway(sys, gateway_opts)
                          : spawn_fake_gateway(sys, gw);
     recorder = sys.spawn([out = events](msg::event_listener_actor::pointer)
                            -> msg::event_listener_actor::behavior_type {
@@ -67,7 +81,10 @@ public:
   /// Opens the connection (for embed: from here on no other process can
   /// open the root).
   void open_hypervisor() {
-    auto hv_res = runtime::spawn_hypervisor(sys, env.options());
+    auto opts = env.options();
+    opts.agent_key = agent_key;
+    opts.agent_port = agent_port;
+    auto hv_res = runtime::spawn_hypervisor(sys, opts);
     ASSERT_TRUE(hv_res) << hv_res.error();
     hv = *hv_res;
   }
@@ -78,6 +95,9 @@ public:
     spec.name = "dep1";
     spec.assemblies = {make_assembly(name, {})};
     spec.assemblies[0].resources = std::move(resources);
+    if (agent_port != 0) {
+      spec.assemblies[0].agent_transport = msg::tcp_transport;
+    }
     spec.resource_escalation = msg::no_escalation_policy();
     dep = sys.spawn(actors::deployable, spec, bus, hv, gateway);
     caf::anon_send(dep, msg::start_atom::value);
@@ -149,6 +169,10 @@ public:
   msg::event_listener_actor recorder;
   msg::deployable_actor dep;
   std::string name;
+  /// Every domain gets its agent secret under this key (SMBIOS).
+  std::string agent_key = std::string(64, 'k');
+  /// The gateway's TCP listener; 0 without one.
+  uint16_t agent_port = 0;
 };
 
 } // namespace pcloud::test
