@@ -225,8 +225,20 @@ void on_hello(self_ptr self, const msg::agent_hello& hello) {
     // running in there, so confirm rather than restart them.
     spdlog::info("{}: agent reconnected (boot {})", qualified(st),
                  hello.boot_id);
+    report_status(self); // its addresses may be new
     tell_resources(self, msg::start_atom::value);
   }
+}
+
+void on_addresses(self_ptr self, const msg::agent_addresses& x) {
+  auto& st = self->state;
+  if (!is_current(self, x.assembly, x.incarnation)) {
+    return;
+  }
+  spdlog::info("{}: guest addresses now: {}", qualified(st),
+               fmt::join(x.addresses, " "));
+  st.addresses = x.addresses;
+  report_status(self);
 }
 
 void on_child_exit(self_ptr self, const caf::exit_msg& em) {
@@ -269,6 +281,7 @@ assembly(msg::assembly_actor::stateful_pointer<assembly_state> self,
     [=](const caf::exit_msg& em) { on_child_exit(self, em); });
   return {
     [=](const msg::agent_hello& hello) { on_hello(self, hello); },
+    [=](const msg::agent_addresses& x) { on_addresses(self, x); },
     [=](const msg::agent_gone& gone) {
       if (is_current(self, gone.assembly, gone.incarnation)
           && is_running(self)) {

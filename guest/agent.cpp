@@ -2,11 +2,16 @@
 
 #include <arpa/inet.h>
 #include <ifaddrs.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 
 #include <proton/connection.hpp>
@@ -84,10 +89,53 @@ agent::~agent() {
   if (stream_) {
     loop_.unwatch(stream_->fd());
   }
+  if (netlink_ >= 0) {
+    loop_.unwatch(netlink_);
+    ::close(netlink_);
+  }
 }
 
 void agent::start() {
+  watch_addresses();
   connect();
+}
+
+void agent::watch_addresses() {
+  netlink_ = ::socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                      NETLINK_ROUTE);
+  sockaddr_nl sa{};
+  sa.nl_family = AF_NETLINK;
+  sa.nl_groups = RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR;
+  if (netlink_ < 0
+      || ::bind(netlink_, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) {
+    agent_log(std::string{"address changes are not watched: "}
+              + std::strerror(errno));
+    if (netlink_ >= 0) {
+      ::close(netlink_);
+      netlink_ = -1;
+    }
+    return;
+  }
+  loop_.watch(netlink_, EPOLLIN, [this](uint32_t) { on_address_event(); });
+}
+
+void agent::on_address_event() {
+  // The events only say that something changed: read the set anew.
+  char buf[8192];
+  while (::recv(netlink_, buf, sizeof(buf), 0) > 0) {
+  }
+  report_addresses();
+}
+
+void agent::report_addresses() {
+  if (!configured_) {
+    return; // the next hello, or the configure it brings, tells
+  }
+  auto now = local_addresses();
+  if (now != addresses_) {
+    addresses_ = now;
+    send(wire::encode(wire::address_change{now}));
+  }
 }
 
 void agent::connect() {
@@ -185,7 +233,8 @@ void agent::on_connection_open(proton::connection& c) {
   h.assembly = opts_.assembly;
   h.agent_version = opts_.agent_version;
   h.boot_id = opts_.boot_id;
-  h.addresses = local_addresses();
+  addresses_ = local_addresses();
+  h.addresses = addresses_;
   h.secret = opts_.secret;
   outbox_.push_back(wire::encode(h));
 }
@@ -251,6 +300,7 @@ void agent::handle(const wire::configure& cfg) {
   }
   configured_ = true;
   reconnect_delay_ = opts_.reconnect_min;
+  report_addresses(); // any change between the hello and now
   std::map<std::string, const wire::resource_definition*> wanted;
   for (auto& def : cfg.resources) {
     wanted[def.name] = &def;

@@ -68,6 +68,11 @@ private:
   void on_error(const proton::error_condition& e) override;
 
   void connect();
+  /// Address changes come as netlink events (a DHCP lease after the hello):
+  /// the host hears the new set while the link is up, else in the next hello.
+  void watch_addresses();
+  void on_address_event();
+  void report_addresses();
   void link_down(const std::string& why);
   void link_down_later(const std::string& why);
   void schedule_reconnect();
@@ -89,6 +94,10 @@ private:
   proton::sender sender_;
   std::deque<proton::message> outbox_;
   bool configured_ = false;
+  /// NETLINK_ROUTE socket for address events; -1 without.
+  int netlink_ = -1;
+  /// What the host was last told.
+  std::vector<std::string> addresses_;
   std::chrono::milliseconds reconnect_delay_;
   scoped_timer reconnect_timer_;
   scoped_timer tick_timer_;

@@ -15,6 +15,7 @@ namespace {
 using body_map = std::map<std::string, proton::value>;
 
 constexpr const char* subject_hello = "hello";
+constexpr const char* subject_addresses = "addresses";
 constexpr const char* subject_resource = "resource";
 constexpr const char* subject_configure = "configure";
 constexpr const char* subject_command = "command";
@@ -162,6 +163,24 @@ std::string subject_of(const proton::message& m) {
   return m.subject();
 }
 
+/// A list of at most max_addresses short printable strings.
+std::vector<std::string> addresses_of(const proton::value& v,
+                                      const std::string& what) {
+  std::vector<std::string> result;
+  for (auto& a :
+       list_of(v, (what + ": addresses").c_str(), limits::max_addresses)) {
+    if (a.type() != proton::STRING) {
+      throw refused(what + ": an address is not a string");
+    }
+    auto s = proton::get<std::string>(a);
+    if (s.size() > limits::max_name || !printable(s)) {
+      throw refused(what + ": invalid address");
+    }
+    result.push_back(std::move(s));
+  }
+  return result;
+}
+
 hello decode_hello(const proton::message& m) {
   fields f{m.body(), subject_hello};
   f.only({"assembly", "agent_version", "boot_id", "addresses", "secret"});
@@ -177,18 +196,19 @@ hello decode_hello(const proton::message& m) {
     x.secret = f.text("secret", limits::max_name);
   }
   if (auto* addrs = f.find("addresses")) {
-    for (auto& a : list_of(*addrs, "hello: addresses", limits::max_addresses)) {
-      if (a.type() != proton::STRING) {
-        throw refused("hello: an address is not a string");
-      }
-      auto s = proton::get<std::string>(a);
-      if (s.size() > limits::max_name || !printable(s)) {
-        throw refused("hello: invalid address");
-      }
-      x.addresses.push_back(std::move(s));
-    }
+    x.addresses = addresses_of(*addrs, "hello");
   }
   return x;
+}
+
+address_change decode_address_change(const proton::message& m) {
+  fields f{m.body(), subject_addresses};
+  f.only({"addresses"});
+  auto* addrs = f.find("addresses");
+  if (addrs == nullptr) {
+    throw refused("addresses: no field 'addresses'");
+  }
+  return {addresses_of(*addrs, "addresses")};
 }
 
 resource_state decode_resource_state(const proton::message& m) {
@@ -289,6 +309,11 @@ proton::message encode(const hello& x) {
   return make(subject_hello, std::move(body));
 }
 
+proton::message encode(const address_change& x) {
+  std::vector<proton::value> addrs(x.addresses.begin(), x.addresses.end());
+  return make(subject_addresses, {{"addresses", addrs}});
+}
+
 proton::message encode(const resource_state& x) {
   return make(
     subject_resource,
@@ -321,6 +346,9 @@ decoded<from_agent> decode_from_agent(const proton::message& m) {
     }
     if (subject == subject_resource) {
       return decode_resource_state(m);
+    }
+    if (subject == subject_addresses) {
+      return decode_address_change(m);
     }
     throw refused("unknown message type '" + subject.substr(0, limits::max_name)
                   + "'");

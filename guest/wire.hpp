@@ -53,6 +53,12 @@ struct hello {
   std::string secret;
 };
 
+/// The guest's addresses changed after its hello (a DHCP lease came late
+/// or changed): all of them, as in the hello.
+struct address_change {
+  std::vector<std::string> addresses;
+};
+
 /// running, stopped, failed or start_failed (msg::resource_condition).
 struct resource_state {
   std::string resource;
@@ -83,7 +89,7 @@ struct command {
   std::string operation;
 };
 
-using from_agent = std::variant<hello, resource_state>;
+using from_agent = std::variant<hello, resource_state, address_change>;
 using from_host = std::variant<configure, command>;
 
 /// A decoded message or why it was refused.
@@ -96,6 +102,7 @@ struct decoded {
 
 proton::message encode(const hello& x);
 proton::message encode(const resource_state& x);
+proton::message encode(const address_change& x);
 proton::message encode(const configure& x);
 proton::message encode(const command& x);
 

@@ -49,6 +49,20 @@ typename Inspector::result_type inspect(Inspector& f, agent_gone& x) {
            x.reason);
 }
 
+/// The guest's addresses after its hello changed (a late DHCP lease): all
+/// of them now.
+struct agent_addresses {
+  std::string assembly;
+  uint64_t incarnation = 0;
+  std::vector<std::string> addresses;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, agent_addresses& x) {
+  return f(caf::meta::type_name("agent_addresses"), x.assembly, x.incarnation,
+           x.addresses);
+}
+
 enum class resource_condition : uint8_t {
   /// Started by the agent, or found running by a monitor or probe.
   running,

@@ -22,6 +22,7 @@ using domain_listener_actor = caf::typed_actor<caf::reacts_to<domain_event>>;
 /// Receives what an assembly's agent says, relayed by the guest gateway.
 using guest_listener_actor
   = caf::typed_actor<caf::reacts_to<agent_hello>, caf::reacts_to<agent_gone>,
+                     caf::reacts_to<agent_addresses>,
                      caf::reacts_to<resource_report>>;
 
 // -- services -----------------------------------------------------------------

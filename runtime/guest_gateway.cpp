@@ -273,6 +273,7 @@ private:
 
   void on_hello(const wire::hello& h);
   void on_state(const wire::resource_state& s);
+  void on_addresses(const wire::address_change& x);
 
   token_bucket bytes_;
   token_bucket messages_;
@@ -297,9 +298,22 @@ void host_link::on_message(proton::delivery&, proton::message& m) {
   }
   if (auto* h = std::get_if<wire::hello>(&decoded.value)) {
     on_hello(*h);
+  } else if (auto* a = std::get_if<wire::address_change>(&decoded.value)) {
+    on_addresses(*a);
   } else {
     on_state(std::get<wire::resource_state>(decoded.value));
   }
+}
+
+void host_link::on_addresses(const wire::address_change& x) {
+  if (!hello_seen) {
+    violation("addresses before hello");
+    return;
+  }
+  spdlog::info("guest gateway: {}: guest addresses now {}", info.assembly,
+               fmt::join(x.addresses, " "));
+  caf::anon_send(listener, msg::agent_addresses{info.assembly, info.incarnation,
+                                                x.addresses});
 }
 
 void host_link::on_hello(const wire::hello& h) {

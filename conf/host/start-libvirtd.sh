@@ -3,8 +3,22 @@
 # (containers, build machines), for qemu:///system. Where systemd runs, use
 # `systemctl start libvirtd` instead. Idempotent; waits until libvirtd answers.
 set -euo pipefail
+# libvirt's NAT network `default` (a bridge, dnsmasq, NAT rules), which
+# assemblies on qemu:///system join unless they name another: started if it
+# is defined and not running, and started with libvirtd from now on.
+start_default_network() {
+  local v="virsh -q -c qemu:///system"
+  $v net-info default >/dev/null 2>&1 || return 0
+  if ! $v net-info default 2>/dev/null | grep '^Active: *yes' >/dev/null; then
+    local err
+    err=$($v net-start default 2>&1 >/dev/null) \
+      || echo "start-libvirtd: libvirt's network 'default' did not start: $err" >&2
+  fi
+  $v net-autostart default >/dev/null 2>&1 || true
+}
 if [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ]; then
   systemctl start virtlogd libvirtd
+  start_default_network
   exit 0
 fi
 # Without systemd this is a container, a chroot or a build machine: libvirt's
@@ -21,7 +35,7 @@ if [ -f "$conf" ] && ! grep -q '^namespaces *=' "$conf"; then
   fi
 fi
 answers() { timeout 30 virsh -c qemu:///system version >/dev/null 2>&1; }
-answers && exit 0
+answers && { start_default_network; exit 0; }
 mkdir -p /var/log/libvirt /var/run/libvirt
 # Not `pidof`: it also sees the daemons of other roots and containers on this
 # kernel (a chroot's setup then waited for a libvirtd that was not its own).
@@ -40,3 +54,4 @@ until answers; do
   fi
   sleep 0.2
 done
+start_default_network

@@ -40,6 +40,30 @@ TEST_F(assembly_test, start_boots_the_vm_then_starts_resources) {
                      "dep1/assy1/httpd ACTIVE: started"}));
 }
 
+TEST_F(assembly_test, addresses_come_with_the_hello_and_change_after_it) {
+  auto dep = start_one();
+  auto inc = incarnation_of("assy1");
+  caf::anon_send(listener_of("assy1"),
+                 msg::agent_hello{"assy1",
+                                  inc,
+                                  msg::guest_protocol_version,
+                                  "test",
+                                  "boot",
+                                  {"10.0.2.15"}});
+  sched.run();
+  EXPECT_EQ(status(dep).assemblies.at(0).addresses, strings{"10.0.2.15"});
+  // A DHCP lease that came after the hello.
+  caf::anon_send(listener_of("assy1"),
+                 msg::agent_addresses{"assy1", inc, {"192.168.122.57"}});
+  sched.run();
+  EXPECT_EQ(status(dep).assemblies.at(0).addresses, strings{"192.168.122.57"});
+  // A late one from an earlier incarnation changes nothing.
+  caf::anon_send(listener_of("assy1"),
+                 msg::agent_addresses{"assy1", inc - 1, {"10.9.9.9"}});
+  sched.run();
+  EXPECT_EQ(status(dep).assemblies.at(0).addresses, strings{"192.168.122.57"});
+}
+
 TEST_F(assembly_test, killed_vm_is_destroyed_and_started_again) {
   start_one();
   mark();

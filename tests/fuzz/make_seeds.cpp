@@ -44,5 +44,7 @@ int main(int argc, char** argv) {
       "web1",
       {{"httpd", "ocf", "heartbeat:apache", {{"port", "80"}}, 10000, 20000}}}));
   write(dir, "command", 1, encode(command{"httpd", "restart"}));
+  write(dir, "addresses", 1,
+        encode(address_change{{"192.168.122.57", "fe80::1"}}));
   return 0;
 }

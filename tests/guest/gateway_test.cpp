@@ -427,6 +427,18 @@ TEST_F(gateway_test, report_for_a_foreign_resource_closes_the_link) {
   EXPECT_TRUE(r.reports->items().empty());
 }
 
+TEST_F(gateway_test, address_changes_after_hello_are_relayed) {
+  auto& r = attach("a1");
+  scripted_peer peer{channels["a1"], "a1",
+                     wire::encode(wire::address_change{{"192.168.122.57"}}), 1};
+  ASSERT_TRUE(r.addresses->wait_for([](auto& xs) { return !xs.empty(); }, 20s));
+  auto x = r.addresses->items().front();
+  EXPECT_EQ(x.assembly, "a1");
+  EXPECT_EQ(x.incarnation, 1u);
+  EXPECT_EQ(x.addresses, std::vector<std::string>{"192.168.122.57"});
+  EXPECT_EQ(r.wait_gone(200ms), "(not gone)");
+}
+
 TEST_F(gateway_test, flooding_guest_is_cut_off_and_others_are_unaffected) {
   runtime::guest_gateway_options opts;
   opts.messages_per_second = 10;

@@ -62,6 +62,25 @@ TEST(wire, hello_without_an_assembly_is_accepted) {
             "hello: field 'assembly' is not a valid name");
 }
 
+TEST(wire, address_changes_round_trip_and_are_checked) {
+  wire::address_change a{{"192.168.122.57", "fe80::5054:ff:fe0e:8f44"}};
+  auto x = as<wire::address_change>(wire::decode_from_agent(wire::encode(a)));
+  EXPECT_EQ(x.addresses, a.addresses);
+  a.addresses.clear(); // the lease went away
+  x = as<wire::address_change>(wire::decode_from_agent(wire::encode(a)));
+  EXPECT_TRUE(x.addresses.empty());
+  a.addresses.assign(wire::limits::max_addresses + 1, "10.0.0.1");
+  EXPECT_NE(refusal(wire::encode(a)).find("more than"), std::string::npos);
+  EXPECT_EQ(refusal(with_body("addresses", {})),
+            "addresses: no field 'addresses'");
+  std::vector<proton::value> numbers{proton::value{uint32_t{7}}};
+  EXPECT_EQ(refusal(with_body("addresses", {{"addresses", numbers}})),
+            "addresses: an address is not a string");
+  std::vector<proton::value> bad{proton::value{std::string{"10.0.0.1\n"}}};
+  EXPECT_EQ(refusal(with_body("addresses", {{"addresses", bad}})),
+            "addresses: invalid address");
+}
+
 TEST(wire, resource_state_round_trips_through_bytes) {
   auto m = wire::encode(
     wire::resource_state{"httpd", "failed", "killed by signal 9 (SIGKILL)"});

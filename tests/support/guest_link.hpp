@@ -213,6 +213,7 @@ struct relayed {
       return {
         [r](const msg::agent_hello& x) { r.hellos->push(x); },
         [r](const msg::agent_gone& x) { r.gone->push(x); },
+        [r](const msg::agent_addresses& x) { r.addresses->push(x); },
         [r](const msg::resource_report& x) { r.reports->push(x); },
       };
     });
@@ -224,6 +225,8 @@ struct relayed {
     = std::make_shared<test::sink<msg::agent_gone>>();
   std::shared_ptr<test::sink<msg::resource_report>> reports
     = std::make_shared<test::sink<msg::resource_report>>();
+  std::shared_ptr<test::sink<msg::agent_addresses>> addresses
+    = std::make_shared<test::sink<msg::agent_addresses>>();
 
   bool wait_hellos(size_t n, std::chrono::milliseconds within
                              = std::chrono::seconds(20)) {
