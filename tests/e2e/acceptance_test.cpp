@@ -11,10 +11,12 @@
 //   4. pcloudd killed with SIGKILL and started again -> no VM restarted, and
 //      a failure afterwards still recovered;
 //   5. deployable_stop -> every VM gone, nothing restarted.
-// "Serving again" is HTTP 200 from the host through the assembly's port
-// forward. The times from each failure to ACTIVE and to the first 200 are
-// printed.
+// "Serving again" is HTTP 200 from the host where deployable_status says
+// the httpd answers: its port forward on embed, the guest's DHCP address on
+// libvirt's `default` network on system. The times from each failure to
+// ACTIVE and to the first 200 are printed.
 #include <regex>
+#include <set>
 
 #include "tests/support/http.hpp"
 #include "tests/support/terminal.hpp"
@@ -64,11 +66,9 @@ protected:
     auto first = 21000 + (::getpid() % 50) * 100;
     daemon_args = {"--forward-ports",
                    std::to_string(first) + "-" + std::to_string(first + 99)};
-    if (system) {
-      // libvirt's `default` network is defined but not active on these
-      // hosts (no dnsmasq): the guests use user-mode networking there too.
-      daemon_args.insert(daemon_args.end(), {"--network", "user"});
-    }
+    // On qemu:///system the guests join libvirt's `default` network (setup
+    // starts it): DHCP from its dnsmasq, httpd reached at the guest's own
+    // address. On embed: user-mode networking and a port forward each.
     ::setenv("PCLOUD_JEOS_DOWNLOADS", PCLOUD_JEOS_DOWNLOADS_DIR, 1);
   }
 
@@ -125,21 +125,29 @@ protected:
       vm_timeout);
   }
 
-  uint16_t http_port(int i) {
+  /// Where deployable_status says assembly i's httpd answers: its forward
+  /// on embed ("http 127.0.0.1:21080 -> 80"), the guest's own address on a
+  /// libvirt network ("http 192.168.122.57:80", from its agent). Port 0
+  /// while it says neither.
+  std::pair<std::string, uint16_t> endpoint(int i) {
     std::smatch m;
-    auto list = sh({"assembly_list"}).out;
-    std::regex re{assemblies[i] + " .*http 127\\.0\\.0\\.1:([0-9]+) -> 80"};
-    return std::regex_search(list, m, re)
-             ? static_cast<uint16_t>(std::stoi(m[1].str()))
-             : 0;
+    auto s = status();
+    std::regex re{"(^|\n)" + path(i)
+                  + " +[A-Z]+ +[0-9]+ +http ([0-9.]+):([0-9]+)"};
+    if (!std::regex_search(s, m, re)) {
+      return {"", 0};
+    }
+    return {m[2].str(), static_cast<uint16_t>(std::stoi(m[3].str()))};
   }
 
-  /// Waits for HTTP 200 from the host through assembly i's forward.
+  /// Waits for HTTP 200 from the host at assembly i's endpoint.
   bool serving(int i) {
-    auto port = http_port(i);
-    return port != 0
-           && wait_until([&] { return http_get(port).status == 200; },
-                         vm_timeout);
+    return wait_until(
+      [&] {
+        auto [address, port] = endpoint(i);
+        return port != 0 && http_get(address, port).status == 200;
+      },
+      vm_timeout);
   }
 
   /// Types `line` into the guest's shell and waits until it has run there,
@@ -222,16 +230,23 @@ TEST_P(acceptance, the_original_walk_through_with_its_failures) {
   ASSERT_TRUE(saw_event("dep1 ACTIVE: all 3 assemblies active"))
     << follower->screen();
   for (int i = 0; i < 3; ++i) {
-    ASSERT_TRUE(serving(i)) << a[i] << "\n" << sh({"assembly_list"}).out;
+    ASSERT_TRUE(serving(i)) << a[i] << "\n" << status();
   }
-  // Three resources of one name stay apart: each row is its own.
+  // Three resources of one name stay apart: each row is its own, with its
+  // own endpoint (a forward of its own, or its guest's DHCP address).
   auto s = status();
+  std::set<std::string> endpoints;
   for (int i = 0; i < 3; ++i) {
-    EXPECT_TRUE(std::regex_search(
-      s, std::regex{path(i) + " +ACTIVE +0 +http 127\\.0\\.0\\.1:"
-                    + std::to_string(http_port(i)) + " -> 80"}))
+    auto [address, port] = endpoint(i);
+    auto where = system
+                   ? "http 192\\.168\\.122\\.[0-9]+:80\\b"
+                   : "http 127\\.0\\.0\\.1:" + std::to_string(port) + " -> 80";
+    EXPECT_TRUE(
+      std::regex_search(s, std::regex{path(i) + " +ACTIVE +0 +" + where}))
       << s;
+    endpoints.insert(address + ":" + std::to_string(port));
   }
+  EXPECT_EQ(endpoints.size(), 3u) << s;
   std::map<std::string, pid_t> qemus;
   for (auto& x : a) {
     qemus[x] = qemu_pid(x);
@@ -321,6 +336,11 @@ TEST_P(acceptance, the_original_walk_through_with_its_failures) {
   ASSERT_TRUE(serving(1));
 
   // 5. Stopped: every VM gone, nothing restarted.
+  std::vector<std::pair<std::string, uint16_t>> served;
+  for (int i = 0; i < 3; ++i) {
+    served.push_back(endpoint(i));
+    ASSERT_NE(served.back().second, 0) << status();
+  }
   res = sh({"deployable_stop", "dep1"});
   ASSERT_EQ(res.rc, 0) << res.err;
   EXPECT_TRUE(saw_event("dep1 STOPPED")) << follower->screen();
@@ -330,7 +350,8 @@ TEST_P(acceptance, the_original_walk_through_with_its_failures) {
   }
   EXPECT_TRUE(status_matches("(^|\n)dep1 +STOPPED", 10s)) << status();
   for (int i = 0; i < 3; ++i) {
-    EXPECT_EQ(http_get(http_port(i)).status, 0) << "no VM, no answer";
+    EXPECT_EQ(http_get(served[i].first, served[i].second).status, 0)
+      << "no VM, no answer";
   }
 }
 

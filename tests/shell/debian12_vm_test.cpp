@@ -204,4 +204,85 @@ deployable_start dep1
   EXPECT_EQ(r.rc, 0) << r.err;
 }
 
+/// qemu:///system and libvirt's `default` network (setup starts it): the
+/// guest asks its dnsmasq by DHCP through systemd-networkd, its agent tells
+/// pcloud the address, and apache2 answers there, no forward in between.
+class debian12_system_vm : public debian12_vm {
+protected:
+  debian12_system_vm() { uri = "qemu:///system"; }
+
+  ~debian12_system_vm() override {
+    if (daemon_pid > 0) {
+      sh({"deployable_stop", deployable});
+    }
+    std::system(("virsh -q -c qemu:///system destroy pcloud-" + assembly
+                 + " >/dev/null 2>&1")
+                  .c_str());
+  }
+
+  // Names of their own: libvirtd's domains are everybody's.
+  std::string assembly = "d12net" + std::to_string(::getpid());
+  std::string deployable = "dep" + std::to_string(::getpid());
+};
+
+TEST_F(debian12_system_vm,
+       a_guest_on_the_default_network_serves_at_its_address) {
+  start_daemon();
+  auto r = sh({"jeos_create", "debian12", "x86_64"});
+  ASSERT_EQ(r.rc, 0) << r.out << r.err << slurp(dir + "/pcloudd.log");
+  r = sh({}, "assembly_create " + assembly
+               + " debian12 x86_64\n"
+                 "assembly_resource_add www httpd "
+               + assembly
+               + "\n"
+                 "deployable_create "
+               + deployable
+               + "\n"
+                 "deployable_assembly_add "
+               + deployable + " " + assembly
+               + "\n"
+                 "deployable_start "
+               + deployable + "\n");
+  ASSERT_EQ(r.rc, 0) << r.out << r.err;
+  EXPECT_TRUE(std::regex_search(sh({"assembly_list"}).out,
+                                std::regex{"\n" + assembly + " .* default "}))
+    << sh({"assembly_list"}).out;
+  // pcloudsh shows where www answers once the guest has its lease.
+  auto row = deployable + "/" + assembly
+             + "/www +ACTIVE +0 +http "
+               "(192\\.168\\.122\\.[0-9]+):80\\b";
+  std::smatch m;
+  std::string s;
+  ASSERT_TRUE(wait_until(
+    [&] {
+      s = sh({"deployable_status", deployable}).out;
+      return std::regex_search(s, m, std::regex{row});
+    },
+    boot_timeout))
+    << s << slurp(dir + "/pcloudd.log");
+  auto address = m[1].str();
+  auto json = sh({"--json", "deployable_status", deployable}).out;
+  EXPECT_NE(json.find("\"service\": \"http " + address + ":80\""),
+            std::string::npos)
+    << json;
+  std::printf(
+    "debian12 on libvirt's default network: %s (%s)\n", address.c_str(),
+    slurp(dir + "/pcloudd.log").find("guest addresses now") != std::string::npos
+      ? "told after the hello"
+      : "in the hello");
+  std::fflush(stdout); // before pcloudsh's next fork copies the buffer
+  EXPECT_TRUE(wait_until(
+    [&] {
+      auto answer = http_get(address, 80);
+      return answer.status == 200
+             && answer.body.find("pcloud-debian12") != std::string::npos;
+    },
+    60s))
+    << "apache2 at " << address;
+  r = sh({"deployable_stop", deployable});
+  EXPECT_EQ(r.rc, 0) << r.err;
+  EXPECT_TRUE(wait_until([&] { return http_get(address, 80).status == 0; }))
+    << "no VM, no answer";
+}
+
 } // namespace

@@ -1,6 +1,6 @@
 // Plain TCP and HTTP/1.0 clients for tests and benchmarks: one fresh
-// connection per request to a port on 127.0.0.1, as a client of a forwarded
-// guest service.
+// connection per request, to a port on 127.0.0.1 (a forwarded guest service)
+// or on a guest's own address (a libvirt network).
 #pragma once
 
 #include <arpa/inet.h>
@@ -22,10 +22,11 @@ struct http_answer {
   std::string body;
 };
 
-/// Sends `request` to 127.0.0.1:`port` on a fresh connection and returns
-/// what came back until the peer closed or `timeout` (for everything) ran
-/// out; empty when nothing answered.
-inline std::string tcp_exchange(uint16_t port, const std::string& request,
+/// Sends `request` to `address`:`port` (IPv4) on a fresh connection and
+/// returns what came back until the peer closed or `timeout` (for
+/// everything) ran out; empty when nothing answered.
+inline std::string tcp_exchange(const std::string& address, uint16_t port,
+                                const std::string& request,
                                 std::chrono::milliseconds timeout,
                                 size_t enough = SIZE_MAX) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -42,7 +43,10 @@ inline std::string tcp_exchange(uint16_t port, const std::string& request,
   sockaddr_in sa{};
   sa.sin_family = AF_INET;
   sa.sin_port = htons(port);
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::inet_pton(AF_INET, address.c_str(), &sa.sin_addr) != 1) {
+    ::close(fd);
+    return {};
+  }
   auto wait_for = [&](short events) {
     pollfd p{fd, events, 0};
     return ::poll(&p, 1, left()) == 1 && (p.revents & (events | POLLHUP)) != 0;
@@ -70,12 +74,19 @@ inline std::string tcp_exchange(uint16_t port, const std::string& request,
   return reply;
 }
 
-/// GET / on 127.0.0.1:`port`, waiting at most `timeout` in all.
-inline http_answer http_get(uint16_t port, std::chrono::milliseconds timeout
-                                           = std::chrono::milliseconds{2000}) {
+inline std::string tcp_exchange(uint16_t port, const std::string& request,
+                                std::chrono::milliseconds timeout,
+                                size_t enough = SIZE_MAX) {
+  return tcp_exchange("127.0.0.1", port, request, timeout, enough);
+}
+
+/// GET / on `address`:`port`, waiting at most `timeout` in all.
+inline http_answer http_get(const std::string& address, uint16_t port,
+                            std::chrono::milliseconds timeout
+                            = std::chrono::milliseconds{2000}) {
   http_answer result;
-  auto reply
-    = tcp_exchange(port, "GET / HTTP/1.0\r\nHost: localhost\r\n\r\n", timeout);
+  auto reply = tcp_exchange(address, port,
+                            "GET / HTTP/1.0\r\nHost: pcloud\r\n\r\n", timeout);
   // "HTTP/1.x NNN ..." then headers, a blank line and the body.
   if (reply.compare(0, 5, "HTTP/") == 0 && reply.size() >= 12) {
     result.status = std::atoi(reply.c_str() + 9);
@@ -84,6 +95,12 @@ inline http_answer http_get(uint16_t port, std::chrono::milliseconds timeout
     }
   }
   return result;
+}
+
+/// GET / on 127.0.0.1:`port`.
+inline http_answer http_get(uint16_t port, std::chrono::milliseconds timeout
+                                           = std::chrono::milliseconds{2000}) {
+  return http_get("127.0.0.1", port, timeout);
 }
 
 } // namespace pcloud::test
