@@ -60,6 +60,9 @@ public:
     std::filesystem::remove_all(dir_, ec);
   }
 
+  /// supervisord's own pid.
+  pid_t pid() const { return pid_; }
+
   /// The pid of supervisord's child whose command name is `comm` (it has
   /// exec'd), or 0.
   pid_t child(const std::string& comm) const {
