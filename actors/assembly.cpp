@@ -232,8 +232,9 @@ void on_hello(self_ptr self, const msg::agent_hello& hello) {
 
 void on_addresses(self_ptr self, const msg::agent_addresses& x) {
   auto& st = self->state;
-  if (!is_current(self, x.assembly, x.incarnation)) {
-    return;
+  if (!is_current(self, x.assembly, x.incarnation)
+      || x.addresses == st.addresses) {
+    return; // stale, or nothing new (a guest may repeat itself)
   }
   spdlog::info("{}: guest addresses now: {}", qualified(st),
                fmt::join(x.addresses, " "));

@@ -310,8 +310,8 @@ void host_link::on_addresses(const wire::address_change& x) {
     violation("addresses before hello");
     return;
   }
-  spdlog::info("guest gateway: {}: guest addresses now {}", info.assembly,
-               fmt::join(x.addresses, " "));
+  spdlog::debug("guest gateway: {}: guest addresses now {}", info.assembly,
+                fmt::join(x.addresses, " "));
   caf::anon_send(listener, msg::agent_addresses{info.assembly, info.incarnation,
                                                 x.addresses});
 }
