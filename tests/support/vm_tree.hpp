@@ -17,6 +17,7 @@
 #include "runtime/guest_gateway.hpp"
 #include "runtime/hypervisor.hpp"
 #include "tests/support/fakes.hpp"
+#include "tests/support/guest_link.hpp"
 #include "tests/support/live.hpp"
 #include "tests/support/vm.hpp"
 
@@ -42,14 +43,12 @@ public:
     bus = sys.spawn(actors::event_bus, size_t{1000});
     runtime::guest_gateway_options gateway_opts;
     if (tcp) {
-      auto fd = runtime::listen_tcp("127.0.0.1", 0);
-      if (!fd) {
-        ADD_FAILURE() << fd.error();
-      } else {
-        gateway_opts.tcp_listener = *fd;
-        gateway_opts.agent_key = agent_key;
-        agent_port = runtime::bound_port(*fd);
-      }
+      tcp_channel listener;
+      std::string error;
+      gateway_opts = tcp_gateway_options(listener, error);
+      EXPECT_GE(gateway_opts.tcp_listener, 0) << error;
+      agent_key = gateway_opts.agent_key;
+      agent_port = listener.port;
     }
     gateway = real_agent ? runtime::spawn_guest_gateway(sys, gateway_opts)
                          : spawn_fake_gateway(sys, gw);
@@ -169,7 +168,8 @@ public:
   msg::event_listener_actor recorder;
   msg::deployable_actor dep;
   std::string name;
-  /// Every domain gets its agent secret under this key (SMBIOS).
+  /// Every domain gets its agent secret under this key (SMBIOS); the TCP
+  /// listener checks hellos against it.
   std::string agent_key = std::string(64, 'k');
   /// The gateway's TCP listener; 0 without one.
   uint16_t agent_port = 0;
