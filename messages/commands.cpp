@@ -158,4 +158,11 @@ size_t required_arguments(const command_info& cmd) {
   return n;
 }
 
+shell_reply failed_reply(const error& err) {
+  shell_reply r;
+  r.code = err.code == errc::none ? errc::internal : err.code;
+  r.message = err.message;
+  return r;
+}
+
 } // namespace pcloud::msg

@@ -2,7 +2,9 @@
 #include <tuple>
 
 #include <caf/actor_system_config.hpp>
+#include <caf/message.hpp>
 
+#include "messages/error.hpp"
 #include "messages/interfaces.hpp"
 
 namespace pcloud::msg {
@@ -295,6 +297,16 @@ bool operator==(const deployable_definition& x,
 
 void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_types<caf::id_block::pcloud>();
+  // pcloud's errors render as "not_found: no assembly named 'x'" in CAF's
+  // own output (sys.render, logs).
+  cfg.add_error_category(caf::atom("pcloud"), [](uint8_t code, caf::atom_value,
+                                                 const caf::message& ctx) {
+    auto text = to_string(static_cast<errc>(code));
+    if (ctx.size() == 1 && ctx.match_element<std::string>(0)) {
+      text += ": " + ctx.get_as<std::string>(0);
+    }
+    return text;
+  });
 }
 
 } // namespace pcloud::msg

@@ -12,6 +12,7 @@
 #include <caf/meta/type_name.hpp>
 
 #include "messages/definitions.hpp"
+#include "messages/error.hpp"
 
 namespace pcloud::msg {
 
@@ -66,19 +67,26 @@ typename Inspector::result_type inspect(Inspector& f, shell_request& x) {
 }
 
 struct shell_reply {
-  bool ok = true;
+  /// What kind of failure, or none: pcloudsh's exit status and --json
+  /// error come from it.
+  errc code = errc::none;
   /// For people: what was done, or the one-line error.
   std::string message;
   /// A table for list and status commands; empty otherwise.
   std::vector<std::string> columns;
   std::vector<std::vector<std::string>> rows;
+
+  bool ok() const noexcept { return code == errc::none; }
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, shell_reply& x) {
-  return f(caf::meta::type_name("shell_reply"), x.ok, x.message, x.columns,
+  return f(caf::meta::type_name("shell_reply"), x.code, x.message, x.columns,
            x.rows);
 }
+
+/// A failed reply carrying `err`'s code and message.
+shell_reply failed_reply(const error& err);
 
 /// What a command's argument names, for help texts and tab completion.
 enum class argument_kind : uint8_t {

@@ -134,7 +134,7 @@ msg::console_factory_actor spawn_console_factory(caf::actor_system& sys) {
           -> caf::result<msg::console_session_actor> {
           int fd = ::open(path.c_str(), O_RDWR | O_NOCTTY | O_CLOEXEC);
           if (fd < 0) {
-            return caf::make_error(caf::sec::runtime_error,
+            return msg::make_error(msg::errc::unavailable,
                                    "cannot open the console " + path + ": "
                                      + std::strerror(errno));
           }

@@ -126,8 +126,12 @@ std::string new_uuid() {
   return result;
 }
 
-caf::error make_failure(const std::string& text) {
-  return caf::make_error(caf::sec::runtime_error, text);
+caf::error make_failure(msg::errc code, const std::string& text) {
+  return msg::make_error(code, text);
+}
+
+caf::error make_failure(const failure& err) {
+  return msg::make_error(err);
 }
 
 /// Where libvirt keeps a domain's qemu pid, if this host can read it.
@@ -254,11 +258,12 @@ caf::result<msg::domain_info> try_adopt(self_ptr self,
   auto meta_xml = dom.metadata(virt::metadata_namespace);
   auto meta = meta_xml
                 ? virt::parse_metadata(*meta_xml)
-                : result<virt::domain_metadata>{failure{meta_xml.error()}};
+                : result<virt::domain_metadata>{meta_xml.failure_value()};
   if (!meta || meta->assembly_uuid != spec.uuid) {
-    return make_failure("domain " + dom.name() + " exists and is not assembly "
-                        + spec.name + "'s"
-                        + (meta ? "" : " (" + meta.error() + ")"));
+    return make_failure(msg::errc::exists,
+                        "domain " + dom.name() + " exists and is not assembly "
+                          + spec.name + "'s"
+                          + (meta ? "" : " (" + meta.error() + ")"));
   }
   auto& st = self->state;
   auto& t = st.assemblies[spec.name];
@@ -293,20 +298,21 @@ caf::result<msg::domain_info> start(self_ptr self, msg::assembly_spec spec,
   auto name = virt::domain_name_for(spec.name);
   auto existing = st.conn->lookup(name);
   if (!existing) {
-    return make_failure(existing.error());
+    return make_failure(existing.failure_value());
   }
   if (existing->has_value() && (*existing)->is_active()) {
     return try_adopt(self, spec, listener, **existing);
   }
   auto tcp = spec.agent_transport == msg::tcp_transport;
   if (tcp && (st.opts.agent_port == 0 || st.opts.agent_key.empty())) {
-    return make_failure("assembly " + spec.name
-                        + " uses the tcp transport, and pcloudd has no agent "
-                          "listener (--agent-listen)");
+    return make_failure(msg::errc::wrong_state,
+                        "assembly " + spec.name
+                          + " uses the tcp transport, and pcloudd has no agent "
+                            "listener (--agent-listen)");
   }
   auto image = st.opts.images(spec);
   if (!image) {
-    return make_failure(image.error());
+    return make_failure(image.failure_value());
   }
   auto& t = st.assemblies[spec.name];
   if (t.qemu_pid != 0) {
@@ -356,15 +362,18 @@ caf::result<msg::domain_info> start(self_ptr self, msg::assembly_spec spec,
   auto dom = st.conn->create(xml);
   // libvirt refuses the name until it has cleaned up the previous
   // incarnation: retry briefly rather than fail the restart.
-  while (!dom && dom.error().find("already exists") != std::string::npos
-         && std::chrono::steady_clock::now() < deadline) {
+  auto name_taken = [&] {
+    auto old = st.conn->lookup(name);
+    return old && old->has_value();
+  };
+  while (!dom && std::chrono::steady_clock::now() < deadline && name_taken()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     dom = st.conn->create(xml);
   }
   if (!dom) {
     // A qemu that daemonized and then failed is ours to reap (subreaper).
     pid_watcher::reap_zombies("qemu-system");
-    return make_failure(dom.error());
+    return make_failure(dom.failure_value());
   }
   t = tracked{};
   t.listener = std::move(listener);
@@ -385,16 +394,17 @@ caf::result<caf::ok_atom> destroy(self_ptr self, const std::string& assembly) {
   }
   auto dom = st.conn->lookup(virt::domain_name_for(assembly));
   if (!dom) {
-    return make_failure(dom.error());
+    return make_failure(dom.failure_value());
   }
   if (!dom->has_value() || !(*dom)->is_active()) {
     return caf::ok_atom::value;
   }
-  if (auto res = (*dom)->destroy(); !res && !virt::is_no_domain(res.error())) {
+  if (auto res = (*dom)->destroy();
+      !res && res.code() != msg::errc::not_found) {
     // It may have died on its own meanwhile; only a domain still running
     // is a failure to destroy.
     if ((*dom)->is_active()) {
-      return make_failure(res.error());
+      return make_failure(res.failure_value());
     }
   }
   return caf::ok_atom::value;
@@ -416,7 +426,7 @@ void shutdown(self_ptr self, const std::string& assembly, caf::timespan timeout,
   auto& st = self->state;
   auto dom = st.conn->lookup(virt::domain_name_for(assembly));
   if (!dom) {
-    rp.deliver(make_failure(dom.error()));
+    rp.deliver(make_failure(dom.failure_value()));
     return;
   }
   auto i = st.assemblies.find(assembly);
@@ -442,18 +452,19 @@ caf::result<std::string> console_path(self_ptr self,
   auto& st = self->state;
   auto dom = st.conn->lookup(virt::domain_name_for(assembly));
   if (!dom) {
-    return make_failure(dom.error());
+    return make_failure(dom.failure_value());
   }
   if (!dom->has_value() || !(*dom)->is_active()) {
-    return make_failure("assembly " + assembly + " has no running VM");
+    return make_failure(msg::errc::wrong_state,
+                        "assembly " + assembly + " has no running VM");
   }
   auto text = (*dom)->xml_desc();
   if (!text) {
-    return make_failure(text.error());
+    return make_failure(text.failure_value());
   }
   auto doc = xml::document::parse(*text, "live XML of " + assembly);
   if (!doc) {
-    return make_failure(doc.error());
+    return make_failure(doc.failure_value());
   }
   if (auto devices = doc->root().find("devices")) {
     if (auto console = devices->find("console");
@@ -467,7 +478,8 @@ caf::result<std::string> console_path(self_ptr self,
       }
     }
   }
-  return make_failure("assembly " + assembly + " has no console pty");
+  return make_failure(msg::errc::unavailable,
+                      "assembly " + assembly + " has no console pty");
 }
 
 /// Runs `f` now, or after the reconnect while libvirt is unreachable.
@@ -764,7 +776,7 @@ result<msg::hypervisor_actor> spawn_hypervisor(caf::actor_system& sys,
           auto dom = st.conn->lookup(virt::domain_name_for(dl.assembly));
           if (dom && dom->has_value()) {
             if (auto res = (*dom)->destroy(); !res) {
-              rp.deliver(make_failure(res.error()));
+              rp.deliver(make_failure(res.failure_value()));
               return;
             }
           }

@@ -138,7 +138,7 @@ result<std::string> disk_format_of(const std::string& file) {
   std::ifstream in{file, std::ios::binary};
   std::string head(36 * 1024, '\0');
   if (!in) {
-    return fail("cannot read image " + file);
+    return fail(msg::errc::not_found, "cannot read image " + file);
   }
   in.read(head.data(), static_cast<std::streamsize>(head.size()));
   head.resize(static_cast<size_t>(in.gcount()));
@@ -155,24 +155,31 @@ result<std::string> disk_format_of(const std::string& file) {
   auto convert = " image: convert it first (qemu-img convert -O qcow2 " + file
                  + " NEW.qcow2)";
   if (at(0, "KDMV") || at(0, "# Disk DescriptorFile")) {
-    return fail(file + " is a VMDK" + convert);
+    return fail(msg::errc::invalid_argument, file + " is a VMDK" + convert);
   }
   if (at(0x40, "\x7f\x10\xda\xbe")) {
-    return fail(file + " is a VirtualBox VDI" + convert);
+    return fail(msg::errc::invalid_argument,
+                file + " is a VirtualBox VDI" + convert);
   }
   if (at(0, "vhdxfile")) {
-    return fail(file + " is a VHDX" + convert);
+    return fail(msg::errc::invalid_argument, file + " is a VHDX" + convert);
   }
   if (at(32769, "CD001")) {
-    return fail(file + " is an ISO (an installer, not a disk image)");
+    return fail(msg::errc::invalid_argument,
+                file + " is an ISO (an installer, not a disk image)");
   }
-  return fail(file
-              + " is not a disk image (no qcow2 header, partition "
-                "table or file system)");
+  return fail(msg::errc::invalid_argument,
+              file
+                + " is not a disk image (no qcow2 header, partition "
+                  "table or file system)");
 }
 
-caf::error image_error(std::string text) {
-  return caf::make_error(caf::sec::runtime_error, std::move(text));
+caf::error image_error(msg::errc code, std::string text) {
+  return msg::make_error(code, std::move(text));
+}
+
+caf::error image_error(const failure& err) {
+  return msg::make_error(err);
 }
 
 /// Runs a recipe; its output goes to the log, the last line into errors.
@@ -222,14 +229,15 @@ worker_actor::behavior_type build_worker(worker_actor::pointer self,
         const std::string&) -> caf::result<msg::jeos_info> {
       self->quit();
       if (auto ok = run_recipe(opts, distro); !ok) {
-        return image_error(ok.error());
+        return image_error(ok.failure_value());
       }
       for (auto& x : list(opts)) {
         if (x.name == distro && x.built) {
           return x;
         }
       }
-      return image_error("the " + distro + " recipe finished without an image");
+      return image_error(msg::errc::internal,
+                         "the " + distro + " recipe finished without an image");
     },
   };
 }
@@ -260,17 +268,20 @@ image_store(msg::image_store_actor::stateful_pointer<image_store_state> self,
         for (auto& x : known) {
           names += (names.empty() ? "" : ", ") + x;
         }
-        return image_error("unknown distro '" + distro + "' (recipes: " + names
-                           + ")");
+        return image_error(msg::errc::not_found, "unknown distro '" + distro
+                                                   + "' (recipes: " + names
+                                                   + ")");
       }
       if (arch != supported_arch) {
-        return image_error("unsupported architecture '" + arch
-                           + "' (supported: x86_64)");
+        return image_error(msg::errc::invalid_argument,
+                           "unsupported architecture '" + arch
+                             + "' (supported: x86_64)");
       }
       if (self->state.building.count(distro) > 0) {
-        return image_error("JEOS " + distro
-                           + " is being built already (jeos_list shows how "
-                             "far it got)");
+        return image_error(msg::errc::wrong_state,
+                           "JEOS " + distro
+                             + " is being built already (jeos_list shows how "
+                               "far it got)");
       }
       self->state.building.insert(distro);
       auto worker = self->spawn<caf::detached>(build_worker, o);
@@ -292,12 +303,13 @@ image_store(msg::image_store_actor::stateful_pointer<image_store_state> self,
       auto& o = self->state.opts;
       for (auto& x : list(o)) {
         if (x.name == name) {
-          return image_error("JEOS '" + name + "' exists already");
+          return image_error(msg::errc::exists,
+                             "JEOS '" + name + "' exists already");
         }
       }
       auto format = disk_format_of(file);
       if (!format) {
-        return image_error(format.error());
+        return image_error(format.failure_value());
       }
       std::error_code ec;
       auto absolute = fs::absolute(file, ec).string();
@@ -305,7 +317,7 @@ image_store(msg::image_store_actor::stateful_pointer<image_store_state> self,
       auto ok = write_file_atomically(imported_dir(o) + "/" + name,
                                       absolute + "\n" + *format + "\n");
       if (!ok) {
-        return image_error(ok.error());
+        return image_error(ok.failure_value());
       }
       msg::jeos_info x;
       x.name = name;
@@ -327,11 +339,13 @@ image_store(msg::image_store_actor::stateful_pointer<image_store_state> self,
       }
       auto dir = o.directory + "/" + name;
       if (!fs::exists(dir + "/stamp")) {
-        return image_error("no built JEOS named '" + name + "'");
+        return image_error(msg::errc::not_found,
+                           "no built JEOS named '" + name + "'");
       }
       fs::remove_all(dir, ec);
       if (ec) {
-        return image_error("cannot delete " + dir + ": " + ec.message());
+        return image_error(msg::errc::internal,
+                           "cannot delete " + dir + ": " + ec.message());
       }
       return caf::ok_atom::value;
     },
@@ -390,7 +404,7 @@ result<std::string> overlay_for(const image_store_options& opts,
     return fail("cannot create the overlay " + overlay + ": " + ec.message());
   }
   if (auto ok = write_file_atomically(marker, identity + "\n"); !ok) {
-    return fail(ok.error());
+    return ok.failure_value();
   }
   return overlay;
 }
@@ -412,7 +426,7 @@ image_resolver make_image_resolver(image_store_options opts) {
         auto overlay = overlay_for(opts, spec, dir + "/disk.qcow2", "qcow2",
                                    read_first_line(dir + "/stamp"));
         if (!overlay) {
-          return fail(overlay.error());
+          return overlay.failure_value();
         }
         img.disk = *overlay;
       }
@@ -426,7 +440,7 @@ image_resolver make_image_resolver(image_store_options opts) {
     // Each assembly writes to its own overlay; the image stays untouched.
     auto overlay = overlay_for(opts, spec, img->path, img->format, "imported");
     if (!overlay) {
-      return fail(overlay.error());
+      return overlay.failure_value();
     }
     return boot_image{"", "", "", *overlay, "qcow2"};
   };

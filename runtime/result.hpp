@@ -1,16 +1,18 @@
-// A value or an error message: how runtime/ reports failures that come from
-// the environment (libvirt, files, guests). No exceptions cross runtime/.
+// A value or an error: how runtime/ reports failures that come from the
+// environment (libvirt, files, guests). The error is pcloud's one error type
+// (messages/error.hpp): a code and a one-line message. No exceptions cross
+// runtime/.
 #pragma once
 
 #include <string>
 #include <utility>
 #include <variant>
 
+#include "messages/error.hpp"
+
 namespace pcloud::runtime {
 
-struct failure {
-  std::string message;
-};
+using failure = msg::error;
 
 template <class T>
 class [[nodiscard]] result {
@@ -37,7 +39,15 @@ public:
 
   T& operator*() & { return value(); }
 
+  /// The error's message.
   const std::string& error() const { return std::get<1>(data_).message; }
+
+  /// The whole error: code and message.
+  const failure& failure_value() const { return std::get<1>(data_); }
+
+  msg::errc code() const {
+    return ok() ? msg::errc::none : std::get<1>(data_).code;
+  }
 
 private:
   std::variant<T, failure> data_;
@@ -48,23 +58,31 @@ class [[nodiscard]] result<void> {
 public:
   result() = default;
 
-  result(failure err) : error_(std::move(err.message)), ok_(false) {
+  result(failure err) : error_(std::move(err)) {
     // nop
   }
 
-  bool ok() const noexcept { return ok_; }
+  bool ok() const noexcept { return error_.code == msg::errc::none; }
 
-  explicit operator bool() const noexcept { return ok_; }
+  explicit operator bool() const noexcept { return ok(); }
 
-  const std::string& error() const { return error_; }
+  const std::string& error() const { return error_.message; }
+
+  const failure& failure_value() const { return error_; }
+
+  msg::errc code() const { return error_.code; }
 
 private:
-  std::string error_;
-  bool ok_ = true;
+  failure error_;
 };
 
+/// A failure nobody classified: internal.
 inline failure fail(std::string message) {
-  return failure{std::move(message)};
+  return failure{msg::errc::internal, std::move(message)};
+}
+
+inline failure fail(msg::errc code, std::string message) {
+  return failure{code, std::move(message)};
 }
 
 } // namespace pcloud::runtime

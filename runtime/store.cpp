@@ -135,8 +135,8 @@ void remove_named(std::vector<T>& xs, const std::string& name) {
            xs.end());
 }
 
-caf::error store_error(const std::string& text) {
-  return caf::make_error(caf::sec::runtime_error, text);
+caf::error store_error(const failure& err) {
+  return msg::make_error(err);
 }
 
 result<void> remove_file(const std::string& dir, const std::string& file) {
@@ -157,7 +157,7 @@ msg::store_actor::behavior_type store(store_ptr self, store_options opts,
       auto ok = write_file_atomically(
         assemblies_dir(st.opts) + "/" + x.name + ".xml", to_xml(x));
       if (!ok) {
-        return store_error(ok.error());
+        return store_error(ok.failure_value());
       }
       replace_or_add(st.loaded.assemblies, std::move(x));
       return caf::ok_atom::value;
@@ -168,7 +168,7 @@ msg::store_actor::behavior_type store(store_ptr self, store_options opts,
       auto ok = write_file_atomically(
         deployables_dir(st.opts) + "/" + x.name + ".xml", to_xml(x));
       if (!ok) {
-        return store_error(ok.error());
+        return store_error(ok.failure_value());
       }
       replace_or_add(st.loaded.deployables, std::move(x));
       return caf::ok_atom::value;
@@ -178,7 +178,7 @@ msg::store_actor::behavior_type store(store_ptr self, store_options opts,
       auto& st = self->state;
       if (auto ok = remove_file(assemblies_dir(st.opts), x.name + ".xml");
           !ok) {
-        return store_error(ok.error());
+        return store_error(ok.failure_value());
       }
       remove_named(st.loaded.assemblies, x.name);
       // Its disk overlay (image_store.cpp): nothing else would ever use it.
@@ -198,7 +198,7 @@ msg::store_actor::behavior_type store(store_ptr self, store_options opts,
       auto& st = self->state;
       if (auto ok = remove_file(deployables_dir(st.opts), x.name + ".xml");
           !ok) {
-        return store_error(ok.error());
+        return store_error(ok.failure_value());
       }
       remove_named(st.loaded.deployables, x.name);
       return caf::ok_atom::value;

@@ -32,7 +32,7 @@ void build_progress::run() {
     lock.unlock();
     auto list = client_.call("jeos_list", {}, 5s);
     lock.lock();
-    if (done_ || !list.ok) {
+    if (done_ || !list.ok()) {
       continue;
     }
     auto& cols = list.columns;

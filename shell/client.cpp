@@ -10,22 +10,6 @@
 
 namespace pcloud::shell {
 
-namespace {
-
-std::string describe(caf::actor_system& sys, const caf::error& err) {
-  if (err == caf::sec::request_timeout) {
-    return "no answer in time";
-  }
-  if (err.category() == caf::atom("system")
-      && err.code() == static_cast<uint8_t>(caf::sec::runtime_error)
-      && err.context().match_elements<std::string>()) {
-    return err.context().get_as<std::string>(0);
-  }
-  return sys.render(err);
-}
-
-} // namespace
-
 std::unique_ptr<client> client::connect(caf::actor_system& sys,
                                         const endpoint& where,
                                         std::chrono::milliseconds timeout,
@@ -70,14 +54,14 @@ msg::shell_reply client::call(const std::string& command,
   self->request(service_, timeout, msg::shell_request{token_, command, args})
     .receive([&](msg::shell_reply& reply) { result = std::move(reply); },
              [&](caf::error& err) {
-               result.ok = false;
-               result.message = "pcloudd: " + describe(sys_, err);
+               result = msg::failed_reply(
+                 msg::with_context(msg::to_error(err), "pcloudd: "));
              });
   return result;
 }
 
 bool client::subscribe(msg::event_listener_actor listener,
-                       std::vector<msg::event>& history, std::string& error) {
+                       std::vector<msg::event>& history, msg::error& error) {
   bool ok = false;
   caf::scoped_actor self{sys_};
   self
@@ -88,20 +72,22 @@ bool client::subscribe(msg::event_listener_actor listener,
         history = std::move(xs);
         ok = true;
       },
-      [&](caf::error& err) { error = "pcloudd: " + describe(sys_, err); });
+      [&](caf::error& err) {
+        error = msg::with_context(msg::to_error(err), "pcloudd: ");
+      });
   return ok;
 }
 
 uint64_t client::open_console(const std::string& assembly,
                               msg::console_listener_actor listener,
-                              std::string& error) {
+                              msg::error& error) {
   uint64_t id = 0;
   caf::scoped_actor self{sys_};
   self
     ->request(service_, std::chrono::seconds(20), msg::console_atom::value,
               token_, assembly, std::move(listener))
     .receive([&](uint64_t x) { id = x; },
-             [&](caf::error& err) { error = describe(sys_, err); });
+             [&](caf::error& err) { error = msg::to_error(err); });
   return id;
 }
 

@@ -34,7 +34,8 @@ public:
                                          std::string& error);
 
   /// Runs a daemon command. Transport failures come back as a failed
-  /// reply whose message starts with "pcloudd: ".
+  /// reply (code unavailable for a timeout or a lost daemon) whose message
+  /// starts with "pcloudd: ".
   msg::shell_reply call(const std::string& command,
                         const std::vector<std::string>& args,
                         std::chrono::milliseconds timeout);
@@ -42,13 +43,13 @@ public:
   /// Subscribes `listener` to the event stream; returns the recent history
   /// (events the listener may see again: skip sequences already shown).
   bool subscribe(msg::event_listener_actor listener,
-                 std::vector<msg::event>& history, std::string& error);
+                 std::vector<msg::event>& history, msg::error& error);
 
   /// Attaches `listener` to an assembly's serial console; 0 and `error`
   /// set on failure.
   uint64_t open_console(const std::string& assembly,
                         msg::console_listener_actor listener,
-                        std::string& error);
+                        msg::error& error);
 
   /// Sends what was typed; returns at once.
   void console_input(uint64_t session, std::string bytes);

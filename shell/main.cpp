@@ -6,8 +6,9 @@
 //   pcloudsh < script           one command per line; stops at the first
 //                               failure
 //
-// Exit status: 0 success, 1 a command failed, 2 bad usage, 3 pcloudd cannot
-// be reached or refused the token.
+// Exit status: from the error's code (msg::exit_status): 0 success, 1
+// internal, 2 invalid argument or usage, 3 pcloudd unavailable, 4 permission
+// denied, 5 not found, 6 exists, 7 in use, 8 wrong state.
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -43,10 +44,6 @@ using namespace std::chrono_literals;
 using pcloud::shell::client;
 namespace msg = pcloud::msg;
 
-constexpr int exit_failed = 1;
-constexpr int exit_usage = 2;
-constexpr int exit_unreachable = 3;
-
 struct options {
   pcloud::shell::endpoint where;
   std::string token_file = "/var/lib/pcloud/shell.token";
@@ -78,13 +75,14 @@ void usage(FILE* out) {
     "  --help, --version\n"
     "Without a command: interactive on a terminal, else one command per\n"
     "line of standard input. 'pcloudsh help' lists the commands.\n"
-    "Exit status: 0 ok, 1 command failed, 2 bad usage, 3 pcloudd "
-    "unreachable.\n");
+    "Exit status: 0 ok, 1 internal error, 2 bad usage or argument, 3 pcloudd\n"
+    "unavailable, 4 permission denied, 5 not found, 6 exists, 7 in use,\n"
+    "8 wrong state (pcloudsh(1)).\n");
 }
 
-[[noreturn]] void die(int code, const std::string& message) {
+[[noreturn]] void die(msg::errc code, const std::string& message) {
   std::fprintf(stderr, "pcloudsh: %s\n", message.c_str());
-  std::exit(code);
+  std::exit(msg::exit_status(code));
 }
 
 bool parse_endpoint(const std::string& text, pcloud::shell::endpoint& where) {
@@ -107,7 +105,7 @@ options parse(int argc, char** argv) {
   options opts;
   if (auto* env = std::getenv("PCLOUDSH_CONNECT")) {
     if (!parse_endpoint(env, opts.where)) {
-      die(exit_usage,
+      die(msg::errc::invalid_argument,
           std::string{"PCLOUDSH_CONNECT wants HOST:PORT, not '"} + env + "'");
     }
   }
@@ -128,7 +126,8 @@ options parse(int argc, char** argv) {
     }
     auto value = [&]() -> std::string {
       if (i + 1 >= argc) {
-        die(exit_usage, arg + " needs a value (--help lists the options)");
+        die(msg::errc::invalid_argument,
+            arg + " needs a value (--help lists the options)");
       }
       return argv[++i];
     };
@@ -141,7 +140,8 @@ options parse(int argc, char** argv) {
     } else if (arg == "--connect") {
       auto text = value();
       if (!parse_endpoint(text, opts.where)) {
-        die(exit_usage, "--connect wants HOST:PORT, not '" + text + "'");
+        die(msg::errc::invalid_argument,
+            "--connect wants HOST:PORT, not '" + text + "'");
       }
     } else if (arg == "--state-dir") {
       auto dir = value();
@@ -151,7 +151,7 @@ options parse(int argc, char** argv) {
       std::string address;
       if (!connect_given && std::getline(in, address)
           && !parse_endpoint(address, opts.where)) {
-        die(exit_usage, dir + "/shell.address: not HOST:PORT");
+        die(msg::errc::invalid_argument, dir + "/shell.address: not HOST:PORT");
       }
     } else if (arg == "--token-file") {
       opts.token_file = value();
@@ -164,7 +164,8 @@ options parse(int argc, char** argv) {
     } else if (arg == "--json") {
       opts.json = true;
     } else {
-      die(exit_usage, "unknown option '" + arg + "' (--help lists them)");
+      die(msg::errc::invalid_argument,
+          "unknown option '" + arg + "' (--help lists them)");
     }
   }
   for (; i < argc; ++i) {
@@ -173,7 +174,8 @@ options parse(int argc, char** argv) {
   auto tls = !opts.tls_certificate.empty() + !opts.tls_key.empty()
              + !opts.tls_cafile.empty();
   if (tls != 0 && tls != 3) {
-    die(exit_usage, "TLS needs --tls-certificate, --tls-key and --tls-cafile");
+    die(msg::errc::invalid_argument,
+        "TLS needs --tls-certificate, --tls-key and --tls-cafile");
   }
   opts.where.tls = tls == 3;
   return opts;
@@ -250,7 +252,7 @@ int help(const std::vector<std::string>& args) {
   auto* cmd = msg::find_command(args[0]);
   if (cmd == nullptr) {
     std::fprintf(stderr, "pcloudsh: no command '%s'\n", args[0].c_str());
-    return exit_usage;
+    return msg::exit_status(msg::errc::invalid_argument);
   }
   std::printf("%s\n  %s\n", msg::usage_of(*cmd).c_str(), cmd->summary);
   return 0;
@@ -340,7 +342,7 @@ public:
       : sys_(sys), opts_(std::move(opts)), client_(std::move(c)),
         events_(std::make_shared<event_queue>()) {
     if (::pipe2(events_->wake, O_CLOEXEC | O_NONBLOCK) != 0) {
-      die(exit_failed, "pipe: " + std::string{std::strerror(errno)});
+      die(msg::errc::internal, "pipe: " + std::string{std::strerror(errno)});
     }
   }
 
@@ -356,12 +358,12 @@ public:
     std::vector<std::string> args(words.begin() + 1, words.end());
     auto* cmd = msg::find_command(name);
     if (cmd == nullptr) {
-      return fail(exit_usage,
+      return fail(msg::errc::invalid_argument,
                   "unknown command '" + name + "' (help lists the commands)");
     }
     if (args.size() < msg::required_arguments(*cmd)
         || args.size() > cmd->arguments.size()) {
-      return fail(exit_usage, "usage: " + msg::usage_of(*cmd));
+      return fail(msg::errc::invalid_argument, "usage: " + msg::usage_of(*cmd));
     }
     if (name == "help") {
       return help(args);
@@ -383,10 +385,8 @@ public:
     }
     auto reply = client_->call(name, args, timeout);
     progress.reset();
-    if (!reply.ok) {
-      auto unreachable = reply.message.rfind("pcloudd: ", 0) == 0
-                         || reply.message.rfind("not authorized", 0) == 0;
-      return fail(unreachable ? exit_unreachable : exit_failed, reply.message);
+    if (!reply.ok()) {
+      return fail(reply.code, reply.message);
     }
     auto text = opts_.json ? pcloud::shell::render_json(reply)
                            : pcloud::shell::render_text(reply);
@@ -405,7 +405,7 @@ public:
       std::vector<std::string> words;
       std::string error;
       if (!split(line, words, error)) {
-        return fail(exit_usage,
+        return fail(msg::errc::invalid_argument,
                     "line " + std::to_string(number) + ": " + error);
       }
       if (words.empty()) {
@@ -427,18 +427,21 @@ public:
   client& remote() { return *client_; }
 
 private:
-  int fail(int code, const std::string& message) {
-    if (opts_.json) {
-      msg::shell_reply r;
-      r.ok = false;
-      r.message = message;
-      std::cout << pcloud::shell::render_json(r) << std::endl;
-    }
-    std::fprintf(stderr, "pcloudsh: %s\n", message.c_str());
-    return code;
+  /// Prints the error (also as JSON with --json); returns its exit status.
+  int fail(msg::errc code, const std::string& message) {
+    return fail(msg::error{code, message});
   }
 
-  bool subscribe(std::string& error) {
+  int fail(const msg::error& err) {
+    if (opts_.json) {
+      std::cout << pcloud::shell::render_json(msg::failed_reply(err))
+                << std::endl;
+    }
+    std::fprintf(stderr, "pcloudsh: %s\n", err.message.c_str());
+    return msg::exit_status(err.code);
+  }
+
+  bool subscribe(msg::error& error) {
     if (listener_) {
       return true;
     }
@@ -455,9 +458,9 @@ private:
 
   /// `events`: the recent history, then every event until Ctrl-C.
   int follow_events() {
-    std::string error;
+    msg::error error;
     if (!subscribe(error)) {
-      return fail(exit_unreachable, error);
+      return fail(error);
     }
     interrupted = 0;
     struct sigaction sa {};
@@ -476,7 +479,7 @@ private:
       }
       std::lock_guard<std::mutex> guard{events_->mtx};
       if (events_->daemon_gone) {
-        rc = fail(exit_unreachable, "pcloudd went away");
+        rc = fail(msg::errc::unavailable, "pcloudd went away");
         break;
       }
     }
@@ -503,7 +506,8 @@ private:
     };
     auto out = std::make_shared<output>();
     if (::pipe2(out->wake, O_CLOEXEC | O_NONBLOCK) != 0) {
-      return fail(exit_failed, "pipe: " + std::string{std::strerror(errno)});
+      return fail(msg::errc::internal,
+                  "pipe: " + std::string{std::strerror(errno)});
     }
     auto listener = sys_.spawn(
       [](msg::console_listener_actor::pointer, std::shared_ptr<output> out)
@@ -518,11 +522,11 @@ private:
         };
       },
       out);
-    std::string error;
+    msg::error error;
     auto id = client_->open_console(assembly, listener, error);
     if (id == 0) {
       caf::anon_send_exit(listener, caf::exit_reason::user_shutdown);
-      return fail(exit_failed, error);
+      return fail(error);
     }
     bool tty = ::isatty(STDIN_FILENO);
     termios saved{};
@@ -572,7 +576,7 @@ private:
             ::tcsetattr(STDIN_FILENO, TCSANOW, &saved);
           }
           tty = false;
-          rc = fail(exit_failed, closed);
+          rc = fail(msg::errc::unavailable, closed);
           break;
         }
       }
@@ -626,7 +630,7 @@ private:
 public:
   bool quit_requested() const { return quit_; }
   std::shared_ptr<event_queue> events() { return events_; }
-  bool start_events(std::string& error) { return subscribe(error); }
+  bool start_events(msg::error& error) { return subscribe(error); }
   const options& opts() const { return opts_; }
 };
 
@@ -745,9 +749,9 @@ void print_events(session& s) {
 
 int session::interactive() {
   current = this;
-  std::string error;
+  msg::error error;
   if (!subscribe(error)) {
-    return fail(exit_unreachable, error);
+    return fail(error);
   }
   // The history so far is old news: show only what happens from now on.
   events_->take();
@@ -776,7 +780,7 @@ int session::interactive() {
       if (events_->daemon_gone) {
         rl_callback_handler_remove();
         std::printf("\n");
-        return fail(exit_unreachable, "pcloudd went away");
+        return fail(msg::errc::unavailable, "pcloudd went away");
       }
     }
     if (fds[0].revents & (POLLIN | POLLHUP)) {
@@ -791,8 +795,9 @@ int session::interactive() {
       break;
     }
     std::vector<std::string> words;
-    if (!split(done_line, words, error)) {
-      fail(exit_usage, error);
+    std::string bad_quote;
+    if (!split(done_line, words, bad_quote)) {
+      fail(msg::errc::invalid_argument, bad_quote);
       continue;
     }
     if (words.empty()) {
@@ -822,7 +827,7 @@ int main(int argc, char** argv) {
     // Commands that need no daemon.
     auto* cmd = msg::find_command(opts.command[0]);
     if (cmd == nullptr) {
-      die(exit_usage,
+      die(msg::errc::invalid_argument,
           "unknown command '" + opts.command[0] + "' (help lists them)");
     }
     if (opts.command[0] == "help") {
@@ -831,13 +836,13 @@ int main(int argc, char** argv) {
   }
   std::string error;
   if (!pcloud::shell::read_token(opts.token_file, opts.where.token, error)) {
-    die(exit_unreachable, error);
+    die(msg::errc::permission_denied, error);
   }
   shell_config cfg{opts};
   caf::actor_system sys{cfg};
   auto c = client::connect(sys, opts.where, opts.connect_timeout, error);
   if (!c) {
-    die(exit_unreachable, error);
+    die(msg::errc::unavailable, error);
   }
   int rc;
   {

@@ -78,9 +78,15 @@ std::string render_text(const msg::shell_reply& reply) {
 }
 
 std::string render_json(const msg::shell_reply& reply) {
-  if (reply.columns.empty()) {
-    return std::string{"{\"ok\": "} + (reply.ok ? "true" : "false")
+  if (!reply.ok()) {
+    // The code and the exit status, so scripts need not read the message.
+    return "{\"ok\": false, \"error\": "
+           + json_string(msg::to_string(reply.code)) + ", \"exit_status\": "
+           + std::to_string(msg::exit_status(reply.code))
            + ", \"message\": " + json_string(reply.message) + "}";
+  }
+  if (reply.columns.empty()) {
+    return "{\"ok\": true, \"message\": " + json_string(reply.message) + "}";
   }
   std::string out = "[";
   for (size_t r = 0; r < reply.rows.size(); ++r) {

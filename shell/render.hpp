@@ -13,7 +13,8 @@ namespace pcloud::shell {
 std::string render_text(const msg::shell_reply& reply);
 
 /// Tables as an array of objects keyed by column, messages as
-/// {"ok": ..., "message": ...}.
+/// {"ok": true, "message": ...}, failures as {"ok": false, "error": CODE,
+/// "exit_status": N, "message": ...}.
 std::string render_json(const msg::shell_reply& reply);
 
 /// "12:04:31 dep1/assy2/httpd ACTIVE: restarted in 14 ms"

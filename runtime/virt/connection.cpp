@@ -101,12 +101,29 @@ failure last_error(const std::string& what) {
   std::string message = err != nullptr && err->message != nullptr
                           ? err->message
                           : "unknown libvirt error";
-  return fail(what + ": " + message);
-}
-
-bool is_no_domain(const std::string& error) {
-  return error.find("Domain not found") != std::string::npos
-         || error.find("no domain with matching") != std::string::npos;
+  auto code = msg::errc::internal;
+  if (err != nullptr) {
+    switch (err->code) {
+    case VIR_ERR_NO_DOMAIN:
+      code = msg::errc::not_found;
+      break;
+    case VIR_ERR_DOM_EXIST:
+      code = msg::errc::exists;
+      break;
+    case VIR_ERR_OPERATION_INVALID:
+      code = msg::errc::wrong_state;
+      break;
+    case VIR_ERR_NO_CONNECT:
+    case VIR_ERR_RPC:
+    case VIR_ERR_AUTH_FAILED:
+    case VIR_ERR_AUTH_UNAVAILABLE:
+      code = msg::errc::unavailable;
+      break;
+    default:
+      break;
+    }
+  }
+  return fail(code, what + ": " + message);
 }
 
 // -- domain ------------------------------------------------------------------

@@ -108,7 +108,4 @@ private:
 /// The error libvirt recorded on this thread for the call `what`.
 failure last_error(const std::string& what);
 
-/// Whether an error message says the domain does not exist.
-bool is_no_domain(const std::string& error);
-
 } // namespace pcloud::runtime::virt

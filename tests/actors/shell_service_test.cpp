@@ -125,6 +125,7 @@ public:
   msg::shell_reply call(std::string command, std::vector<std::string> args,
                         std::string with_token = token) {
     msg::shell_reply result;
+    result.code = msg::errc::internal;
     result.message = "(no reply)";
     caf::scoped_actor self{sys};
     auto pending = self->request(
@@ -171,7 +172,7 @@ TEST(shell_names, follow_the_schema) {
 TEST_F(shell_service_test, every_request_needs_the_token) {
   for (auto wrong : {std::string{}, std::string(64, 'x'), token + "x"}) {
     auto r = call("deployable_create", {"dep1"}, wrong);
-    EXPECT_FALSE(r.ok);
+    EXPECT_FALSE(r.ok());
     EXPECT_EQ(r.message, "not authorized: wrong or missing token");
   }
   EXPECT_TRUE(stored->deployables.empty());
@@ -188,7 +189,7 @@ TEST_F(shell_service_test, every_request_needs_the_token) {
 
 TEST_F(shell_service_test, a_reply_comes_after_the_store_has_the_change) {
   auto r = call("assembly_create", {"assy1", "tiny", "x86_64"});
-  ASSERT_TRUE(r.ok) << r.message;
+  ASSERT_TRUE(r.ok()) << r.message;
   ASSERT_EQ(stored->assemblies.count("assy1"), 1u);
   EXPECT_EQ(stored->assemblies["assy1"].jeos, "tiny");
   EXPECT_EQ(stored->assemblies["assy1"].uuid.size(), 36u);
@@ -196,11 +197,11 @@ TEST_F(shell_service_test, a_reply_comes_after_the_store_has_the_change) {
 
 TEST_F(shell_service_test, an_assembly_starts_with_its_jeos_defaults) {
   auto r = call("assembly_create", {"small", "tiny", "x86_64"});
-  ASSERT_TRUE(r.ok) << r.message;
+  ASSERT_TRUE(r.ok()) << r.message;
   EXPECT_EQ(stored->assemblies["small"].memory_mib, 128u);
   EXPECT_EQ(stored->assemblies["small"].vcpus, 1u);
   r = call("assembly_create", {"big", "debian12", "x86_64"});
-  ASSERT_TRUE(r.ok) << r.message;
+  ASSERT_TRUE(r.ok()) << r.message;
   EXPECT_NE(r.message.find("512 MiB, 2 vCPU"), std::string::npos) << r.message;
   auto& big = stored->assemblies["big"];
   EXPECT_EQ(big.memory_mib, 512u);
@@ -209,12 +210,12 @@ TEST_F(shell_service_test, an_assembly_starts_with_its_jeos_defaults) {
 }
 
 TEST_F(shell_service_test, assembly_set_changes_one_setting_or_nothing) {
-  ASSERT_TRUE(call("assembly_create", {"a1", "tiny", "x86_64"}).ok);
+  ASSERT_TRUE(call("assembly_create", {"a1", "tiny", "x86_64"}).ok());
   auto r = call("assembly_set", {"a1", "memory", "1024"});
-  ASSERT_TRUE(r.ok) << r.message;
+  ASSERT_TRUE(r.ok()) << r.message;
   EXPECT_EQ(r.message, "assembly a1: memory 1024 MiB");
-  ASSERT_TRUE(call("assembly_set", {"a1", "vcpus", "2"}).ok);
-  ASSERT_TRUE(call("assembly_set", {"a1", "boot_timeout", "5min"}).ok);
+  ASSERT_TRUE(call("assembly_set", {"a1", "vcpus", "2"}).ok());
+  ASSERT_TRUE(call("assembly_set", {"a1", "boot_timeout", "5min"}).ok());
   auto& x = stored->assemblies["a1"];
   EXPECT_EQ(x.memory_mib, 1024u);
   EXPECT_EQ(x.vcpus, 2u);
@@ -241,12 +242,12 @@ TEST_F(shell_service_test, assembly_set_changes_one_setting_or_nothing) {
                     "'carrier-pigeon'"},
        }) {
     r = call("assembly_set", {"a1", setting, value});
-    EXPECT_FALSE(r.ok);
+    EXPECT_FALSE(r.ok());
     EXPECT_EQ(r.message, message);
   }
   EXPECT_EQ(stored->assemblies["a1"].memory_mib, 1024u) << "nothing changed";
   EXPECT_EQ(stored->assemblies["a1"].vcpus, 2u);
-  EXPECT_FALSE(call("assembly_set", {"nope", "vcpus", "2"}).ok);
+  EXPECT_FALSE(call("assembly_set", {"nope", "vcpus", "2"}).ok());
   EXPECT_TRUE(stored->assemblies["a1"].agent_transport.empty());
 }
 
@@ -261,23 +262,23 @@ TEST_F(shell_service_test,
                       std::vector<msg::resource_template>{}, msg::definitions{},
                       uint64_t{42});
   sched.run();
-  ASSERT_TRUE(call("assembly_create", {"a1", "tiny", "x86_64"}).ok);
+  ASSERT_TRUE(call("assembly_create", {"a1", "tiny", "x86_64"}).ok());
   auto r = call("assembly_set", {"a1", "transport", "tcp"});
-  ASSERT_TRUE(r.ok) << r.message;
+  ASSERT_TRUE(r.ok()) << r.message;
   EXPECT_EQ(r.message, "assembly a1: transport tcp");
   EXPECT_EQ(stored->assemblies["a1"].agent_transport, "tcp");
-  ASSERT_TRUE(call("assembly_set", {"a1", "transport", "channel"}).ok);
+  ASSERT_TRUE(call("assembly_set", {"a1", "transport", "channel"}).ok());
   EXPECT_TRUE(stored->assemblies["a1"].agent_transport.empty());
 }
 
 TEST_F(shell_service_test, a_failed_write_changes_nothing) {
-  ASSERT_TRUE(call("assembly_create", {"assy1", "tiny", "x86_64"}).ok);
+  ASSERT_TRUE(call("assembly_create", {"assy1", "tiny", "x86_64"}).ok());
   stored->fail_writes = true;
   auto r = call("assembly_create", {"assy2", "tiny", "x86_64"});
-  EXPECT_FALSE(r.ok);
+  EXPECT_FALSE(r.ok());
   EXPECT_EQ(r.message, "not saved: disk full");
   r = call("assembly_resource_add", {"web", "dummy", "assy1"});
-  EXPECT_FALSE(r.ok);
+  EXPECT_FALSE(r.ok());
   r = call("assembly_delete", {"assy1"});
   EXPECT_EQ(r.message, "not deleted: disk full");
   EXPECT_EQ(names("assembly_list"), std::vector<std::string>{"assy1"});
@@ -295,12 +296,12 @@ TEST_F(shell_service_test, argument_counts_come_from_the_command_table) {
 }
 
 TEST_F(shell_service_test, starts_and_stops_a_deployable_and_persists_it) {
-  ASSERT_TRUE(call("assembly_create", {"assy1", "tiny", "x86_64"}).ok);
-  ASSERT_TRUE(call("assembly_resource_add", {"web", "dummy", "assy1"}).ok);
-  ASSERT_TRUE(call("deployable_create", {"dep1"}).ok);
-  ASSERT_TRUE(call("deployable_assembly_add", {"dep1", "assy1"}).ok);
+  ASSERT_TRUE(call("assembly_create", {"assy1", "tiny", "x86_64"}).ok());
+  ASSERT_TRUE(call("assembly_resource_add", {"web", "dummy", "assy1"}).ok());
+  ASSERT_TRUE(call("deployable_create", {"dep1"}).ok());
+  ASSERT_TRUE(call("deployable_assembly_add", {"dep1", "assy1"}).ok());
   auto r = call("deployable_start", {"dep1"});
-  ASSERT_TRUE(r.ok) << r.message;
+  ASSERT_TRUE(r.ok()) << r.message;
   EXPECT_TRUE(stored->deployables["dep1"].running);
   EXPECT_EQ(hv->count("start assy1"), 1u);
   auto status = call("deployable_status", {"dep1"});
@@ -309,12 +310,12 @@ TEST_F(shell_service_test, starts_and_stops_a_deployable_and_persists_it) {
   EXPECT_EQ(status.rows[2][1], "ACTIVE");
   // Changing a running deployable's parts is refused.
   r = call("assembly_resource_remove", {"web", "assy1"});
-  EXPECT_FALSE(r.ok);
+  EXPECT_FALSE(r.ok());
   EXPECT_NE(r.message.find("deployable_stop dep1 first"), std::string::npos);
-  EXPECT_FALSE(call("deployable_delete", {"dep1"}).ok);
-  EXPECT_FALSE(call("deployable_start", {"dep1"}).ok);
+  EXPECT_FALSE(call("deployable_delete", {"dep1"}).ok());
+  EXPECT_FALSE(call("deployable_start", {"dep1"}).ok());
   r = call("deployable_stop", {"dep1"});
-  ASSERT_TRUE(r.ok) << r.message;
+  ASSERT_TRUE(r.ok()) << r.message;
   EXPECT_EQ(r.message, "deployable dep1 stopped");
   EXPECT_FALSE(stored->deployables["dep1"].running);
   EXPECT_EQ(hv->count("shutdown assy1"), 1u);
@@ -322,21 +323,21 @@ TEST_F(shell_service_test, starts_and_stops_a_deployable_and_persists_it) {
 }
 
 TEST_F(shell_service_test, template_ports_get_host_ports_that_never_collide) {
-  ASSERT_TRUE(call("assembly_create", {"assy1", "tiny", "x86_64"}).ok);
+  ASSERT_TRUE(call("assembly_create", {"assy1", "tiny", "x86_64"}).ok());
   auto r = call("assembly_resource_add", {"www", "web", "assy1"});
-  ASSERT_TRUE(r.ok) << r.message;
+  ASSERT_TRUE(r.ok()) << r.message;
   EXPECT_NE(r.message.find("http 127.0.0.1:20080 -> 80"), std::string::npos)
     << r.message;
   ASSERT_EQ(stored->assemblies["assy1"].resources.at(0).ports.at(0).host_port,
             20080);
   // A clone serves at the same time: it gets a port of its own.
-  ASSERT_TRUE(call("assembly_clone", {"assy1", "assy2"}).ok);
+  ASSERT_TRUE(call("assembly_clone", {"assy1", "assy2"}).ok());
   EXPECT_EQ(stored->assemblies["assy2"].resources.at(0).ports.at(0).host_port,
             20081);
   // Something outside pcloud has 20082 bound: it is passed over.
   hv->busy_ports = {20082};
-  ASSERT_TRUE(call("assembly_create", {"assy3", "tiny", "x86_64"}).ok);
-  ASSERT_TRUE(call("assembly_resource_add", {"www", "web", "assy3"}).ok);
+  ASSERT_TRUE(call("assembly_create", {"assy3", "tiny", "x86_64"}).ok());
+  ASSERT_TRUE(call("assembly_resource_add", {"www", "web", "assy3"}).ok());
   EXPECT_EQ(stored->assemblies["assy3"].resources.at(0).ports.at(0).host_port,
             20083);
   auto list = call("assembly_list", {});
@@ -349,10 +350,10 @@ TEST_F(shell_service_test, template_ports_get_host_ports_that_never_collide) {
 }
 
 TEST_F(shell_service_test, bad_ports_are_refused_and_change_nothing) {
-  ASSERT_TRUE(call("assembly_create", {"assy1", "tiny", "x86_64"}).ok);
-  ASSERT_TRUE(call("assembly_resource_add", {"www", "web", "assy1"}).ok);
-  ASSERT_TRUE(call("assembly_create", {"assy2", "tiny", "x86_64"}).ok);
-  ASSERT_TRUE(call("assembly_resource_add", {"www", "web", "assy2"}).ok);
+  ASSERT_TRUE(call("assembly_create", {"assy1", "tiny", "x86_64"}).ok());
+  ASSERT_TRUE(call("assembly_resource_add", {"www", "web", "assy1"}).ok());
+  ASSERT_TRUE(call("assembly_create", {"assy2", "tiny", "x86_64"}).ok());
+  ASSERT_TRUE(call("assembly_resource_add", {"www", "web", "assy2"}).ok());
   auto before = stored->assemblies;
   hv->busy_ports = {25000};
   struct refusal {
@@ -382,43 +383,43 @@ TEST_F(shell_service_test, bad_ports_are_refused_and_change_nothing) {
           "no assembly named 'assy9' (assembly_list shows them)"},
        }) {
     auto r = call("assembly_port_set", x.args);
-    EXPECT_FALSE(r.ok);
+    EXPECT_FALSE(r.ok());
     EXPECT_EQ(r.message, x.message);
   }
   EXPECT_EQ(stored->assemblies, before);
   auto r = call("assembly_port_set", {"assy2", "www", "80", "21000"});
-  ASSERT_TRUE(r.ok) << r.message;
+  ASSERT_TRUE(r.ok()) << r.message;
   EXPECT_EQ(stored->assemblies["assy2"].resources[0].ports[0].host_port, 21000);
   // A port the template did not declare.
   r = call("assembly_port_set", {"assy2", "www", "8443"});
-  ASSERT_TRUE(r.ok) << r.message;
+  ASSERT_TRUE(r.ok()) << r.message;
   EXPECT_EQ(r.message, "www 8443/tcp forwarded from host port 28443");
   r = call("assembly_port_remove", {"assy2", "www", "8443"});
-  ASSERT_TRUE(r.ok) << r.message;
+  ASSERT_TRUE(r.ok()) << r.message;
   EXPECT_EQ(stored->assemblies["assy2"].resources[0].ports.size(), 1u);
-  EXPECT_FALSE(call("assembly_port_remove", {"assy2", "www", "8443"}).ok);
+  EXPECT_FALSE(call("assembly_port_remove", {"assy2", "www", "8443"}).ok());
 }
 
 TEST_F(shell_service_test, networks_must_exist) {
-  ASSERT_TRUE(call("assembly_create", {"assy1", "tiny", "x86_64"}).ok);
-  ASSERT_TRUE(call("assembly_resource_add", {"www", "web", "assy1"}).ok);
+  ASSERT_TRUE(call("assembly_create", {"assy1", "tiny", "x86_64"}).ok());
+  ASSERT_TRUE(call("assembly_resource_add", {"www", "web", "assy1"}).ok());
   auto r = call("assembly_network_set", {"assy1", "nosuch"});
-  EXPECT_FALSE(r.ok);
+  EXPECT_FALSE(r.ok());
   EXPECT_EQ(r.message, "no network named 'nosuch' (networks: user, none, "
                        "default)");
   EXPECT_EQ(stored->assemblies["assy1"].network, "");
-  ASSERT_TRUE(call("assembly_network_set", {"assy1", "none"}).ok);
+  ASSERT_TRUE(call("assembly_network_set", {"assy1", "none"}).ok());
   EXPECT_EQ(stored->assemblies["assy1"].network, "none");
   EXPECT_EQ(call("assembly_resource_list", {"assy1"}).rows.at(0).at(4),
             "(no network)");
   // On a libvirt network the guest's own address is where it answers.
-  ASSERT_TRUE(call("assembly_network_set", {"assy1", "default"}).ok);
+  ASSERT_TRUE(call("assembly_network_set", {"assy1", "default"}).ok());
   EXPECT_EQ(call("assembly_resource_list", {"assy1"}).rows.at(0).at(4),
             "http 80");
 }
 
 TEST_F(shell_service_test, an_edit_made_meanwhile_is_never_lost) {
-  ASSERT_TRUE(call("assembly_create", {"assy1", "tiny", "x86_64"}).ok);
+  ASSERT_TRUE(call("assembly_create", {"assy1", "tiny", "x86_64"}).ok());
   // The first add waits for the hypervisor to try its host port; the second
   // (no ports) is saved meanwhile. The first must not overwrite it.
   caf::scoped_actor self{sys};
@@ -434,11 +435,11 @@ TEST_F(shell_service_test, an_edit_made_meanwhile_is_never_lost) {
   msg::shell_reply r1, r2;
   first.receive([&](msg::shell_reply& r) { r1 = r; }, [](caf::error&) {});
   second.receive([&](msg::shell_reply& r) { r2 = r; }, [](caf::error&) {});
-  EXPECT_TRUE(r2.ok) << r2.message;
-  EXPECT_FALSE(r1.ok);
+  EXPECT_TRUE(r2.ok()) << r2.message;
+  EXPECT_FALSE(r1.ok());
   EXPECT_EQ(r1.message, "assembly 'assy1' was changed meanwhile by another "
                         "command; nothing saved (try again)");
   ASSERT_EQ(stored->assemblies["assy1"].resources.size(), 1u);
   EXPECT_EQ(stored->assemblies["assy1"].resources[0].name, "w2");
-  EXPECT_TRUE(call("assembly_resource_add", {"www", "web", "assy1"}).ok);
+  EXPECT_TRUE(call("assembly_resource_add", {"www", "web", "assy1"}).ok());
 }

@@ -42,6 +42,13 @@ protected:
 
 #define EXPECT_OK(r) EXPECT_EQ((r).rc, 0) << (r).out << (r).err
 
+/// pcloudsh's exit status for an error of kind `code`.
+int exit_of(pcloud::msg::errc code) {
+  return pcloud::msg::exit_status(code);
+}
+
+using pcloud::msg::errc;
+
 TEST_F(pcloudsh, every_definition_command_works_and_says_what_it_did) {
   start_daemon();
   fake_tiny_jeos();
@@ -119,12 +126,12 @@ TEST_F(pcloudsh, jeos_images_are_built_imported_listed_and_deleted) {
       << "KDMV" << std::string(4096, '\0');
   }
   r = sh({"jeos_import", "junk", dir + "/zeros.img"});
-  EXPECT_EQ(r.rc, 1);
+  EXPECT_EQ(r.rc, exit_of(errc::invalid_argument));
   EXPECT_EQ(r.err, "pcloudsh: " + dir
                      + "/zeros.img is not a disk image (no qcow2 header, "
                        "partition table or file system)\n");
   r = sh({"jeos_import", "junk", dir + "/disk.vmdk"});
-  EXPECT_EQ(r.rc, 1);
+  EXPECT_EQ(r.rc, exit_of(errc::invalid_argument));
   EXPECT_NE(r.err.find("is a VMDK image: convert it first (qemu-img convert"),
             std::string::npos)
     << r.err;
@@ -134,7 +141,7 @@ TEST_F(pcloudsh, jeos_images_are_built_imported_listed_and_deleted) {
             std::string::npos)
     << r.out;
   r = sh({"jeos_import", "mydisk", dir + "/disk.img"});
-  EXPECT_EQ(r.rc, 1);
+  EXPECT_EQ(r.rc, exit_of(errc::exists));
   EXPECT_NE(r.err.find("JEOS 'mydisk' exists already"), std::string::npos)
     << r.err;
   r = sh({"jeos_import", "other", dir + "/nope.img"});
@@ -150,7 +157,7 @@ TEST_F(pcloudsh, jeos_images_are_built_imported_listed_and_deleted) {
   EXPECT_NE(r.out.find("\"name\": \"mydisk\""), std::string::npos);
   EXPECT_EQ(sh({"assembly_create", "a1", "mydisk", "x86_64"}).rc, 0);
   r = sh({"jeos_delete", "mydisk"});
-  EXPECT_EQ(r.rc, 1);
+  EXPECT_EQ(r.rc, exit_of(errc::in_use));
   EXPECT_NE(r.err.find("JEOS 'mydisk' is used by a1"), std::string::npos)
     << r.err;
   EXPECT_EQ(sh({"assembly_delete", "a1"}).rc, 0);
@@ -223,27 +230,37 @@ TEST_F(pcloudsh, errors_are_one_line_with_a_non_zero_exit_and_change_nothing) {
     std::string message;
   };
   std::vector<bad> cases{
-    {{"bogus"}, 2, "unknown command 'bogus'"},
-    {{"assembly_create", "x"}, 2, "usage: assembly_create NAME JEOS ARCH"},
-    {{"assembly_create", "assy1", "tiny", "x86_64"}, 1, "exists already"},
+    {{"bogus"}, exit_of(errc::invalid_argument), "unknown command 'bogus'"},
+    {{"assembly_create", "x"},
+     exit_of(errc::invalid_argument),
+     "usage: assembly_create NAME JEOS ARCH"},
+    {{"assembly_create", "assy1", "tiny", "x86_64"},
+     exit_of(errc::exists),
+     "exists already"},
     {{"assembly_create", "a2", "tiny", "arm64"},
-     1,
+     exit_of(errc::invalid_argument),
      "unsupported architecture 'arm64' (supported: x86_64)"},
     {{"assembly_create", "a2", "fedora14", "x86_64"},
-     1,
+     exit_of(errc::not_found),
      "no JEOS named 'fedora14'"},
-    {{"assembly_create", "../a", "tiny", "x86_64"}, 1, "invalid assembly name"},
+    {{"assembly_create", "../a", "tiny", "x86_64"},
+     exit_of(errc::invalid_argument),
+     "invalid assembly name"},
     {{"jeos_create", "fedora14", "x86_64"},
-     1,
+     exit_of(errc::not_found),
      "unknown distro 'fedora14' (recipes: "},
     {{"assembly_resource_add", "web", "nginx2", "assy1"},
-     1,
+     exit_of(errc::not_found),
      "no template named 'nginx2'"},
     {{"assembly_resource_add", "web", "dummy", "nope"},
-     1,
+     exit_of(errc::not_found),
      "no assembly named 'nope'"},
-    {{"deployable_start", "nope"}, 1, "no deployable named 'nope'"},
-    {{"escalation_resource_set", "nope", "1", "1s"}, 1, "no deployable"},
+    {{"deployable_start", "nope"},
+     exit_of(errc::not_found),
+     "no deployable named 'nope'"},
+    {{"escalation_resource_set", "nope", "1", "1s"},
+     exit_of(errc::not_found),
+     "no deployable"},
   };
   for (auto& c : cases) {
     auto r = sh(c.args);
@@ -254,7 +271,7 @@ TEST_F(pcloudsh, errors_are_one_line_with_a_non_zero_exit_and_change_nothing) {
   }
   EXPECT_OK(sh({"deployable_create", "dep1"}));
   auto r = sh({"deployable_start", "dep1"});
-  EXPECT_EQ(r.rc, 1);
+  EXPECT_EQ(r.rc, exit_of(errc::wrong_state));
   EXPECT_NE(r.err.find("has no assemblies"), std::string::npos) << r.err;
   r = sh({"escalation_resource_set", "dep1", "many", "1s"});
   EXPECT_NE(r.err.find("MAX_FAILURES must be a whole number"),
@@ -263,6 +280,17 @@ TEST_F(pcloudsh, errors_are_one_line_with_a_non_zero_exit_and_change_nothing) {
   r = sh({"escalation_resource_set", "dep1", "1", "soon"});
   EXPECT_NE(r.err.find("WINDOW must be a duration"), std::string::npos)
     << r.err;
+  // --json says which error it was, as scripts read it.
+  r = sh({"assembly_delete", "nope"}, {}, {"--state-dir", dir, "--json"});
+  EXPECT_EQ(r.rc, exit_of(errc::not_found));
+  EXPECT_EQ(r.out, "{\"ok\": false, \"error\": \"not_found\", "
+                   "\"exit_status\": 5, \"message\": \"no assembly named "
+                   "'nope' (assembly_list shows them)\"}\n");
+  r = sh({"deployable_assembly_add", "dep1", "assy1"});
+  EXPECT_OK(r);
+  r = sh({"assembly_delete", "assy1"}, {}, {"--state-dir", dir, "--json"});
+  EXPECT_EQ(r.rc, exit_of(errc::in_use)) << r.err;
+  EXPECT_NE(r.out.find("\"error\": \"in_use\""), std::string::npos) << r.out;
   EXPECT_EQ(slurp(dir + "/definitions/assemblies/assy1.xml"), before);
   // A script stops at its first failure and says where.
   r = sh({}, "deployable_create dep2\nbogus\ndeployable_create dep3\n");
@@ -279,15 +307,15 @@ TEST_F(pcloudsh, a_connection_without_the_token_can_do_nothing) {
   std::ofstream{dir + "/wrong.token"} << std::string(64, 'a') << "\n";
   auto r = sh({"deployable_create", "dep1"}, {},
               {"--connect", port, "--token-file", dir + "/wrong.token"});
-  EXPECT_EQ(r.rc, 3);
+  EXPECT_EQ(r.rc, exit_of(errc::permission_denied));
   EXPECT_NE(r.err.find("not authorized"), std::string::npos) << r.err;
   r = sh({"events"}, {},
          {"--connect", port, "--token-file", dir + "/wrong.token"});
-  EXPECT_EQ(r.rc, 3);
+  EXPECT_EQ(r.rc, exit_of(errc::permission_denied));
   EXPECT_NE(r.err.find("not authorized"), std::string::npos) << r.err;
   r = sh({"deployable_list"}, {},
          {"--connect", port, "--token-file", dir + "/missing.token"});
-  EXPECT_EQ(r.rc, 3);
+  EXPECT_EQ(r.rc, exit_of(errc::permission_denied));
   EXPECT_NE(r.err.find("cannot read the token file"), std::string::npos)
     << r.err;
   EXPECT_FALSE(fs::exists(dir + "/definitions/deployables/dep1.xml"));
@@ -317,7 +345,7 @@ TEST_F(pcloudsh, help_lists_every_command_and_explains_one) {
 TEST_F(pcloudsh, a_daemon_that_is_down_is_a_clear_error) {
   auto r = sh({"deployable_list"}, {},
               {"--connect", "127.0.0.1:1", "--token-file", "/dev/null"});
-  EXPECT_EQ(r.rc, 3);
+  EXPECT_EQ(r.rc, exit_of(errc::permission_denied)) << "an empty token file";
   std::ofstream{dir + "/t"} << "token\n";
   r = sh({"deployable_list"}, {},
          {"--connect", "127.0.0.1:1", "--token-file", dir + "/t"});
@@ -395,7 +423,7 @@ TEST_F(pcloudsh, a_tls_listener_refuses_plain_connections) {
     = {"--tls-certificate", cert, "--tls-key", key, "--tls-cafile", cert};
   start_daemon();
   auto r = sh({"deployable_create", "dep1"});
-  EXPECT_EQ(r.rc, 3) << r.out << r.err;
+  EXPECT_EQ(r.rc, exit_of(errc::unavailable)) << r.out << r.err;
   EXPECT_NE(r.err.find("cannot reach pcloudd"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(dir + "/definitions/deployables/dep1.xml"));
   std::vector<std::string> tls{"--state-dir", dir, "--tls-certificate", cert,
@@ -409,7 +437,7 @@ TEST_F(pcloudsh, a_tls_listener_refuses_plain_connections) {
   wrong.push_back("--token-file");
   wrong.push_back(dir + "/wrong.token");
   r = sh({"deployable_list"}, {}, wrong);
-  EXPECT_EQ(r.rc, 3) << r.out << r.err;
+  EXPECT_EQ(r.rc, exit_of(errc::permission_denied)) << r.out << r.err;
   EXPECT_NE(r.err.find("not authorized"), std::string::npos) << r.err;
 }
 
