@@ -8,7 +8,28 @@
 #include <caf/io/all.hpp>
 #include <caf/openssl/all.hpp>
 
+#include "messages/type_ids.hpp"
+
 namespace pcloud::shell {
+
+client_config::client_config(const endpoint& where,
+                             const std::string& certificate,
+                             const std::string& key,
+                             const std::string& cafile) {
+  msg::add_message_types(*this);
+  load<caf::io::middleman>();
+  if (where.tls) {
+    load<caf::openssl::manager>();
+    set("openssl.certificate", certificate);
+    set("openssl.key", key);
+    set("openssl.cafile", cafile);
+  }
+  set("scheduler.max-threads", 1);
+  set("logger.verbosity", caf::atom("quiet"));
+  // Must match pcloudd's (PLATFORM.md: one side alone drops the peer).
+  set("middleman.heartbeat-interval", caf::timespan{std::chrono::seconds(2)});
+  set("middleman.connection-timeout", caf::timespan{std::chrono::seconds(10)});
+}
 
 std::unique_ptr<client> client::connect(caf::actor_system& sys,
                                         const endpoint& where,

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include <caf/fwd.hpp>
+#include <caf/actor_system_config.hpp>
 
 #include "messages/interfaces.hpp"
 
@@ -23,6 +23,15 @@ struct endpoint {
   /// Connect with mutual TLS: the actor system must have loaded
   /// caf::openssl::manager with the client's certificate, key and CA.
   bool tls = false;
+};
+
+/// pcloudsh's actor system: pcloud's message types, the middleman (and
+/// the TLS manager with the given files when `where.tls`), one scheduler
+/// thread, heartbeats that match pcloudd's.
+class client_config : public caf::actor_system_config {
+public:
+  client_config(const endpoint& where, const std::string& certificate,
+                const std::string& key, const std::string& cafile);
 };
 
 class client {
