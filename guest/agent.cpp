@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <utility>
 
 #include <proton/connection.hpp>
 #include <proton/delivery.hpp>
@@ -89,9 +90,8 @@ agent::~agent() {
   if (stream_) {
     loop_.unwatch(stream_->fd());
   }
-  if (netlink_ >= 0) {
-    loop_.unwatch(netlink_);
-    ::close(netlink_);
+  if (netlink_) {
+    loop_.unwatch(netlink_.get());
   }
 }
 
@@ -101,28 +101,27 @@ void agent::start() {
 }
 
 void agent::watch_addresses() {
-  netlink_ = ::socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                      NETLINK_ROUTE);
+  netlink_.reset(::socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                          NETLINK_ROUTE));
   sockaddr_nl sa{};
   sa.nl_family = AF_NETLINK;
   sa.nl_groups = RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR;
-  if (netlink_ < 0
-      || ::bind(netlink_, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) {
+  if (!netlink_
+      || ::bind(netlink_.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa))
+           != 0) {
     agent_log(std::string{"address changes are not watched: "}
               + std::strerror(errno));
-    if (netlink_ >= 0) {
-      ::close(netlink_);
-      netlink_ = -1;
-    }
+    netlink_.reset();
     return;
   }
-  loop_.watch(netlink_, EPOLLIN, [this](uint32_t) { on_address_event(); });
+  loop_.watch(netlink_.get(), EPOLLIN,
+              [this](uint32_t) { on_address_event(); });
 }
 
 void agent::on_address_event() {
   // The events only say that something changed: read the set anew.
   char buf[8192];
-  while (::recv(netlink_, buf, sizeof(buf), 0) > 0) {
+  while (::recv(netlink_.get(), buf, sizeof(buf), 0) > 0) {
   }
   report_addresses();
 }
@@ -140,8 +139,8 @@ void agent::report_addresses() {
 
 void agent::connect() {
   std::string error;
-  int fd = opts_.open(error);
-  if (fd < 0) {
+  posix::unique_fd fd{opts_.open(error)};
+  if (!fd) {
     if (error != last_open_error_) {
       agent_log("cannot open the host link: " + error + " (retrying)");
       last_open_error_ = error;
@@ -156,7 +155,7 @@ void agent::connect() {
     .sasl_enabled(false)
     .max_frame_size(wire::limits::max_message_bytes)
     .idle_timeout(proton::duration(opts_.idle_timeout.count()));
-  stream_ = std::make_unique<amqp_stream>(fd, opts, false);
+  stream_ = std::make_unique<amqp_stream>(std::move(fd), opts, false);
   watch_stream();
 }
 

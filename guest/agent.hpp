@@ -21,6 +21,7 @@
 #include "guest/event_loop.hpp"
 #include "guest/managed_resource.hpp"
 #include "guest/wire.hpp"
+#include "runtime/posix/unique_fd.hpp"
 
 namespace pcloud::guest {
 
@@ -94,8 +95,8 @@ private:
   proton::sender sender_;
   std::deque<proton::message> outbox_;
   bool configured_ = false;
-  /// NETLINK_ROUTE socket for address events; -1 without.
-  int netlink_ = -1;
+  /// NETLINK_ROUTE socket for address events; empty without.
+  posix::unique_fd netlink_;
   /// What the host was last told.
   std::vector<std::string> addresses_;
   std::chrono::milliseconds reconnect_delay_;

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <utility>
 
 #include <proton/connection.hpp>
 #include <proton/error_condition.hpp>
@@ -23,12 +24,12 @@ int64_t proton_now_ms() {
     .count();
 }
 
-amqp_stream::amqp_stream(int fd, const proton::connection_options& opts,
-                         bool server)
-    : fd_(fd) {
-  fcntl(fd_, F_SETFL, fcntl(fd_, F_GETFL) | O_NONBLOCK);
+amqp_stream::amqp_stream(posix::unique_fd fd,
+                         const proton::connection_options& opts, bool server)
+    : fd_(std::move(fd)) {
+  fcntl(fd_.get(), F_SETFL, fcntl(fd_.get(), F_GETFL) | O_NONBLOCK);
   struct stat st {};
-  is_socket_ = fstat(fd_, &st) == 0 && S_ISSOCK(st.st_mode);
+  is_socket_ = fstat(fd_.get(), &st) == 0 && S_ISSOCK(st.st_mode);
   started_ticking_ = !server;
   if (server) {
     seeking_header_ = true;
@@ -37,10 +38,6 @@ amqp_stream::amqp_stream(int fd, const proton::connection_options& opts,
     driver_.connect(opts);
   }
   flush();
-}
-
-amqp_stream::~amqp_stream() {
-  close(fd_);
 }
 
 proton::connection amqp_stream::connection() {
@@ -56,7 +53,7 @@ size_t amqp_stream::on_readable(size_t max_bytes) {
       break; // proton cannot take more until it has dispatched
     }
     auto want = std::min({room, max_bytes - total, sizeof(buf)});
-    ssize_t n = ::read(fd_, buf, want);
+    ssize_t n = ::read(fd_.get(), buf, want);
     if (n > 0) {
       total += static_cast<size_t>(n);
       feed(buf, static_cast<size_t>(n));
@@ -141,8 +138,8 @@ void amqp_stream::flush() {
     if (buf.size == 0) {
       return;
     }
-    ssize_t n = is_socket_ ? ::send(fd_, buf.data, buf.size, MSG_NOSIGNAL)
-                           : ::write(fd_, buf.data, buf.size);
+    ssize_t n = is_socket_ ? ::send(fd_.get(), buf.data, buf.size, MSG_NOSIGNAL)
+                           : ::write(fd_.get(), buf.data, buf.size);
     if (n > 0) {
       driver_.write_done(static_cast<size_t>(n));
       continue;

@@ -13,23 +13,27 @@
 #include <proton/connection_options.hpp>
 #include <proton/io/connection_driver.hpp>
 
+#include "runtime/posix/unique_fd.hpp"
+
 namespace pcloud::guest {
 
 class amqp_stream {
 public:
-  /// Takes ownership of `fd` (made non-blocking here). A server waits for
-  /// the peer's open; a client opens the connection at once.
+  /// Owns `fd` (made non-blocking here) and closes it when destroyed. A
+  /// server waits for the peer's open; a client opens the connection at
+  /// once.
   ///
   /// A server also skips whatever arrives before the peer's AMQP protocol
   /// header: a virtio-serial port has no connection boundaries, so frames an
   /// agent wrote on its previous connection can reach a host that has just
   /// reconnected. The server's own header makes such an agent start over.
-  amqp_stream(int fd, const proton::connection_options& opts, bool server);
+  amqp_stream(posix::unique_fd fd, const proton::connection_options& opts,
+              bool server);
   amqp_stream(const amqp_stream&) = delete;
   amqp_stream& operator=(const amqp_stream&) = delete;
-  ~amqp_stream();
+  ~amqp_stream() = default;
 
-  int fd() const { return fd_; }
+  int fd() const { return fd_.get(); }
 
   /// Reads what is there, dispatches handler events, writes what is due.
   /// `max_bytes` bounds one call's reads so a flooding peer cannot hold the
@@ -56,7 +60,7 @@ private:
   /// Feeds `n` bytes to proton, after the header search if it is on.
   void feed(const char* data, size_t n);
 
-  int fd_;
+  posix::unique_fd fd_;
   bool is_socket_ = false;
   bool started_ticking_ = false;
   /// Server only: still looking for the peer's protocol header.

@@ -12,15 +12,15 @@
 
 namespace pcloud::guest {
 
-event_loop::event_loop() {
-  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
-  wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (epoll_fd_ < 0 || wake_fd_ < 0) {
+event_loop::event_loop()
+    : epoll_fd_(epoll_create1(EPOLL_CLOEXEC)),
+      wake_fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+  if (!epoll_fd_ || !wake_fd_) {
     throw std::runtime_error(std::string{"event loop: "} + strerror(errno));
   }
-  watch(wake_fd_, EPOLLIN, [this](uint32_t) {
+  watch(wake_fd_.get(), EPOLLIN, [this](uint32_t) {
     uint64_t n;
-    while (read(wake_fd_, &n, sizeof(n)) > 0) {
+    while (read(wake_fd_.get(), &n, sizeof(n)) > 0) {
       // drain
     }
     std::vector<timer_callback> tasks;
@@ -34,18 +34,13 @@ event_loop::event_loop() {
   });
 }
 
-event_loop::~event_loop() {
-  close(wake_fd_);
-  close(epoll_fd_);
-}
-
 void event_loop::watch(int fd, uint32_t events, fd_callback cb) {
   epoll_event ev{};
   ev.events = events;
   ev.data.fd = fd;
   auto known = fds_.count(fd) > 0;
   fds_[fd] = std::move(cb);
-  if (epoll_ctl(epoll_fd_, known ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev)
+  if (epoll_ctl(epoll_fd_.get(), known ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev)
       != 0) {
     fds_.erase(fd);
     throw std::runtime_error(std::string{"epoll_ctl: "} + strerror(errno));
@@ -54,7 +49,7 @@ void event_loop::watch(int fd, uint32_t events, fd_callback cb) {
 
 void event_loop::unwatch(int fd) {
   if (fds_.erase(fd) > 0) {
-    epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+    epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, fd, nullptr);
   }
 }
 
@@ -84,8 +79,8 @@ void event_loop::run() {
       auto ms = std::chrono::ceil<std::chrono::milliseconds>(wait).count();
       timeout = ms < 0 ? 0 : static_cast<int>(ms);
     }
-    int n = epoll_wait(epoll_fd_, ready.data(), static_cast<int>(ready.size()),
-                       timeout);
+    int n = epoll_wait(epoll_fd_.get(), ready.data(),
+                       static_cast<int>(ready.size()), timeout);
     if (n < 0 && errno != EINTR) {
       throw std::runtime_error(std::string{"epoll_wait: "} + strerror(errno));
     }
@@ -113,13 +108,13 @@ void event_loop::post(timer_callback task) {
     posted_.push_back(std::move(task));
   }
   uint64_t one = 1;
-  [[maybe_unused]] auto n = write(wake_fd_, &one, sizeof(one));
+  [[maybe_unused]] auto n = write(wake_fd_.get(), &one, sizeof(one));
 }
 
 void event_loop::stop() {
   stopping_ = true;
   uint64_t one = 1;
-  [[maybe_unused]] auto n = write(wake_fd_, &one, sizeof(one));
+  [[maybe_unused]] auto n = write(wake_fd_.get(), &one, sizeof(one));
 }
 
 void scoped_timer::set(event_loop::clock::duration delay,

@@ -13,6 +13,8 @@
 #include <utility>
 #include <vector>
 
+#include "runtime/posix/unique_fd.hpp"
+
 namespace pcloud::guest {
 
 class event_loop {
@@ -25,7 +27,7 @@ public:
   event_loop();
   event_loop(const event_loop&) = delete;
   event_loop& operator=(const event_loop&) = delete;
-  ~event_loop();
+  ~event_loop() = default;
 
   /// Calls `cb` with the epoll events whenever `fd` is ready; watching a
   /// watched fd again replaces its events and callback.
@@ -46,8 +48,8 @@ public:
   clock::time_point now() const { return clock::now(); }
 
 private:
-  int epoll_fd_ = -1;
-  int wake_fd_ = -1;
+  posix::unique_fd epoll_fd_;
+  posix::unique_fd wake_fd_;
   std::atomic<bool> stopping_{false};
   timer_id next_timer_ = 1;
   std::map<std::pair<clock::time_point, timer_id>, timer_callback> timers_;

@@ -13,6 +13,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "runtime/posix/unique_fd.hpp"
+
 namespace pcloud::guest {
 
 namespace {
@@ -119,34 +121,32 @@ int connect_tcp(const std::string& host, uint16_t port,
     error = "not an IPv4 address: " + host;
     return -1;
   }
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
+  posix::unique_fd fd{
+    ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)};
+  if (!fd) {
     error = std::string{"socket: "} + std::strerror(errno);
     return -1;
   }
   auto where = host + ":" + std::to_string(port);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) {
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) {
     if (errno != EINPROGRESS) {
       error = where + ": " + std::strerror(errno);
-      ::close(fd);
       return -1;
     }
-    pollfd p{fd, POLLOUT, 0};
+    pollfd p{fd.get(), POLLOUT, 0};
     int err = 0;
     socklen_t len = sizeof(err);
     if (::poll(&p, 1, static_cast<int>(timeout.count())) != 1) {
       error = where + ": no answer in time";
-      ::close(fd);
       return -1;
     }
-    ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len);
     if (err != 0) {
       error = where + ": " + std::strerror(err);
-      ::close(fd);
       return -1;
     }
   }
-  return fd;
+  return fd.release();
 }
 
 } // namespace pcloud::guest

@@ -33,8 +33,8 @@ bool parse_host_port(const std::string& text, std::string& host,
 /// bridge. Empty without a default route.
 std::string default_gateway(const std::string& route = "/proc/net/route");
 
-/// Connects to HOST:PORT within `timeout`; a non-blocking fd, or -1 with
-/// `error` set.
+/// Connects to HOST:PORT within `timeout`; a non-blocking fd the caller
+/// owns, or -1 with `error` set.
 int connect_tcp(const std::string& host, uint16_t port,
                 std::chrono::milliseconds timeout, std::string& error);
 

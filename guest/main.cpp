@@ -12,6 +12,7 @@
 #include "guest/agent.hpp"
 #include "guest/host_transport.hpp"
 #include "guest/virtio_port.hpp"
+#include "runtime/posix/unique_fd.hpp"
 
 namespace {
 
@@ -102,11 +103,8 @@ int main(int argc, char** argv) {
     // No channel in this guest (an imported image, another hypervisor):
     // the boot named a host to reach instead.
     std::string ignored;
-    int fd = open_virtio_port(channel, ignored);
-    tcp = fd < 0;
-    if (fd >= 0) {
-      ::close(fd);
-    }
+    pcloud::posix::unique_fd port{open_virtio_port(channel, ignored)};
+    tcp = !port;
   }
   opts.boot_id = read_boot_id();
   if (tcp) {

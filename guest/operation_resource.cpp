@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <utility>
 
 namespace pcloud::guest {
 
@@ -450,13 +451,12 @@ namespace {
 
 /// "populated 1" in a cgroup.events file: some process is left.
 std::optional<bool> populated(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
+  posix::unique_fd fd{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+  if (!fd) {
     return std::nullopt;
   }
   char buf[256];
-  auto n = ::read(fd, buf, sizeof(buf) - 1);
-  ::close(fd);
+  auto n = ::read(fd.get(), buf, sizeof(buf) - 1);
   if (n <= 0) {
     return std::nullopt;
   }
@@ -471,27 +471,23 @@ std::optional<bool> populated(const std::string& path) {
 } // namespace
 
 void systemd_resource::watch_running() {
-  if (inotify_fd_ >= 0) {
+  if (inotify_fd_) {
     return;
   }
-  int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-  if (fd < 0
-      || ::inotify_add_watch(fd, cgroup_events_.c_str(), IN_MODIFY) < 0) {
-    if (fd >= 0) {
-      ::close(fd);
-    }
+  posix::unique_fd fd{::inotify_init1(IN_NONBLOCK | IN_CLOEXEC)};
+  if (!fd
+      || ::inotify_add_watch(fd.get(), cgroup_events_.c_str(), IN_MODIFY) < 0) {
     return; // no cgroup v2 here: the recurring monitor watches alone
   }
   // A unit without processes (a oneshot that remains active) has nothing
   // to watch.
   if (populated(cgroup_events_) != std::optional<bool>{true}) {
-    ::close(fd);
     return;
   }
-  inotify_fd_ = fd;
-  loop_.watch(fd, EPOLLIN, [this](uint32_t) {
+  inotify_fd_ = std::move(fd);
+  loop_.watch(inotify_fd_.get(), EPOLLIN, [this](uint32_t) {
     char buf[4096];
-    while (::read(inotify_fd_, buf, sizeof(buf)) > 0) {
+    while (::read(inotify_fd_.get(), buf, sizeof(buf)) > 0) {
       // drained
     }
     if (populated(cgroup_events_) != std::optional<bool>{true}) {
@@ -501,12 +497,11 @@ void systemd_resource::watch_running() {
 }
 
 void systemd_resource::unwatch_running() {
-  if (inotify_fd_ < 0) {
+  if (!inotify_fd_) {
     return;
   }
-  loop_.unwatch(inotify_fd_);
-  ::close(inotify_fd_);
-  inotify_fd_ = -1;
+  loop_.unwatch(inotify_fd_.get());
+  inotify_fd_.reset();
 }
 
 operation_resource::verdict systemd_resource::judge_monitor(int rc) const {

@@ -12,6 +12,7 @@
 
 #include "guest/managed_resource.hpp"
 #include "guest/process.hpp"
+#include "runtime/posix/unique_fd.hpp"
 
 namespace pcloud::guest {
 
@@ -127,7 +128,7 @@ protected:
 private:
   std::string unit_;
   std::string cgroup_events_;
-  int inotify_fd_ = -1;
+  posix::unique_fd inotify_fd_;
 };
 
 } // namespace pcloud::guest

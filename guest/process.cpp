@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 
 namespace pcloud::guest {
 
@@ -56,55 +57,41 @@ bool resolve_user(const std::string& user, identity& id, std::string& error) {
 
 } // namespace
 
-child_process::child_process(pid_t pid, int pidfd, int exec_fd)
-    : pid_(pid), pidfd_(pidfd), exec_fd_(exec_fd) {
+child_process::child_process(pid_t pid, posix::unique_fd pidfd,
+                             posix::unique_fd exec_fd)
+    : pid_(pid), pidfd_(std::move(pidfd)), exec_fd_(std::move(exec_fd)) {
   // nop
 }
 
 child_process::child_process(child_process&& other) noexcept
-    : pid_(other.pid_), pidfd_(other.pidfd_), exec_fd_(other.exec_fd_) {
-  other.pid_ = -1;
-  other.pidfd_ = -1;
-  other.exec_fd_ = -1;
+    : pid_(std::exchange(other.pid_, -1)), pidfd_(std::move(other.pidfd_)),
+      exec_fd_(std::move(other.exec_fd_)) {
+  // nop
 }
 
 child_process& child_process::operator=(child_process&& other) noexcept {
   if (this != &other) {
-    release();
-    pid_ = other.pid_;
-    pidfd_ = other.pidfd_;
-    exec_fd_ = other.exec_fd_;
-    other.pid_ = -1;
-    other.pidfd_ = -1;
-    other.exec_fd_ = -1;
+    clear();
+    pid_ = std::exchange(other.pid_, -1);
+    pidfd_ = std::move(other.pidfd_);
+    exec_fd_ = std::move(other.exec_fd_);
   }
   return *this;
 }
 
-child_process::~child_process() {
-  release();
-}
-
-void child_process::release() {
-  if (pidfd_ >= 0) {
-    close(pidfd_);
-  }
-  if (exec_fd_ >= 0) {
-    close(exec_fd_);
-  }
+void child_process::clear() {
+  pidfd_.reset();
+  exec_fd_.reset();
   pid_ = -1;
-  pidfd_ = -1;
-  exec_fd_ = -1;
 }
 
 int child_process::exec_result() {
   int err = 0;
   ssize_t n;
   do {
-    n = read(exec_fd_, &err, sizeof(err));
+    n = read(exec_fd_.get(), &err, sizeof(err));
   } while (n < 0 && errno == EINTR);
-  close(exec_fd_);
-  exec_fd_ = -1;
+  exec_fd_.reset();
   return n == static_cast<ssize_t>(sizeof(err)) ? err : 0;
 }
 
@@ -114,7 +101,7 @@ int child_process::reap() {
   do {
     r = waitpid(pid_, &status, 0);
   } while (r < 0 && errno == EINTR);
-  release();
+  clear();
   return status;
 }
 
@@ -163,8 +150,8 @@ child_process spawn(const launch_spec& spec, std::string& error) {
   }
   argv.push_back(nullptr);
   std::string dir = spec.directory.empty() ? "/" : spec.directory;
-  int pipefd[2];
-  if (pipe2(pipefd, O_CLOEXEC) != 0) {
+  posix::fd_pair exec_pipe;
+  if (!posix::make_pipe(exec_pipe, O_CLOEXEC)) {
     error = std::string{"pipe: "} + strerror(errno);
     return {};
   }
@@ -174,7 +161,7 @@ child_process spawn(const launch_spec& spec, std::string& error) {
   pid_t pid = fork();
   if (pid == 0) {
     auto fail = [&](int err) {
-      [[maybe_unused]] auto n = write(pipefd[1], &err, sizeof(err));
+      [[maybe_unused]] auto n = write(exec_pipe.write.get(), &err, sizeof(err));
       _exit(127);
     };
     for (int sig = 1; sig < NSIG; ++sig) {
@@ -211,21 +198,19 @@ child_process spawn(const launch_spec& spec, std::string& error) {
   }
   int fork_errno = errno;
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  close(pipefd[1]);
+  exec_pipe.write.reset();
   if (pid < 0) {
-    close(pipefd[0]);
     error = std::string{"fork: "} + strerror(fork_errno);
     return {};
   }
-  int pidfd = pidfd_open(pid);
-  if (pidfd < 0) {
+  posix::unique_fd pidfd{pidfd_open(pid)};
+  if (!pidfd) {
     error = std::string{"pidfd_open: "} + strerror(errno);
     kill(pid, SIGKILL);
     waitpid(pid, nullptr, 0);
-    close(pipefd[0]);
     return {};
   }
-  return child_process{pid, pidfd, pipefd[0]};
+  return child_process{pid, std::move(pidfd), std::move(exec_pipe.read)};
 }
 
 std::string describe_exit(int wait_status) {

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "runtime/posix/unique_fd.hpp"
+
 namespace pcloud::guest {
 
 struct launch_spec {
@@ -30,16 +32,16 @@ struct launch_spec {
 class child_process {
 public:
   child_process() = default;
-  child_process(pid_t pid, int pidfd, int exec_fd);
+  child_process(pid_t pid, posix::unique_fd pidfd, posix::unique_fd exec_fd);
   child_process(child_process&& other) noexcept;
   child_process& operator=(child_process&& other) noexcept;
-  ~child_process();
+  ~child_process() = default;
 
   pid_t pid() const { return pid_; }
   /// Readable once the process has exited.
-  int pidfd() const { return pidfd_; }
+  int pidfd() const { return pidfd_.get(); }
   /// Reads EOF once the program runs; a failed exec writes its errno first.
-  int exec_fd() const { return exec_fd_; }
+  int exec_fd() const { return exec_fd_.get(); }
 
   /// After exec_fd() was readable: 0 if the program runs, else the errno.
   int exec_result();
@@ -50,11 +52,12 @@ public:
   bool running() const { return pid_ > 0; }
 
 private:
-  void release();
+  /// Closes the descriptors and forgets the process.
+  void clear();
 
   pid_t pid_ = -1;
-  int pidfd_ = -1;
-  int exec_fd_ = -1;
+  posix::unique_fd pidfd_;
+  posix::unique_fd exec_fd_;
 };
 
 /// Forks and execs; on failure `error` says why and the result is empty.

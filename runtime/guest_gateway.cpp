@@ -36,6 +36,7 @@
 #include "guest/wire.hpp"
 #include "runtime/agent_secret.hpp"
 #include "runtime/log_limiter.hpp"
+#include "runtime/posix/unique_fd.hpp"
 
 namespace pcloud::runtime {
 
@@ -549,7 +550,8 @@ private:
       .max_frame_size(wire::limits::max_message_bytes)
       .idle_timeout(proton::duration(
         duration_cast<milliseconds>(opts_.idle_timeout).count()));
-    l.stream = std::make_unique<guest::amqp_stream>(fd, co, true);
+    l.stream
+      = std::make_unique<guest::amqp_stream>(posix::unique_fd{fd}, co, true);
   }
 
   /// After anything happened on a link: close it if it ended, else watch

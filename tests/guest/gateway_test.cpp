@@ -51,7 +51,8 @@ public:
       }
       proton::connection_options opts;
       opts.handler(*this).container_id("peer").sasl_enabled(false);
-      stream_ = std::make_unique<guest::amqp_stream>(fd, opts, false);
+      stream_ = std::make_unique<guest::amqp_stream>(posix::unique_fd{fd}, opts,
+                                                     false);
       pump();
       loop_.run(); // the stream (and its fd) outlives a freeze
     }};
