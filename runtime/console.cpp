@@ -14,6 +14,8 @@
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
+#include "runtime/posix/unique_fd.hpp"
+
 namespace pcloud::runtime {
 
 namespace {
@@ -21,33 +23,27 @@ namespace {
 /// The open pty and the thread reading it.
 class pty_reader {
 public:
+  /// Owns `fd`.
   pty_reader(int fd, msg::console_listener_actor listener)
       : fd_(fd), listener_(std::move(listener)) {
-    if (::pipe2(wake_, O_CLOEXEC | O_NONBLOCK) != 0) {
-      wake_[0] = wake_[1] = -1;
-    }
+    // Without the pipe (wake_ stays empty) only the pty ends the reader.
+    (void)posix::make_pipe(wake_, O_CLOEXEC | O_NONBLOCK);
     thread_ = std::thread{[this] { run(); }};
   }
 
   ~pty_reader() {
     stop_ = true;
-    if (wake_[1] >= 0) {
+    if (wake_.write) {
       char c = 'x';
-      (void)!::write(wake_[1], &c, 1);
+      (void)!::write(wake_.write.get(), &c, 1);
     }
     thread_.join();
-    ::close(fd_);
-    for (int fd : wake_) {
-      if (fd >= 0) {
-        ::close(fd);
-      }
-    }
   }
 
   void write(const std::string& bytes) {
     size_t done = 0;
     while (done < bytes.size()) {
-      auto n = ::write(fd_, bytes.data() + done, bytes.size() - done);
+      auto n = ::write(fd_.get(), bytes.data() + done, bytes.size() - done);
       if (n < 0 && errno == EINTR) {
         continue;
       }
@@ -62,7 +58,7 @@ private:
   void run() {
     std::string why = "console closed";
     while (!stop_) {
-      pollfd fds[2] = {{fd_, POLLIN, 0}, {wake_[0], POLLIN, 0}};
+      pollfd fds[2] = {{fd_.get(), POLLIN, 0}, {wake_.read.get(), POLLIN, 0}};
       if (::poll(fds, 2, -1) < 0) {
         if (errno == EINTR) {
           continue;
@@ -75,7 +71,7 @@ private:
       }
       if (fds[0].revents & POLLIN) {
         char buf[4096];
-        auto n = ::read(fd_, buf, sizeof(buf));
+        auto n = ::read(fd_.get(), buf, sizeof(buf));
         if (n > 0) {
           caf::anon_send(listener_, msg::console_atom::value,
                          std::string(buf, static_cast<size_t>(n)));
@@ -93,8 +89,9 @@ private:
     caf::anon_send(listener_, caf::close_atom::value, why);
   }
 
-  int fd_;
-  int wake_[2] = {-1, -1};
+  posix::unique_fd fd_;
+  /// Wakes the reader when this ends.
+  posix::fd_pair wake_;
   msg::console_listener_actor listener_;
   std::atomic<bool> stop_{false};
   std::thread thread_;

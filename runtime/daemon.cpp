@@ -130,14 +130,10 @@ result<std::string> load_or_create_secret(const std::string& path) {
     return token;
   }
   unsigned char bytes[32];
-  int fd = ::open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-  if (fd < 0 || ::read(fd, bytes, sizeof(bytes)) != sizeof(bytes)) {
-    if (fd >= 0) {
-      ::close(fd);
-    }
+  posix::unique_fd fd{::open("/dev/urandom", O_RDONLY | O_CLOEXEC)};
+  if (!fd || ::read(fd.get(), bytes, sizeof(bytes)) != sizeof(bytes)) {
     return fail("cannot read /dev/urandom for " + path);
   }
-  ::close(fd);
   auto token = to_hex(bytes, sizeof(bytes));
   if (auto ok = write_file_atomically(path, token + "\n", 0600); !ok) {
     return fail(ok.error());
@@ -174,8 +170,8 @@ result<std::unique_ptr<daemon>> daemon::start(caf::actor_system& sys,
   // One pcloudd per state directory: two would write the same files and
   // fight over the same VMs.
   auto lock = opts.state_dir + "/pcloudd.lock";
-  d->lock_fd_ = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (d->lock_fd_ < 0 || ::flock(d->lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+  d->lock_fd_.reset(::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  if (!d->lock_fd_ || ::flock(d->lock_fd_.get(), LOCK_EX | LOCK_NB) != 0) {
     auto owner = read_file(lock);
     auto pid = owner ? *owner : std::string{};
     while (!pid.empty() && pid.back() == '\n') {
@@ -185,8 +181,8 @@ result<std::unique_ptr<daemon>> daemon::start(caf::actor_system& sys,
                 + (pid.empty() ? "" : " (pid " + pid + ")"));
   }
   auto pid_text = std::to_string(::getpid()) + "\n";
-  if (::ftruncate(d->lock_fd_, 0) != 0
-      || ::pwrite(d->lock_fd_, pid_text.data(), pid_text.size(), 0) < 0) {
+  if (::ftruncate(d->lock_fd_.get(), 0) != 0
+      || ::pwrite(d->lock_fd_.get(), pid_text.data(), pid_text.size(), 0) < 0) {
     spdlog::warn("pcloudd: cannot write {}", lock);
   }
   auto token = load_or_create_secret(token_path(opts.state_dir));
@@ -319,9 +315,6 @@ result<std::unique_ptr<daemon>> daemon::start(caf::actor_system& sys,
 
 daemon::~daemon() {
   stop();
-  if (lock_fd_ >= 0) {
-    ::close(lock_fd_);
-  }
 }
 
 void daemon::stop() {

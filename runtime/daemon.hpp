@@ -13,6 +13,7 @@
 
 #include "messages/interfaces.hpp"
 #include "runtime/guest_gateway.hpp"
+#include "runtime/posix/unique_fd.hpp"
 #include "runtime/result.hpp"
 
 namespace pcloud::runtime {
@@ -107,8 +108,9 @@ private:
   std::string token_;
   std::vector<caf::actor> actors_;
   bool stopped_ = false;
-  /// Held (flock) while this daemon runs on its state directory.
-  int lock_fd_ = -1;
+  /// Held (flock) while this daemon runs on its state directory; closed
+  /// (the next pcloudd may start) once the destructor has stopped it.
+  posix::unique_fd lock_fd_;
 };
 
 } // namespace pcloud::runtime

@@ -50,16 +50,16 @@ result<int> connect_channel_socket(const msg::domain_info& info) {
     return fail("agent channel path too long: " + info.agent_channel);
   }
   std::strcpy(addr.sun_path, info.agent_channel.c_str());
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) {
+  posix::unique_fd fd{
+    ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)};
+  if (!fd) {
     return fail(std::string{"socket: "} + std::strerror(errno));
   }
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    auto err = errno;
-    ::close(fd);
-    return fail(info.agent_channel + ": " + std::strerror(err));
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr))
+      != 0) {
+    return fail(info.agent_channel + ": " + std::strerror(errno));
   }
-  return fd;
+  return fd.release();
 }
 
 result<int> listen_tcp(const std::string& address, uint16_t port) {
@@ -69,20 +69,20 @@ result<int> listen_tcp(const std::string& address, uint16_t port) {
   if (::inet_pton(AF_INET, address.c_str(), &sa.sin_addr) != 1) {
     return fail("agent listener: not an IPv4 address: " + address);
   }
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
+  posix::unique_fd fd{
+    ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)};
+  if (!fd) {
     return fail(std::string{"agent listener: socket: "} + std::strerror(errno));
   }
   int one = 1;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0
-      || ::listen(fd, 64) != 0) {
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0
+      || ::listen(fd.get(), 64) != 0) {
     auto err = errno;
-    ::close(fd);
     return fail("agent listener on " + address + ":" + std::to_string(port)
                 + ": " + std::strerror(err));
   }
-  return fd;
+  return fd.release();
 }
 
 uint16_t bound_port(int fd) {
@@ -370,10 +370,11 @@ void host_link::on_state(const wire::resource_state& s) {
 /// post to the loop); everything else runs on the loop's thread.
 class link_service {
 public:
-  explicit link_service(guest_gateway_options opts) : opts_(std::move(opts)) {
-    if (opts_.tcp_listener >= 0) {
+  explicit link_service(guest_gateway_options opts)
+      : opts_(std::move(opts)), tcp_listener_(opts_.tcp_listener) {
+    if (tcp_listener_) {
       loop_.post([this] {
-        loop_.watch(opts_.tcp_listener, EPOLLIN,
+        loop_.watch(tcp_listener_.get(), EPOLLIN,
                     [this](uint32_t) { accept(); });
       });
     }
@@ -395,9 +396,9 @@ public:
       }
       links_.clear();
       pending_.clear();
-      if (opts_.tcp_listener >= 0) {
-        loop_.unwatch(opts_.tcp_listener);
-        ::close(opts_.tcp_listener);
+      if (tcp_listener_) {
+        loop_.unwatch(tcp_listener_.get());
+        tcp_listener_.reset();
       }
     });
     loop_.stop();
@@ -461,7 +462,7 @@ private:
       l.retry_timer.set(opts_.connect_retry, [this, &l] { connect(l); });
       return;
     }
-    start_stream(l, *fd);
+    start_stream(l, posix::unique_fd{*fd});
     spdlog::debug("guest gateway: {}: connected to {}", l.info.assembly,
                   l.info.agent_channel);
     after_io(l);
@@ -472,9 +473,10 @@ private:
     for (;;) {
       sockaddr_in sa{};
       socklen_t len = sizeof(sa);
-      int fd = ::accept4(opts_.tcp_listener, reinterpret_cast<sockaddr*>(&sa),
-                         &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-      if (fd < 0) {
+      posix::unique_fd fd{::accept4(tcp_listener_.get(),
+                                    reinterpret_cast<sockaddr*>(&sa), &len,
+                                    SOCK_NONBLOCK | SOCK_CLOEXEC)};
+      if (!fd) {
         return; // EAGAIN: all taken (or a transient error: the next wake-up)
       }
       char text[INET_ADDRSTRLEN] = {};
@@ -484,7 +486,6 @@ private:
         refused(text, peer,
                 "refused: " + std::to_string(pending_.size())
                   + " connections wait for their hello already");
-        ::close(fd);
         continue;
       }
       auto link = std::make_unique<host_link>(
@@ -503,7 +504,7 @@ private:
         close(l, "no hello within " + std::to_string(ms.count()) + " ms",
               false);
       });
-      start_stream(l, fd);
+      start_stream(l, std::move(fd));
       after_io(l);
     }
   }
@@ -540,7 +541,7 @@ private:
     return true;
   }
 
-  void start_stream(host_link& l, int fd) {
+  void start_stream(host_link& l, posix::unique_fd fd) {
     using std::chrono::duration_cast;
     using std::chrono::milliseconds;
     proton::connection_options co;
@@ -550,8 +551,7 @@ private:
       .max_frame_size(wire::limits::max_message_bytes)
       .idle_timeout(proton::duration(
         duration_cast<milliseconds>(opts_.idle_timeout).count()));
-    l.stream
-      = std::make_unique<guest::amqp_stream>(posix::unique_fd{fd}, co, true);
+    l.stream = std::make_unique<guest::amqp_stream>(std::move(fd), co, true);
   }
 
   /// After anything happened on a link: close it if it ended, else watch
@@ -645,6 +645,8 @@ private:
   }
 
   guest_gateway_options opts_;
+  /// Owns opts_.tcp_listener.
+  posix::unique_fd tcp_listener_;
   guest::event_loop loop_;
   std::map<std::string, std::unique_ptr<host_link>> links_;
   /// Accepted TCP connections until their hello names and proves an

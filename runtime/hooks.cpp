@@ -20,6 +20,8 @@
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
+#include "runtime/posix/unique_fd.hpp"
+
 namespace pcloud::runtime {
 
 namespace fs = std::filesystem;
@@ -71,8 +73,8 @@ std::vector<std::string> environment_of(const msg::event& ev) {
 /// Runs one hook to its end or its timeout; its output goes to the log.
 void run_hook(const std::string& path, const std::vector<std::string>& env,
               std::chrono::milliseconds timeout, std::atomic<pid_t>& running) {
-  int out[2];
-  if (::pipe2(out, O_CLOEXEC) != 0) {
+  posix::fd_pair out;
+  if (!posix::make_pipe(out, O_CLOEXEC)) {
     spdlog::warn("hooks: {}: pipe: {}", path, std::strerror(errno));
     return;
   }
@@ -85,8 +87,8 @@ void run_hook(const std::string& path, const std::vector<std::string>& env,
   pid_t pid = ::fork();
   if (pid == 0) {
     ::setsid(); // its own process group: a timeout kills what it started
-    ::dup2(out[1], STDOUT_FILENO);
-    ::dup2(out[1], STDERR_FILENO);
+    ::dup2(out.write.get(), STDOUT_FILENO);
+    ::dup2(out.write.get(), STDERR_FILENO);
     int null = ::open("/dev/null", O_RDONLY);
     ::dup2(null, STDIN_FILENO);
     sigset_t none;
@@ -96,14 +98,13 @@ void run_hook(const std::string& path, const std::vector<std::string>& env,
     ::execve(path.c_str(), argv, envp.data());
     ::_exit(127);
   }
-  ::close(out[1]);
+  out.write.reset();
   if (pid < 0) {
-    ::close(out[0]);
     spdlog::warn("hooks: {}: fork: {}", path, std::strerror(errno));
     return;
   }
   running = pid;
-  int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  posix::unique_fd pidfd{static_cast<int>(::syscall(SYS_pidfd_open, pid, 0))};
   std::string output;
   bool timed_out = false;
   bool open = true;
@@ -115,14 +116,15 @@ void run_hook(const std::string& path, const std::vector<std::string>& env,
       timed_out = true;
       break;
     }
-    pollfd fds[2] = {{pidfd, POLLIN, 0}, {open ? out[0] : -1, POLLIN, 0}};
+    pollfd fds[2]
+      = {{pidfd.get(), POLLIN, 0}, {open ? out.read.get() : -1, POLLIN, 0}};
     auto n = ::poll(fds, 2, static_cast<int>(left.count()));
     if (n < 0 && errno != EINTR) {
       break;
     }
     if (fds[1].revents & (POLLIN | POLLHUP)) {
       char buf[1024];
-      auto got = ::read(out[0], buf, sizeof(buf));
+      auto got = ::read(out.read.get(), buf, sizeof(buf));
       if (got <= 0) {
         open = false;
       } else if (output.size() < 4096) {
@@ -139,10 +141,6 @@ void run_hook(const std::string& path, const std::vector<std::string>& env,
   int status = 0;
   ::waitpid(pid, &status, 0);
   running = 0;
-  if (pidfd >= 0) {
-    ::close(pidfd);
-  }
-  ::close(out[0]);
   while (!output.empty() && output.back() == '\n') {
     output.pop_back();
   }

@@ -31,6 +31,7 @@
 #include "guest/host_transport.hpp"
 #include "runtime/agent_secret.hpp"
 #include "runtime/pid_watcher.hpp"
+#include "runtime/posix/unique_fd.hpp"
 #include "runtime/virt/connection.hpp"
 #include "runtime/virt/domain_xml.hpp"
 #include "runtime/xml/document.hpp"
@@ -201,17 +202,15 @@ bool port_free(const std::string& address, const msg::service_port& port) {
   if (::inet_pton(AF_INET, address.c_str(), &sa.sin_addr) != 1) {
     return false;
   }
-  int fd = ::socket(
+  posix::unique_fd fd{::socket(
     AF_INET, (port.protocol == "udp" ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC,
-    0);
-  if (fd < 0) {
+    0)};
+  if (!fd) {
     return false;
   }
   int one = 1;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0;
-  ::close(fd);
-  return ok;
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  return ::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0;
 }
 
 /// The NIC of an assembly's domain: user-mode networking forwards every

@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <utility>
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
@@ -22,6 +23,7 @@
 #include "messages/type_ids.hpp"
 #include "runtime/daemon.hpp"
 #include "runtime/logging.hpp"
+#include "runtime/posix/unique_fd.hpp"
 #include "runtime/scheduler_settings.hpp"
 
 namespace {
@@ -298,10 +300,11 @@ public:
 };
 
 /// Forks; the parent exits once the child reports that it started (0) or
-/// failed (its error on standard error, exit 1).
-int detach(int& ready_fd) {
-  int fds[2];
-  if (::pipe(fds) != 0) {
+/// failed (its error on standard error, exit 1). The child gets the pipe to
+/// report on.
+pcloud::posix::unique_fd detach() {
+  pcloud::posix::fd_pair ready;
+  if (!pcloud::posix::make_pipe(ready, 0)) {
     die(std::string{"pipe: "} + std::strerror(errno));
   }
   auto pid = ::fork();
@@ -309,9 +312,9 @@ int detach(int& ready_fd) {
     die(std::string{"fork: "} + std::strerror(errno));
   }
   if (pid > 0) {
-    ::close(fds[1]);
+    ready.write.reset();
     char buf[512];
-    auto n = ::read(fds[0], buf, sizeof(buf));
+    auto n = ::read(ready.read.get(), buf, sizeof(buf));
     if (n > 0 && buf[0] == '+') {
       std::_Exit(0);
     }
@@ -322,19 +325,20 @@ int detach(int& ready_fd) {
     }
     std::_Exit(1);
   }
-  ::close(fds[0]);
+  ready.read.reset();
   ::setsid();
-  ready_fd = fds[1];
-  return 0;
+  return std::move(ready.write);
 }
 
-void report(int ready_fd, bool ok, const std::string& message) {
-  if (ready_fd < 0) {
+/// Tells the parent of detach() how the start went, once: closes `ready`.
+void report(pcloud::posix::unique_fd& ready, bool ok,
+            const std::string& message) {
+  if (!ready) {
     return;
   }
   auto text = (ok ? "+" : "-") + message;
-  (void)!::write(ready_fd, text.data(), text.size());
-  ::close(ready_fd);
+  (void)!::write(ready.get(), text.data(), text.size());
+  ready.reset();
 }
 
 } // namespace
@@ -344,14 +348,14 @@ int main(int argc, char** argv) {
   if (auto err = pcloud::runtime::configure_logging(c.log); !err.empty()) {
     die(err);
   }
-  int ready_fd = -1;
+  pcloud::posix::unique_fd ready;
   if (c.daemonize) {
-    detach(ready_fd);
+    ready = detach();
     if (c.log.file.empty()) {
       c.log.file = c.opts.state_dir + "/pcloudd.log";
       ::mkdir(c.opts.state_dir.c_str(), 0755);
       if (auto err = pcloud::runtime::configure_logging(c.log); !err.empty()) {
-        report(ready_fd, false, err);
+        report(ready, false, err);
         return 1;
       }
     }
@@ -369,7 +373,7 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   // Checked before CAF sees the files: a bad key aborts CAF 0.17 later.
   if (auto err = pcloud::runtime::check_tls(c.opts); !err.empty()) {
-    report(ready_fd, false, err);
+    report(ready, false, err);
     die(err);
   }
   daemon_config cfg{c.opts};
@@ -377,15 +381,15 @@ int main(int argc, char** argv) {
   auto d = pcloud::runtime::daemon::start(sys, c.opts);
   if (!d) {
     spdlog::error("pcloudd: {}", d.error());
-    report(ready_fd, false, d.error());
-    if (ready_fd < 0 && !c.log.file.empty()) {
+    report(ready, false, d.error());
+    if (!c.daemonize && !c.log.file.empty()) {
       // Logged to the file; the person who started pcloudd reads this.
       std::fprintf(stderr, "pcloudd: %s\n", d.error().c_str());
     }
     std::exit(1); // actors may still run: do not wait for them
   }
-  if (ready_fd >= 0) {
-    report(ready_fd, true, "");
+  if (c.daemonize) {
+    report(ready, true, "");
     // A daemon keeps no terminal or pipe of its starter open (a caller
     // reading its output would wait for ever).
     int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 #ifndef P_PIDFD
 #  define P_PIDFD 3
@@ -52,51 +53,44 @@ pid_watcher::pid_watcher()
       wake_fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
   epoll_event ev{};
   ev.events = EPOLLIN;
-  ev.data.fd = wake_fd_;
-  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
+  ev.data.fd = wake_fd_.get();
+  epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, wake_fd_.get(), &ev);
   thread_ = std::thread{[this] { run(); }};
 }
 
 pid_watcher::~pid_watcher() {
   stopping_ = true;
   uint64_t one = 1;
-  [[maybe_unused]] auto n = write(wake_fd_, &one, sizeof(one));
+  [[maybe_unused]] auto n = write(wake_fd_.get(), &one, sizeof(one));
   thread_.join();
-  for (auto& [pid, e] : entries_) {
-    close(e.fd);
-  }
-  close(wake_fd_);
-  close(epoll_fd_);
+  // The members close the pidfds, then the eventfd, then the epoll fd.
 }
 
 result<void> pid_watcher::watch(pid_t pid, exit_callback cb) {
-  auto fd = pidfd_open(pid);
-  if (fd < 0) {
+  posix::unique_fd fd{pidfd_open(pid)};
+  if (!fd) {
     return fail(errno_text("pidfd_open " + std::to_string(pid)));
   }
   std::lock_guard<std::mutex> guard{mtx_};
   if (auto i = entries_.find(pid); i != entries_.end()) {
-    epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, i->second.fd, nullptr);
-    close(i->second.fd);
+    epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, i->second.fd.get(), nullptr);
     entries_.erase(i);
   }
   epoll_event ev{};
   ev.events = EPOLLIN;
-  ev.data.u64 = static_cast<uint64_t>(pid) << 32 | static_cast<uint32_t>(fd);
-  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) < 0) {
-    auto err = errno_text("epoll_ctl");
-    close(fd);
-    return fail(err);
+  ev.data.u64
+    = static_cast<uint64_t>(pid) << 32 | static_cast<uint32_t>(fd.get());
+  if (epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, fd.get(), &ev) < 0) {
+    return fail(errno_text("epoll_ctl"));
   }
-  entries_.emplace(pid, entry{fd, std::move(cb)});
+  entries_.emplace(pid, entry{std::move(fd), std::move(cb)});
   return {};
 }
 
 void pid_watcher::forget(pid_t pid) {
   std::lock_guard<std::mutex> guard{mtx_};
   if (auto i = entries_.find(pid); i != entries_.end()) {
-    epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, i->second.fd, nullptr);
-    close(i->second.fd);
+    epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, i->second.fd.get(), nullptr);
     entries_.erase(i);
   }
 }
@@ -148,28 +142,28 @@ size_t pid_watcher::reap_zombies(const std::string& prefix) {
 void pid_watcher::run() {
   epoll_event events[16];
   while (!stopping_) {
-    auto n = epoll_wait(epoll_fd_, events, 16, -1);
+    auto n = epoll_wait(epoll_fd_.get(), events, 16, -1);
     for (int i = 0; i < n; ++i) {
       // The wake-up eventfd is registered with the pid bits zero.
-      if (events[i].data.u64 == static_cast<uint64_t>(wake_fd_)) {
+      if (events[i].data.u64 == static_cast<uint64_t>(wake_fd_.get())) {
         continue;
       }
       auto pid = static_cast<pid_t>(events[i].data.u64 >> 32);
       exit_callback cb;
-      int fd = -1;
+      posix::unique_fd fd;
       {
         std::lock_guard<std::mutex> guard{mtx_};
         auto e = entries_.find(pid);
         if (e == entries_.end()) {
           continue; // forgotten meanwhile
         }
-        fd = e->second.fd;
+        fd = std::move(e->second.fd);
         cb = std::move(e->second.cb);
-        epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+        epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, fd.get(), nullptr);
         entries_.erase(e);
       }
-      auto how = reap(fd);
-      close(fd);
+      auto how = reap(fd.get());
+      fd.reset();
       cb(how);
     }
   }

@@ -14,6 +14,7 @@
 #include <string>
 #include <thread>
 
+#include "runtime/posix/unique_fd.hpp"
 #include "runtime/result.hpp"
 
 namespace pcloud::runtime {
@@ -50,13 +51,13 @@ public:
 
 private:
   struct entry {
-    int fd;
+    posix::unique_fd fd;
     exit_callback cb;
   };
   void run();
 
-  int epoll_fd_ = -1;
-  int wake_fd_ = -1;
+  posix::unique_fd epoll_fd_;
+  posix::unique_fd wake_fd_;
   std::atomic<bool> stopping_{false};
   std::mutex mtx_;
   std::map<pid_t, entry> entries_;

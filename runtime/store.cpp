@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "runtime/definitions_xml.hpp"
+#include "runtime/posix/unique_fd.hpp"
 
 namespace pcloud::runtime {
 
@@ -26,13 +27,11 @@ std::string errno_text(const std::string& what, const std::string& path) {
 }
 
 result<void> fsync_directory(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) {
+  posix::unique_fd fd{::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+  if (!fd) {
     return fail(errno_text("cannot open", dir));
   }
-  int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) {
+  if (::fsync(fd.get()) != 0) {
     return fail(errno_text("cannot sync", dir));
   }
   return {};
@@ -224,31 +223,30 @@ result<void> write_file_atomically(const std::string& path,
   auto dir = p.parent_path().string();
   auto tmp
     = (p.parent_path() / ("." + p.filename().string() + ".tmp")).string();
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) {
+  posix::unique_fd fd{
+    ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)};
+  if (!fd) {
     return fail(errno_text("cannot create", tmp));
   }
   size_t done = 0;
   while (done < text.size()) {
-    auto n = ::write(fd, text.data() + done, text.size() - done);
+    auto n = ::write(fd.get(), text.data() + done, text.size() - done);
     if (n < 0 && errno == EINTR) {
       continue;
     }
     if (n <= 0) {
       auto err = errno_text("cannot write", tmp);
-      ::close(fd);
       ::unlink(tmp.c_str());
       return fail(err);
     }
     done += static_cast<size_t>(n);
   }
-  if (::fsync(fd) != 0) {
+  if (::fsync(fd.get()) != 0) {
     auto err = errno_text("cannot sync", tmp);
-    ::close(fd);
     ::unlink(tmp.c_str());
     return fail(err);
   }
-  ::close(fd);
+  fd.reset(); // closed before it takes the final name
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     auto err = errno_text("cannot rename to", path);
     ::unlink(tmp.c_str());
