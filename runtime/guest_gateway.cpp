@@ -31,9 +31,9 @@
 #include <proton/transport.hpp>
 #include <spdlog/spdlog.h>
 
-#include "guest/amqp_stream.hpp"
-#include "guest/event_loop.hpp"
-#include "guest/wire.hpp"
+#include "guest/link/amqp_stream.hpp"
+#include "guest/link/event_loop.hpp"
+#include "guest/link/wire.hpp"
 #include "runtime/agent_secret.hpp"
 #include "runtime/log_limiter.hpp"
 #include "runtime/posix/unique_fd.hpp"

@@ -28,7 +28,7 @@
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
-#include "guest/host_transport.hpp"
+#include "guest/agent/host_transport.hpp"
 #include "runtime/agent_secret.hpp"
 #include "runtime/pid_watcher.hpp"
 #include "runtime/posix/unique_fd.hpp"

@@ -27,7 +27,7 @@
 
 #include "actors/deployable.hpp"
 #include "actors/event_bus.hpp"
-#include "guest/process.hpp"
+#include "guest/agent/process.hpp"
 #include "runtime/guest_gateway.hpp"
 #include "runtime/scheduler_settings.hpp"
 #include "tests/bench/bench_stats.hpp"

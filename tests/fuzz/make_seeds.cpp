@@ -3,7 +3,7 @@
 #include <fstream>
 #include <string>
 
-#include "guest/wire.hpp"
+#include "guest/link/wire.hpp"
 
 namespace {
 

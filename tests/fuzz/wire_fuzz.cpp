@@ -6,7 +6,7 @@
 
 #include <proton/message.hpp>
 
-#include "guest/wire.hpp"
+#include "guest/link/wire.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) {

@@ -17,7 +17,7 @@
 #include <spdlog/sinks/ringbuffer_sink.h>
 #include <spdlog/spdlog.h>
 
-#include "guest/amqp_stream.hpp"
+#include "guest/link/amqp_stream.hpp"
 #include "runtime/agent_secret.hpp"
 #include "runtime/guest_gateway.hpp"
 #include "tests/support/guest_link.hpp"

@@ -1,6 +1,6 @@
 // How the agent learns its host from the boot: the kernel command line,
 // SMBIOS OEM strings as the guest kernel shows them, the default route.
-#include "guest/host_transport.hpp"
+#include "guest/agent/host_transport.hpp"
 
 #include <filesystem>
 #include <fstream>

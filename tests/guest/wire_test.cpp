@@ -5,7 +5,7 @@
 #include <proton/types.hpp>
 #include <proton/value.hpp>
 
-#include "guest/wire.hpp"
+#include "guest/link/wire.hpp"
 
 using namespace pcloud;
 

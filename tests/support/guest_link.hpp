@@ -18,8 +18,8 @@
 #include <thread>
 #include <vector>
 
-#include "guest/agent.hpp"
-#include "guest/host_transport.hpp"
+#include "guest/agent/agent.hpp"
+#include "guest/agent/host_transport.hpp"
 #include "messages/interfaces.hpp"
 #include "runtime/guest_gateway.hpp"
 #include "runtime/result.hpp"

@@ -1,9 +1,9 @@
-#include "guest/managed_resource.hpp"
+#include "guest/agent/managed_resource.hpp"
 
 #include <signal.h>
 
-#include "guest/exec_resource.hpp"
-#include "guest/operation_resource.hpp"
+#include "guest/agent/exec_resource.hpp"
+#include "guest/agent/operation_resource.hpp"
 
 namespace pcloud::guest {
 

@@ -1,4 +1,4 @@
-#include "guest/event_loop.hpp"
+#include "guest/link/event_loop.hpp"
 
 #include <sys/epoll.h>
 #include <sys/eventfd.h>

@@ -1,4 +1,4 @@
-#include "guest/agent.hpp"
+#include "guest/agent/agent.hpp"
 
 #include <arpa/inet.h>
 #include <ifaddrs.h>

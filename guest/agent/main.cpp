@@ -9,9 +9,9 @@
 #include <fstream>
 #include <string>
 
-#include "guest/agent.hpp"
-#include "guest/host_transport.hpp"
-#include "guest/virtio_port.hpp"
+#include "guest/agent/agent.hpp"
+#include "guest/agent/host_transport.hpp"
+#include "guest/agent/virtio_port.hpp"
 #include "runtime/posix/unique_fd.hpp"
 
 namespace {

@@ -1,4 +1,4 @@
-#include "guest/process.hpp"
+#include "guest/agent/process.hpp"
 
 #include <fcntl.h>
 #include <grp.h>

@@ -1,4 +1,4 @@
-#include "guest/exec_resource.hpp"
+#include "guest/agent/exec_resource.hpp"
 
 #include <signal.h>
 #include <sys/epoll.h>

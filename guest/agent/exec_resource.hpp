@@ -5,8 +5,8 @@
 // the process group, then SIGKILL after this long; default 10000).
 #pragma once
 
-#include "guest/managed_resource.hpp"
-#include "guest/process.hpp"
+#include "guest/agent/managed_resource.hpp"
+#include "guest/agent/process.hpp"
 
 namespace pcloud::guest {
 

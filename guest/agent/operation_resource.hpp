@@ -10,8 +10,8 @@
 #include <deque>
 #include <optional>
 
-#include "guest/managed_resource.hpp"
-#include "guest/process.hpp"
+#include "guest/agent/managed_resource.hpp"
+#include "guest/agent/process.hpp"
 #include "runtime/posix/unique_fd.hpp"
 
 namespace pcloud::guest {

@@ -1,4 +1,4 @@
-#include "guest/amqp_stream.hpp"
+#include "guest/link/amqp_stream.hpp"
 
 #include <fcntl.h>
 #include <sys/socket.h>

@@ -17,10 +17,10 @@
 #include <proton/receiver.hpp>
 #include <proton/sender.hpp>
 
-#include "guest/amqp_stream.hpp"
-#include "guest/event_loop.hpp"
-#include "guest/managed_resource.hpp"
-#include "guest/wire.hpp"
+#include "guest/agent/managed_resource.hpp"
+#include "guest/link/amqp_stream.hpp"
+#include "guest/link/event_loop.hpp"
+#include "guest/link/wire.hpp"
 #include "runtime/posix/unique_fd.hpp"
 
 namespace pcloud::guest {

@@ -1,4 +1,4 @@
-#include "guest/wire.hpp"
+#include "guest/link/wire.hpp"
 
 #include <algorithm>
 #include <exception>

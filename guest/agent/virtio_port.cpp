@@ -1,4 +1,4 @@
-#include "guest/virtio_port.hpp"
+#include "guest/agent/virtio_port.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>

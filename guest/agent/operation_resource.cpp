@@ -1,4 +1,4 @@
-#include "guest/operation_resource.hpp"
+#include "guest/agent/operation_resource.hpp"
 
 #include <fcntl.h>
 #include <signal.h>

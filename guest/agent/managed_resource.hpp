@@ -7,9 +7,9 @@
 #include <memory>
 #include <string>
 
-#include "guest/event_loop.hpp"
-#include "guest/process.hpp"
-#include "guest/wire.hpp"
+#include "guest/agent/process.hpp"
+#include "guest/link/event_loop.hpp"
+#include "guest/link/wire.hpp"
 
 namespace pcloud::guest {
 

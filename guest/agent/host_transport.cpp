@@ -1,4 +1,4 @@
-#include "guest/host_transport.hpp"
+#include "guest/agent/host_transport.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
