@@ -14,6 +14,7 @@
 
 #include <caf/all.hpp>
 
+#include "runtime/posix/unique_fd.hpp"
 #include "shell/session.hpp"
 
 namespace pcloud::shell {
@@ -27,15 +28,7 @@ struct console_output {
   std::mutex mtx;
   std::string bytes;
   std::string closed;
-  int wake[2] = {-1, -1};
-
-  ~console_output() {
-    for (auto fd : wake) {
-      if (fd >= 0) {
-        ::close(fd);
-      }
-    }
-  }
+  posix::fd_pair wake;
 
   void push(const std::string& x, bool end) {
     {
@@ -43,7 +36,7 @@ struct console_output {
       (end ? closed : bytes) += x;
     }
     char c = 'o';
-    (void)!::write(wake[1], &c, 1);
+    (void)!::write(wake.write.get(), &c, 1);
   }
 };
 
@@ -51,7 +44,7 @@ struct console_output {
 
 int session::console(const std::string& assembly) {
   auto out = std::make_shared<console_output>();
-  if (::pipe2(out->wake, O_CLOEXEC | O_NONBLOCK) != 0) {
+  if (!posix::make_pipe(out->wake, O_CLOEXEC | O_NONBLOCK)) {
     return fail(msg::errc::internal,
                 "pipe: " + std::string{std::strerror(errno)});
   }
@@ -91,8 +84,8 @@ int session::console(const std::string& assembly) {
   bool in_open = true;
   auto linger = std::chrono::steady_clock::time_point::max();
   for (;;) {
-    pollfd fds[2]
-      = {{in_open ? STDIN_FILENO : -1, POLLIN, 0}, {out->wake[0], POLLIN, 0}};
+    pollfd fds[2] = {{in_open ? STDIN_FILENO : -1, POLLIN, 0},
+                     {out->wake.read.get(), POLLIN, 0}};
     int wait_ms = -1;
     if (!in_open) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -107,7 +100,7 @@ int session::console(const std::string& assembly) {
     }
     if (fds[1].revents & POLLIN) {
       char buf[64];
-      while (::read(out->wake[0], buf, sizeof(buf)) > 0) {
+      while (::read(out->wake.read.get(), buf, sizeof(buf)) > 0) {
         // drained
       }
       std::string bytes, closed;

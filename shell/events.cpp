@@ -10,19 +10,11 @@
 namespace pcloud::shell {
 
 bool event_queue::open() {
-  return ::pipe2(wake_, O_CLOEXEC | O_NONBLOCK) == 0;
-}
-
-event_queue::~event_queue() {
-  for (auto fd : wake_) {
-    if (fd >= 0) {
-      ::close(fd);
-    }
-  }
+  return posix::make_pipe(wake_, O_CLOEXEC | O_NONBLOCK);
 }
 
 void event_queue::wake(char c) {
-  (void)!::write(wake_[1], &c, 1);
+  (void)!::write(wake_.write.get(), &c, 1);
 }
 
 void event_queue::push(msg::event ev) {
@@ -43,7 +35,7 @@ void event_queue::gone() {
 
 std::vector<msg::event> event_queue::take() {
   char buf[256];
-  while (::read(wake_[0], buf, sizeof(buf)) > 0) {
+  while (::read(wake_.read.get(), buf, sizeof(buf)) > 0) {
     // drained
   }
   std::lock_guard<std::mutex> guard{mtx_};

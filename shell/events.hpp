@@ -13,6 +13,7 @@
 #include <caf/fwd.hpp>
 
 #include "messages/interfaces.hpp"
+#include "runtime/posix/unique_fd.hpp"
 
 namespace pcloud::shell {
 
@@ -21,8 +22,6 @@ class event_queue {
 public:
   /// Opens the wake pipe; false when it cannot.
   bool open();
-
-  ~event_queue();
 
   /// From the listener actor.
   void push(msg::event ev);
@@ -37,14 +36,14 @@ public:
   bool daemon_gone();
 
   /// Readable when there is something to take.
-  int wake_fd() const noexcept { return wake_[0]; }
+  int wake_fd() const noexcept { return wake_.read.get(); }
 
 private:
   void wake(char c);
 
   std::mutex mtx_;
   std::deque<msg::event> items_;
-  int wake_[2] = {-1, -1};
+  posix::fd_pair wake_;
   bool daemon_gone_ = false;
   uint64_t shown_ = 0;
 };
