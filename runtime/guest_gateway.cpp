@@ -34,6 +34,7 @@
 #include "guest/link/amqp_stream.hpp"
 #include "guest/link/event_loop.hpp"
 #include "guest/link/wire.hpp"
+#include "runtime/agent_configuration.hpp"
 #include "runtime/agent_secret.hpp"
 #include "runtime/log_limiter.hpp"
 #include "runtime/posix/unique_fd.hpp"
@@ -135,17 +136,6 @@ msg::resource_condition condition_of(const std::string& x) {
   return msg::resource_condition::failed;
 }
 
-wire::resource_definition definition_of(const msg::resource_spec& spec) {
-  using std::chrono::duration_cast;
-  using std::chrono::milliseconds;
-  auto ms = [](caf::timespan d) {
-    auto n = duration_cast<milliseconds>(d).count();
-    return static_cast<uint32_t>(std::clamp<int64_t>(n, 0, UINT32_MAX));
-  };
-  return {spec.name,       spec.resource_class,       spec.type,
-          spec.parameters, ms(spec.monitor_interval), ms(spec.monitor_timeout)};
-}
-
 /// The host end of one assembly's agent link.
 class host_link : public proton::messaging_handler {
 public:
@@ -157,11 +147,10 @@ public:
                                   static_cast<double>(opts.byte_burst)),
         messages_(static_cast<double>(opts.messages_per_second),
                   static_cast<double>(opts.message_burst)) {
+    config_ = configuration_for(this->info.assembly, specs);
     for (auto& s : specs) {
-      config_.resources.push_back(definition_of(s));
       names_.insert(s.name);
     }
-    config_.assembly = this->info.assembly;
   }
 
   /// Takes over an attached assembly's identity: a TCP connection whose

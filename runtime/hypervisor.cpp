@@ -28,8 +28,7 @@
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
-#include "guest/agent/host_transport.hpp"
-#include "runtime/agent_secret.hpp"
+#include "runtime/domain_plan.hpp"
 #include "runtime/pid_watcher.hpp"
 #include "runtime/posix/unique_fd.hpp"
 #include "runtime/virt/connection.hpp"
@@ -213,41 +212,6 @@ bool port_free(const std::string& address, const msg::service_port& port) {
   return ::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0;
 }
 
-/// The NIC of an assembly's domain: user-mode networking forwards every
-/// resource's ports from the forward address.
-virt::nic_config nic_of(const hypervisor_options& opts,
-                        const msg::assembly_spec& spec) {
-  virt::nic_config nic;
-  auto network = network_of(opts, spec);
-  if (network == msg::no_network) {
-    return nic;
-  }
-  nic.network = network;
-  nic.mac = virt::mac_for(spec.uuid);
-  if (network == msg::user_network) {
-    for (auto& r : spec.resources) {
-      for (auto& p : r.ports) {
-        if (p.host_port != 0) {
-          nic.forwards.push_back(
-            {p.protocol, opts.forward_address, p.host_port, p.guest_port});
-        }
-      }
-    }
-  }
-  return nic;
-}
-
-/// The host end of an assembly's agent channel: named by the assembly's UUID,
-/// which stays the same across domain incarnations. None on the TCP
-/// transport.
-std::string channel_path(const hypervisor_options& opts,
-                         const msg::assembly_spec& spec) {
-  if (spec.agent_transport == msg::tcp_transport) {
-    return {};
-  }
-  return opts.state_dir + "/run/" + spec.uuid + ".agent";
-}
-
 /// Adopts a running domain of `spec` if there is one; an error if the name
 /// is taken by a domain that is not this assembly's.
 caf::result<msg::domain_info> try_adopt(self_ptr self,
@@ -317,45 +281,11 @@ caf::result<msg::domain_info> start(self_ptr self, msg::assembly_spec spec,
   if (t.qemu_pid != 0) {
     st.watcher->forget(t.qemu_pid);
   }
-  virt::domain_config cfg;
-  cfg.name = name;
-  cfg.uuid = new_uuid();
-  cfg.virt_type = st.opts.virt_type;
-  cfg.memory_mib = spec.memory_mib;
-  cfg.vcpus = spec.vcpus;
-  cfg.kernel = image->kernel;
-  cfg.initrd = image->initrd;
-  cfg.cmdline = image->cmdline;
-  cfg.nic = nic_of(st.opts, spec);
-  if (!cfg.kernel.empty()) {
-    // Direct boot: the agent learns its assembly from the command line, and
-    // the guest how to bring its NIC up (user-mode networking always hands
-    // out the same address; a libvirt network's dnsmasq answers DHCP).
-    cfg.cmdline += (cfg.cmdline.empty() ? "" : " ");
-    cfg.cmdline += "pcloud.assembly=" + spec.name;
-    if (!cfg.nic.network.empty()) {
-      cfg.cmdline += cfg.nic.network == msg::user_network ? " pcloud.net=user"
-                                                          : " pcloud.net=dhcp";
-    }
-  }
-  cfg.disk = image->disk;
-  cfg.disk_format = image->disk_format;
   ::mkdir(st.opts.state_dir.c_str(), 0755);
   ensure_qemu_dir(st.opts.state_dir + "/run");
   ensure_qemu_dir(st.opts.state_dir + "/log");
-  cfg.console_log = st.opts.state_dir + "/log/" + spec.name + ".console.log";
-  cfg.channel_socket = channel_path(st.opts, spec);
-  cfg.metadata = {spec.name, spec.uuid, "", t.incarnation + 1};
-  if (!st.opts.agent_key.empty()) {
-    cfg.agent_secret = agent_secret(st.opts.agent_key, spec.name);
-  }
-  if (tcp) {
-    // The host as the guest sees it: its default gateway (10.0.2.2 is the
-    // host's loopback under user-mode networking; a libvirt network's
-    // bridge address otherwise).
-    cfg.agent_host = std::string{guest::gateway_host} + ":"
-                     + std::to_string(st.opts.agent_port);
-  }
+  auto cfg
+    = plan_domain(st.opts, spec, *image, {new_uuid(), t.incarnation + 1});
   auto xml = virt::domain_xml(cfg);
   auto deadline = std::chrono::steady_clock::now() + st.opts.start_retry;
   auto dom = st.conn->create(xml);
@@ -600,19 +530,6 @@ std::string embed_root_of(const std::string& uri) {
     return {};
   }
   return uri.substr(prefix.size());
-}
-
-std::string network_of(const hypervisor_options& opts,
-                       const msg::assembly_spec& spec) {
-  if (!spec.network.empty()) {
-    return spec.network;
-  }
-  if (!opts.default_network.empty()) {
-    return opts.default_network;
-  }
-  auto daemonless
-    = !embed_root_of(opts.uri).empty() || opts.uri.rfind("test:", 0) == 0;
-  return daemonless ? msg::user_network : "default";
 }
 
 result<void> prepare_embed_root(const std::string& root) {

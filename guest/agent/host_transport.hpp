@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <string>
 
+#include "guest/link/wire.hpp"
+
 namespace pcloud::guest {
 
 /// The port pcloudd's agent listener uses unless told otherwise.
@@ -19,9 +21,8 @@ std::string boot_setting(const std::string& key,
                          const std::string& cmdline = "/proc/cmdline",
                          const std::string& dmi = "/sys/firmware/dmi/entries");
 
-/// The HOST that means the default route's gateway (what pcloudd's domains
-/// on the TCP transport say: the host as the guest sees it).
-inline constexpr const char* gateway_host = "gateway";
+/// The HOST that means the default route's gateway (wire::gateway_host).
+inline constexpr const char* gateway_host = wire::gateway_host;
 
 /// "HOST" or "HOST:PORT", HOST an IPv4 address or `gateway` (then `host` is
 /// empty: look the gateway up at connect time); false if it is neither.

@@ -27,6 +27,11 @@
 
 namespace pcloud::wire {
 
+/// The HOST in `pcloud.host=HOST:PORT` (SMBIOS, for agents on the TCP
+/// transport) that means the guest's default route's gateway: the host as
+/// the guest sees it.
+inline constexpr const char* gateway_host = "gateway";
+
 /// Version spoken by this build; a peer with another version is refused.
 constexpr uint32_t protocol_version = 1;
 

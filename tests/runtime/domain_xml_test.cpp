@@ -2,11 +2,9 @@
 // regenerate with PCLOUD_REGENERATE=1 and review the diff line by line.
 #include "runtime/virt/domain_xml.hpp"
 
-#include <cstdlib>
-#include <fstream>
-#include <sstream>
-
 #include <gtest/gtest.h>
+
+#include "tests/support/golden.hpp"
 
 using namespace pcloud::runtime::virt;
 
@@ -17,15 +15,7 @@ std::string golden_path(const std::string& name) {
 }
 
 void expect_golden(const std::string& name, const std::string& actual) {
-  auto path = golden_path(name);
-  if (std::getenv("PCLOUD_REGENERATE") != nullptr) {
-    std::ofstream{path} << actual;
-  }
-  std::ifstream in{path};
-  ASSERT_TRUE(in) << "missing golden file " << path;
-  std::stringstream expected;
-  expected << in.rdbuf();
-  EXPECT_EQ(actual, expected.str()) << "differs from " << path;
+  pcloud::test::expect_golden(golden_path(name), actual);
 }
 
 domain_config tiny() {

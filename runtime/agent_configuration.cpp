@@ -1,0 +1,31 @@
+#include "runtime/agent_configuration.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+
+namespace pcloud::runtime {
+
+wire::resource_definition definition_of(const msg::resource_spec& spec) {
+  using std::chrono::duration_cast;
+  using std::chrono::milliseconds;
+  auto ms = [](caf::timespan d) {
+    auto n = duration_cast<milliseconds>(d).count();
+    return static_cast<uint32_t>(std::clamp<int64_t>(n, 0, UINT32_MAX));
+  };
+  return {spec.name,       spec.resource_class,       spec.type,
+          spec.parameters, ms(spec.monitor_interval), ms(spec.monitor_timeout)};
+}
+
+wire::configure
+configuration_for(const std::string& assembly,
+                  const std::vector<msg::resource_spec>& specs) {
+  wire::configure result;
+  result.assembly = assembly;
+  for (auto& s : specs) {
+    result.resources.push_back(definition_of(s));
+  }
+  return result;
+}
+
+} // namespace pcloud::runtime

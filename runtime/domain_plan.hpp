@@ -1,0 +1,40 @@
+// What libvirt is asked to run for an assembly: its definition, its boot
+// image and pcloudd's settings in, the domain's configuration out (then
+// virt::domain_xml). Pure functions, golden-tested for every shape pcloud
+// supports (tests/runtime/domain_plan_test.cpp, tests/data/plan/).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "messages/definitions.hpp"
+#include "runtime/hypervisor.hpp"
+#include "runtime/virt/domain_xml.hpp"
+
+namespace pcloud::runtime {
+
+/// One incarnation's identity: a fresh domain UUID and its number.
+struct incarnation_id {
+  std::string domain_uuid;
+  uint64_t number = 1;
+};
+
+/// The domain of `spec`'s incarnation `next` booting `image` under `opts`.
+virt::domain_config plan_domain(const hypervisor_options& opts,
+                                const msg::assembly_spec& spec,
+                                const boot_image& image,
+                                const incarnation_id& next);
+
+/// The NIC of `spec` under `opts`: none, user-mode networking with the
+/// resources' host port forwards, or a libvirt network; the MAC follows the
+/// assembly UUID.
+virt::nic_config nic_of(const hypervisor_options& opts,
+                        const msg::assembly_spec& spec);
+
+/// The host end of an assembly's agent channel: named by the assembly's
+/// UUID, which stays the same across domain incarnations. None on the TCP
+/// transport.
+std::string channel_path(const hypervisor_options& opts,
+                         const msg::assembly_spec& spec);
+
+} // namespace pcloud::runtime
