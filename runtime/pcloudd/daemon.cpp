@@ -1,4 +1,4 @@
-#include "runtime/daemon.hpp"
+#include "runtime/pcloudd/daemon.hpp"
 
 #include <fcntl.h>
 #include <sys/file.h>

@@ -21,8 +21,8 @@
 #include <spdlog/spdlog.h>
 
 #include "messages/type_ids.hpp"
-#include "runtime/daemon.hpp"
 #include "runtime/logging.hpp"
+#include "runtime/pcloudd/daemon.hpp"
 #include "runtime/posix/unique_fd.hpp"
 #include "runtime/scheduler_settings.hpp"
 
