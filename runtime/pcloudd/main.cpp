@@ -360,17 +360,19 @@ int main(int argc, char** argv) {
       }
     }
   }
-  // A daemon's log is read while it runs: never more than a second behind.
-  // Started only now: a thread started before the fork of --daemonize
-  // would not exist in the child.
-  spdlog::flush_every(std::chrono::seconds(1));
   // Every thread inherits this mask: the signals are taken by sigwait below.
+  // Set before the first thread starts: a SIGTERM during the start went to
+  // a thread that did not block it (the log flusher) and killed pcloudd.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // A daemon's log is read while it runs: never more than a second behind.
+  // Started only now: a thread started before the fork of --daemonize
+  // would not exist in the child.
+  spdlog::flush_every(std::chrono::seconds(1));
   // Checked before CAF sees the files: a bad key aborts CAF 0.17 later.
   if (auto err = pcloud::runtime::check_tls(c.opts); !err.empty()) {
     report(ready, false, err);
