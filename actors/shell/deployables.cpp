@@ -3,6 +3,7 @@
 #include "actors/shell/handlers.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <memory>
 
 #include <caf/all.hpp>
@@ -73,6 +74,28 @@ void reply_when_stopped(self_ptr self, reply_promise rp, std::string name,
     rp, name, dep, bus, timeout);
   self->send(bus, caf::subscribe_atom::value,
              caf::actor_cast<msg::event_listener_actor>(waiter));
+}
+
+/// Saves deployable `before` as running or not before anything else
+/// happens (a pcloudd killed right after a start adopts its VMs); then runs
+/// `saved` with the reply to give. A failed write puts `before` back and
+/// answers `prefix` with the store's error.
+reply save_running(self_ptr self, msg::deployable_definition before,
+                   bool running, std::string prefix,
+                   std::function<void(reply_promise)> saved) {
+  auto after = before;
+  after.running = running;
+  self->state.defs.deployables[after.name] = after;
+  auto rp = self->make_response_promise<msg::shell_reply>();
+  self
+    ->request(self->state.services.store, store_timeout, caf::put_atom::value,
+              after)
+    .then([rp, saved](caf::ok_atom) mutable { saved(rp); },
+          [self, rp, before, prefix](const caf::error& err) mutable {
+            self->state.defs.deployables[before.name] = before;
+            rp.deliver(failed(err, prefix));
+          });
+  return rp;
 }
 
 } // namespace
@@ -230,26 +253,15 @@ reply deployable_start(self_ptr self, args a) {
   if (err) {
     return failed(err);
   }
-  auto before = *d;
-  auto after = *d;
-  after.running = true;
-  st.defs.deployables[a[0]] = after;
-  auto rp = self->make_response_promise<msg::shell_reply>();
-  // Saved before the VMs start: a pcloudd killed right after adopts them.
-  self->request(st.services.store, store_timeout, caf::put_atom::value, after)
-    .then(
-      [self, rp, spec](caf::ok_atom) mutable {
-        launch(self, spec);
-        rp.deliver(ok("deployable " + spec.name + " starting "
-                      + std::to_string(spec.assemblies.size())
-                      + " assemblies (events or deployable_status " + spec.name
-                      + " to follow)"));
-      },
-      [self, rp, before](const caf::error& err) mutable {
-        self->state.defs.deployables[before.name] = before;
-        rp.deliver(failed(err, "not started, not saved: "));
-      });
-  return rp;
+  return save_running(
+    self, *d, true,
+    "not started, not saved: ", [self, spec](reply_promise rp) mutable {
+      launch(self, spec);
+      rp.deliver(ok("deployable " + spec.name + " starting "
+                    + std::to_string(spec.assemblies.size())
+                    + " assemblies (events or deployable_status " + spec.name
+                    + " to follow)"));
+    });
 }
 
 reply deployable_stop(self_ptr self, args a) {
@@ -264,35 +276,25 @@ reply deployable_stop(self_ptr self, args a) {
     return failed(
       {errc::wrong_state, "deployable '" + a[0] + "' is not running"});
   }
-  auto before = *d;
-  auto after = *d;
-  after.running = false;
-  st.defs.deployables[a[0]] = after;
   caf::timespan timeout{std::chrono::seconds(60)};
   msg::error incomplete;
-  if (auto spec = spec_of(st.defs, after, incomplete); !incomplete) {
+  if (auto spec = spec_of(st.defs, *d, incomplete); !incomplete) {
     for (auto& x : spec.assemblies) {
       timeout = std::max(timeout, x.stop_timeout + std::chrono::seconds(60));
     }
   }
-  auto rp = self->make_response_promise<msg::shell_reply>();
-  self->request(st.services.store, store_timeout, caf::put_atom::value, after)
-    .then(
-      [self, rp, name = a[0], timeout](caf::ok_atom) mutable {
-        auto& st = self->state;
-        auto i = st.running.find(name);
-        if (i == st.running.end()) {
-          rp.deliver(ok("deployable " + name + " stopped"));
-          return;
-        }
-        self->send(i->second, msg::stop_atom::value);
-        reply_when_stopped(self, rp, name, i->second, timeout);
-      },
-      [self, rp, before](const caf::error& err) mutable {
-        self->state.defs.deployables[before.name] = before;
-        rp.deliver(failed(err, "not stopped, not saved: "));
-      });
-  return rp;
+  return save_running(self, *d, false, "not stopped, not saved: ",
+                      [self, name = a[0], timeout](reply_promise rp) mutable {
+                        auto& running = self->state.running;
+                        auto dep = running.find(name);
+                        if (dep == running.end()) {
+                          rp.deliver(ok("deployable " + name + " stopped"));
+                          return;
+                        }
+                        self->send(dep->second, msg::stop_atom::value);
+                        reply_when_stopped(self, rp, name, dep->second,
+                                           timeout);
+                      });
 }
 
 reply deployable_status(self_ptr self, args a) {
