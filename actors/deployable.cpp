@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/assembly.hpp"
+#include "actors/level.hpp"
 
 namespace pcloud::actors {
 
@@ -27,8 +28,8 @@ msg::deployable_status status_of(const deployable_state& st) {
   result.state = st.current;
   result.reason = st.reason;
   result.restarts = st.restarts;
-  for (auto& [name, child] : st.assemblies) {
-    result.assemblies.push_back(child.status);
+  for (auto& [name, child] : st.children) {
+    result.assemblies.push_back(child);
   }
   return result;
 }
@@ -49,44 +50,6 @@ void transition(self_ptr self, state next, std::string reason,
   self->send(st.ctx.bus, caf::publish_atom::value, std::move(ev));
 }
 
-bool all_active(const deployable_state& st) {
-  for (auto& [name, child] : st.assemblies) {
-    if (child.status.state != state::active) {
-      return false;
-    }
-    for (auto& r : child.status.resources) {
-      if (r.state != state::active) {
-        return false;
-      }
-    }
-  }
-  return true;
-}
-
-bool all_stopped(const deployable_state& st) {
-  for (auto& [name, child] : st.assemblies) {
-    if (child.status.state != state::stopped) {
-      return false;
-    }
-  }
-  return true;
-}
-
-/// The first thing that is not ACTIVE, in words, for the RECOVERING reason.
-std::string first_trouble(const deployable_state& st) {
-  for (auto& [name, child] : st.assemblies) {
-    if (child.status.state != state::active) {
-      return name + " " + msg::to_string(child.status.state);
-    }
-    for (auto& r : child.status.resources) {
-      if (r.state != state::active) {
-        return name + "/" + r.name + " " + msg::to_string(r.state);
-      }
-    }
-  }
-  return {};
-}
-
 /// Derives the deployable's state from its children's after every update.
 void reconcile(self_ptr self) {
   auto& st = self->state;
@@ -94,12 +57,12 @@ void reconcile(self_ptr self) {
     return; // FAILED until the operator starts or stops it
   }
   if (!st.wanted) {
-    if (st.current != state::stopped && all_stopped(st)) {
+    if (st.current != state::stopped && level::all_stopped(st.children)) {
       transition(self, state::stopped, "all assemblies stopped");
     }
     return;
   }
-  if (all_active(st)) {
+  if (level::all_active(st.children)) {
     if (st.current != state::active) {
       st.restarting_all = false;
       transition(self, state::active,
@@ -107,14 +70,14 @@ void reconcile(self_ptr self) {
                    + " assemblies active");
     }
   } else if (st.current == state::active) {
-    transition(self, state::recovering, first_trouble(st));
+    transition(self, state::recovering, level::first_not_active(st.children));
   }
 }
 
 template <class... Ts>
 void tell_assemblies(self_ptr self, const Ts&... xs) {
   for (auto& [name, child] : self->state.assemblies) {
-    self->send(child.actor, xs...);
+    self->send(child, xs...);
   }
 }
 
@@ -195,9 +158,8 @@ deployable(msg::deployable_actor::stateful_pointer<deployable_state> self,
   for (auto& a : st.spec.assemblies) {
     auto child = self->spawn<caf::linked>(assembly, a, st.ctx,
                                           msg::assembly_parent_actor{handle});
-    msg::assembly_status status;
-    status.name = a.name;
-    st.assemblies[a.name] = deployable_state::child{child, status};
+    st.assemblies[a.name] = child;
+    st.children[a.name].name = a.name;
   }
   // The assemblies hold their own specs; the deployable keeps only its own
   // settings (one tree holds thousands of resources, so copies add up).
@@ -212,9 +174,9 @@ deployable(msg::deployable_actor::stateful_pointer<deployable_state> self,
     [=](msg::escalate_atom, const std::string& assembly,
         const std::string& reason) { on_escalation(self, assembly, reason); },
     [=](caf::update_atom, msg::assembly_status status) {
-      auto i = self->state.assemblies.find(status.name);
-      if (i != self->state.assemblies.end()) {
-        i->second.status = std::move(status);
+      auto i = self->state.children.find(status.name);
+      if (i != self->state.children.end()) {
+        i->second = std::move(status);
         reconcile(self);
       }
     },

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "actors/context.hpp"
+#include "actors/level.hpp"
 #include "actors/restart_tracker.hpp"
 #include "messages/interfaces.hpp"
 
@@ -11,11 +12,6 @@ namespace pcloud::actors {
 
 struct deployable_state {
   static inline const char* name = "pcloud.deployable";
-
-  struct child {
-    msg::assembly_actor actor;
-    msg::assembly_status status;
-  };
 
   msg::deployable_spec spec;
   tree_context ctx;
@@ -28,7 +24,9 @@ struct deployable_state {
   bool gave_up = false;
   /// A restart-all is under way until every assembly is ACTIVE again.
   bool restarting_all = false;
-  std::map<std::string, child> assemblies;
+  std::map<std::string, msg::assembly_actor> assemblies;
+  /// The assemblies as they last reported, with their resources.
+  level::children children;
   uint32_t restarts = 0;
   std::string reason;
 };
