@@ -1,18 +1,28 @@
 // actors/assembly.cpp -- keeps one VM and its resources running.
 //
-//   STOPPED --start--> STARTING (start domain) --agent hello--> ACTIVE
-//   ACTIVE --domain died / agent link lost / boot timeout / resource
-//            escalated--> RECOVERING --backoff--> destroy, start --hello-->
-//            ACTIVE
-//   RECOVERING --failure while destroying or starting--> ignored
-//   any --more than N failures in T--> FAILED, escalates to the deployable
-//   any --restart (deployable restart-all)--> RECOVERING, counters reset
-//   any --stop--> graceful shutdown --> STOPPED
+// Its state follows the table in actors/assembly_machine.cpp (a test keeps
+// this diagram equal to it):
+//
+//   STOPPED, FAILED --start--> STARTING
+//   STARTING, RECOVERING --hello--> ACTIVE
+//   STARTING, ACTIVE, RECOVERING --vm_failed--> RECOVERING
+//   STARTING, ACTIVE, RECOVERING --gave_up--> FAILED
+//   any --restart--> RECOVERING
+//   STARTING, ACTIVE, RECOVERING, FAILED --shut_down--> STOPPED
+//   STARTING, ACTIVE, RECOVERING, FAILED --stop_failed--> FAILED
+//
+// Its phase says what is in flight. start starts the domain and waits for the
+// agent's hello (booting). vm_failed waits out the backoff, destroys the
+// domain and starts it again; restart does so at once, counters reset. A
+// failure while that is in flight is ignored; one while booting is new.
+// gave_up escalates to the deployable. stop shuts the VM down from any state;
+// shut_down or stop_failed follows.
 #include "actors/assembly.hpp"
 
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
+#include "actors/assembly_machine.hpp"
 #include "actors/resource.hpp"
 
 namespace pcloud::actors {
@@ -52,18 +62,31 @@ void report_status(self_ptr self) {
   self->send(self->state.parent, caf::update_atom::value, status_of(self));
 }
 
-void transition(self_ptr self, state next, std::string reason,
-                std::string action = {}, uint32_t failures = 0) {
+/// Enters the state the table gives for `event` and tells the bus and the
+/// deployable, the event's action delayed by `delay`. Every state change goes
+/// through here. An impossible transition is a bug in this file: logged, and
+/// the state stays as it is (the work goes on: a failed VM is restarted).
+void enter(self_ptr self, assembly_event event, std::string reason,
+           uint32_t failures = 0, caf::timespan delay = {}) {
   auto& st = self->state;
-  st.current = next;
+  auto row = next(st.current, event);
+  if (!row) {
+    spdlog::error("bug: assembly {}: {} in {}", qualified(st), to_string(event),
+                  msg::to_string(st.current));
+    return;
+  }
+  st.current = row->to;
   st.reason = reason;
-  auto ev = make_event(st.ctx, st.spec.name, {}, next, std::move(reason),
+  auto action = row->action.empty()
+                  ? std::string{}
+                  : restart_action(std::string{row->action}, delay);
+  auto ev = make_event(st.ctx, st.spec.name, {}, row->to, std::move(reason),
                        std::move(action));
   ev.failures = failures;
   ev.max_failures = st.tracker.policy().max_failures;
   ev.window = st.tracker.policy().window;
   ev.restarts = st.restarts;
-  if (next == state::active && st.failed_at) {
+  if (row->to == state::active && st.failed_at) {
     ev.downtime = self->clock().now() - *st.failed_at;
   }
   self->send(st.ctx.bus, caf::publish_atom::value, std::move(ev));
@@ -129,15 +152,13 @@ void on_vm_failure(self_ptr self, const std::string& reason) {
                  "VM of " + st.spec.name + " lost: " + reason);
   if (d.escalate) {
     st.now = phase::idle;
-    transition(self, state::failed, reason, "escalating to deployable",
-               d.failures);
+    enter(self, assembly_event::gave_up, reason, d.failures);
     self->send(st.parent, msg::escalate_atom::value, st.spec.name,
                exceeded_reason("assembly " + st.spec.name, d.failures,
                                st.tracker.policy(), reason));
     return;
   }
-  transition(self, state::recovering, reason,
-             restart_action("restarting VM", d.delay), d.failures);
+  enter(self, assembly_event::vm_failed, reason, d.failures, d.delay);
   if (d.delay.count() == 0) {
     restart_vm(self);
   } else {
@@ -217,7 +238,7 @@ void on_hello(self_ptr self, const msg::agent_hello& hello) {
     } else {
       reason = "agent " + hello.agent_version + " connected";
     }
-    transition(self, state::active, std::move(reason));
+    enter(self, assembly_event::hello, std::move(reason));
     st.failed_at.reset();
     tell_resources(self, msg::start_atom::value);
   } else if (is_running(self)) {
@@ -334,7 +355,7 @@ assembly(msg::assembly_actor::stateful_pointer<assembly_state> self,
       ++st.generation;
       st.tracker.reset();
       st.failed_at.reset();
-      transition(self, state::starting, "start requested", "starting VM");
+      enter(self, assembly_event::start, "start requested");
       start_domain(self);
     },
     [=](msg::restart_atom, const std::string& reason) {
@@ -349,7 +370,7 @@ assembly(msg::assembly_actor::stateful_pointer<assembly_state> self,
       }
       self->send(st.ctx.gateway, msg::detach_atom::value, st.spec.name);
       tell_resources(self, msg::vm_lost_atom::value, reason);
-      transition(self, state::recovering, reason, "restarting VM");
+      enter(self, assembly_event::restart, reason);
       restart_vm(self);
     },
     [=](msg::stop_atom) {
@@ -375,7 +396,7 @@ assembly(msg::assembly_actor::stateful_pointer<assembly_state> self,
             }
             st.now = phase::idle;
             st.domain = msg::domain_info{};
-            transition(self, state::stopped, "stopped on request");
+            enter(self, assembly_event::shut_down, "stopped on request");
           },
           [=](caf::error& err) {
             auto& st = self->state;
@@ -383,8 +404,8 @@ assembly(msg::assembly_actor::stateful_pointer<assembly_state> self,
               return;
             }
             st.now = phase::idle;
-            transition(self, state::failed,
-                       "could not stop VM: " + describe(self->system(), err));
+            enter(self, assembly_event::stop_failed,
+                  "could not stop VM: " + describe(self->system(), err));
           });
     },
     [=](caf::get_atom) { return status_of(self); },

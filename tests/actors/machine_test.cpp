@@ -1,5 +1,6 @@
 // The assembly's and the deployable's tables: every state x event pair is
-// either the row written out below or impossible, and every row can happen.
+// either the row written out below or impossible, every row can happen, and
+// the diagram at the top of each actor's file shows its table.
 #include <fstream>
 #include <map>
 #include <set>
@@ -62,6 +63,21 @@ void expect_well_formed(const Table& table) {
   }
 }
 
+/// The diagram lines ("  STOPPED --start--> STARTING") of the comment at the
+/// top of a source file, as machine::diagram() writes them.
+std::string diagram_in(const std::string& path) {
+  std::ifstream in{std::string{PCLOUD_SOURCE_DIR} + "/" + path};
+  EXPECT_TRUE(in.is_open()) << path;
+  std::string result;
+  std::string line;
+  while (std::getline(in, line) && line.rfind("//", 0) == 0) {
+    if (line.find("-->") != std::string::npos) {
+      result += line.substr(3) + "\n";
+    }
+  }
+  return result;
+}
+
 } // namespace
 
 TEST(assembly_machine, every_state_and_event) {
@@ -84,6 +100,11 @@ TEST(assembly_machine, every_state_and_event) {
 
 TEST(assembly_machine, rows_are_reachable_and_unique) {
   expect_well_formed(assembly_table);
+}
+
+TEST(assembly_machine, diagram_of_assembly_cpp_shows_the_table) {
+  EXPECT_EQ(diagram_in("actors/assembly.cpp"),
+            machine::diagram(assembly_table));
 }
 
 TEST(deployable_machine, every_state_and_event) {
