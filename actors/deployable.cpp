@@ -1,18 +1,28 @@
 // actors/deployable.cpp -- applies the deployable policy.
 //
-//   STOPPED --start--> STARTING --every assembly and resource ACTIVE--> ACTIVE
-//   ACTIVE --anything recovering--> RECOVERING --all ACTIVE again--> ACTIVE
-//   any --assembly escalated, policy restart-all, within its limit-->
-//         RECOVERING (every assembly restarted)
-//   any --assembly escalated, policy stop or limit reached--> FAILED (all
-//         assemblies stopped)
-//   any --stop--> STOPPED once every assembly has stopped
+// Its state follows the table in actors/deployable_machine.cpp (a test keeps
+// this diagram equal to it):
+//
+//   any --start--> STARTING
+//   STARTING, RECOVERING --all_active--> ACTIVE
+//   ACTIVE --degraded--> RECOVERING
+//   STARTING, ACTIVE, RECOVERING --escalated--> RECOVERING
+//   STARTING, ACTIVE, RECOVERING --limit_reached--> FAILED
+//   STARTING, ACTIVE, RECOVERING --policy_stop--> FAILED
+//   STARTING, ACTIVE, RECOVERING, FAILED --all_stopped--> STOPPED
+//
+// all_active, degraded and all_stopped come from its children's states after
+// every update, except in FAILED, which stays until the operator starts or
+// stops it. escalated restarts every assembly (further escalations until all
+// are ACTIVE again are ignored); limit_reached and policy_stop stop them all.
+// stop stops them all: all_stopped follows.
 #include "actors/deployable.hpp"
 
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
 #include "actors/assembly.hpp"
+#include "actors/deployable_machine.hpp"
 #include "actors/level.hpp"
 
 namespace pcloud::actors {
@@ -34,13 +44,22 @@ msg::deployable_status status_of(const deployable_state& st) {
   return result;
 }
 
-void transition(self_ptr self, state next, std::string reason,
-                std::string action = {}, uint32_t failures = 0) {
+/// Enters the state the table gives for `event` and tells the bus. Every
+/// state change goes through here. An impossible transition is a bug in this
+/// file: logged, and the state stays as it is.
+void enter(self_ptr self, deployable_event event, std::string reason,
+           uint32_t failures = 0) {
   auto& st = self->state;
-  st.current = next;
+  auto row = next(st.current, event);
+  if (!row) {
+    spdlog::error("bug: deployable {}: {} in {}", st.spec.name,
+                  to_string(event), msg::to_string(st.current));
+    return;
+  }
+  st.current = row->to;
   st.reason = reason;
-  auto ev
-    = make_event(st.ctx, {}, {}, next, std::move(reason), std::move(action));
+  auto ev = make_event(st.ctx, {}, {}, row->to, std::move(reason),
+                       std::string{row->action});
   ev.failures = failures;
   ev.max_failures = st.spec.policy == msg::deployable_policy::restart_all
                       ? st.spec.max_restarts
@@ -58,19 +77,20 @@ void reconcile(self_ptr self) {
   }
   if (!st.wanted) {
     if (st.current != state::stopped && level::all_stopped(st.children)) {
-      transition(self, state::stopped, "all assemblies stopped");
+      enter(self, deployable_event::all_stopped, "all assemblies stopped");
     }
     return;
   }
   if (level::all_active(st.children)) {
     if (st.current != state::active) {
       st.restarting_all = false;
-      transition(self, state::active,
-                 "all " + std::to_string(st.assemblies.size())
-                   + " assemblies active");
+      enter(self, deployable_event::all_active,
+            "all " + std::to_string(st.assemblies.size())
+              + " assemblies active");
     }
   } else if (st.current == state::active) {
-    transition(self, state::recovering, level::first_not_active(st.children));
+    enter(self, deployable_event::degraded,
+          level::first_not_active(st.children));
   }
 }
 
@@ -81,14 +101,13 @@ void tell_assemblies(self_ptr self, const Ts&... xs) {
   }
 }
 
-void give_up(self_ptr self, std::string reason, std::string action,
+void give_up(self_ptr self, deployable_event event, std::string reason,
              uint32_t failures = 0) {
   auto& st = self->state;
   st.wanted = false;
   st.gave_up = true;
   st.restarting_all = false;
-  transition(self, state::failed, std::move(reason), std::move(action),
-             failures);
+  enter(self, event, std::move(reason), failures);
   tell_assemblies(self, msg::stop_atom::value);
 }
 
@@ -105,19 +124,17 @@ void on_escalation(self_ptr self, const std::string& assembly,
     return;
   }
   if (st.spec.policy == msg::deployable_policy::stop) {
-    give_up(self, reason, "stopping deployable (policy stop)");
+    give_up(self, deployable_event::policy_stop, reason);
     return;
   }
   auto d = st.tracker.record_failure(self->clock().now());
   if (d.escalate) {
-    give_up(self, reason, "stopping deployable: restart-all limit reached",
-            d.failures);
+    give_up(self, deployable_event::limit_reached, reason, d.failures);
     return;
   }
   st.restarting_all = true;
   ++st.restarts;
-  transition(self, state::recovering, reason, "restarting all assemblies",
-             d.failures);
+  enter(self, deployable_event::escalated, reason, d.failures);
   tell_assemblies(self, msg::restart_atom::value,
                   "deployable " + st.spec.name + " restart-all");
 }
@@ -188,9 +205,8 @@ deployable(msg::deployable_actor::stateful_pointer<deployable_state> self,
       st.wanted = true;
       st.gave_up = false;
       st.tracker.reset();
-      transition(self, state::starting,
-                 "starting " + std::to_string(st.assemblies.size())
-                   + " assemblies");
+      enter(self, deployable_event::start,
+            "starting " + std::to_string(st.assemblies.size()) + " assemblies");
       tell_assemblies(self, msg::start_atom::value);
       reconcile(self);
     },

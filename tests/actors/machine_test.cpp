@@ -129,6 +129,11 @@ TEST(deployable_machine, rows_are_reachable_and_unique) {
   expect_well_formed(deployable_table);
 }
 
+TEST(deployable_machine, diagram_of_deployable_cpp_shows_the_table) {
+  EXPECT_EQ(diagram_in("actors/deployable.cpp"),
+            machine::diagram(deployable_table));
+}
+
 TEST(machine, diagram_has_one_line_per_row) {
   EXPECT_EQ(
     machine::diagram(deployable_table),
