@@ -52,9 +52,7 @@ msg::assembly_status status_of(self_ptr self) {
   result.addresses = st.addresses;
   result.failures_in_window
     = st.tracker.failures_in_window(self->clock().now());
-  for (auto& [name, child] : st.resources) {
-    result.resources.push_back(child.status);
-  }
+  result.resources = st.resources.statuses();
   return result;
 }
 
@@ -98,16 +96,7 @@ void spawn_resource(self_ptr self, const msg::resource_spec& spec) {
   auto handle = caf::actor_cast<msg::assembly_actor>(self);
   auto child = self->spawn<caf::linked>(resource, spec, st.spec.name, st.ctx,
                                         msg::resource_parent_actor{handle});
-  msg::resource_status status;
-  status.name = spec.name;
-  st.resources[spec.name] = assembly_state::child{child, status};
-}
-
-template <class... Ts>
-void tell_resources(self_ptr self, const Ts&... xs) {
-  for (auto& [name, child] : self->state.resources) {
-    self->send(child.actor, xs...);
-  }
+  st.resources.add(spec.name, child);
 }
 
 void start_domain(self_ptr self);
@@ -148,8 +137,8 @@ void on_vm_failure(self_ptr self, const std::string& reason) {
   ++st.generation;
   self->send(st.ctx.gateway, msg::detach_atom::value, st.spec.name);
   // The VM's recovery supersedes whatever the resources were doing.
-  tell_resources(self, msg::vm_lost_atom::value,
-                 "VM of " + st.spec.name + " lost: " + reason);
+  st.resources.tell(self, msg::vm_lost_atom::value,
+                    "VM of " + st.spec.name + " lost: " + reason);
   if (d.escalate) {
     st.now = phase::idle;
     enter(self, assembly_event::gave_up, reason, d.failures);
@@ -240,14 +229,14 @@ void on_hello(self_ptr self, const msg::agent_hello& hello) {
     }
     enter(self, assembly_event::hello, std::move(reason));
     st.failed_at.reset();
-    tell_resources(self, msg::start_atom::value);
+    st.resources.tell(self, msg::start_atom::value);
   } else if (is_running(self)) {
     // The agent reconnected to a guest that kept running: resources went on
     // running in there, so confirm rather than restart them.
     spdlog::info("{}: agent reconnected (boot {})", qualified(st),
                  hello.boot_id);
     report_status(self); // its addresses may be new
-    tell_resources(self, msg::start_atom::value);
+    st.resources.tell(self, msg::start_atom::value);
   }
 }
 
@@ -276,7 +265,7 @@ void on_child_exit(self_ptr self, const caf::exit_msg& em) {
                        [&](auto& r) { return r.name == name; });
       spawn_resource(self, *spec);
       if (is_running(self)) {
-        self->send(st.resources[name].actor, msg::start_atom::value);
+        self->send(st.resources.find(name)->actor, msg::start_atom::value);
       }
       return;
     }
@@ -316,13 +305,13 @@ assembly(msg::assembly_actor::stateful_pointer<assembly_state> self,
           || !is_running(self)) {
         return;
       }
-      auto i = st.resources.find(rep.resource);
-      if (i == st.resources.end()) {
+      auto* child = st.resources.find(rep.resource);
+      if (child == nullptr) {
         spdlog::warn("{}: report for unknown resource '{}' dropped",
                      qualified(st), rep.resource);
         return;
       }
-      self->send(i->second.actor, rep);
+      self->send(child->actor, rep);
     },
     [=](const msg::domain_event& ev) {
       auto& st = self->state;
@@ -341,9 +330,7 @@ assembly(msg::assembly_actor::stateful_pointer<assembly_state> self,
       }
     },
     [=](caf::update_atom, msg::resource_status status) {
-      auto i = self->state.resources.find(status.name);
-      if (i != self->state.resources.end()) {
-        i->second.status = std::move(status);
+      if (self->state.resources.update(std::move(status))) {
         report_status(self);
       }
     },
@@ -369,7 +356,7 @@ assembly(msg::assembly_actor::stateful_pointer<assembly_state> self,
         st.failed_at = self->clock().now();
       }
       self->send(st.ctx.gateway, msg::detach_atom::value, st.spec.name);
-      tell_resources(self, msg::vm_lost_atom::value, reason);
+      st.resources.tell(self, msg::vm_lost_atom::value, reason);
       enter(self, assembly_event::restart, reason);
       restart_vm(self);
     },
@@ -383,7 +370,7 @@ assembly(msg::assembly_actor::stateful_pointer<assembly_state> self,
       st.now = phase::stopping;
       st.failed_at.reset();
       self->send(st.ctx.gateway, msg::detach_atom::value, st.spec.name);
-      tell_resources(self, msg::stop_atom::value);
+      st.resources.tell(self, msg::stop_atom::value);
       auto gen = st.generation;
       self
         ->request(st.ctx.hypervisor, st.spec.stop_timeout + destroy_timeout,

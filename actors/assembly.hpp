@@ -1,10 +1,10 @@
 #pragma once
 
-#include <map>
 #include <optional>
 #include <string>
 
 #include "actors/context.hpp"
+#include "actors/level.hpp"
 #include "actors/restart_tracker.hpp"
 #include "messages/interfaces.hpp"
 
@@ -29,11 +29,6 @@ struct assembly_state {
     stopping,
   };
 
-  struct child {
-    msg::resource_actor actor;
-    msg::resource_status status;
-  };
-
   msg::assembly_spec spec;
   tree_context ctx;
   msg::assembly_parent_actor parent;
@@ -44,7 +39,7 @@ struct assembly_state {
   uint64_t generation = 0;
   /// The domain incarnation this assembly is running; 0 for none.
   msg::domain_info domain;
-  std::map<std::string, child> resources;
+  level::resources resources;
   uint32_t restarts = 0;
   std::string reason;
   /// The guest's addresses, from its agent's latest hello.

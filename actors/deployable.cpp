@@ -38,9 +38,7 @@ msg::deployable_status status_of(const deployable_state& st) {
   result.state = st.current;
   result.reason = st.reason;
   result.restarts = st.restarts;
-  for (auto& [name, child] : st.children) {
-    result.assemblies.push_back(child);
-  }
+  result.assemblies = st.assemblies.statuses();
   return result;
 }
 
@@ -76,12 +74,12 @@ void reconcile(self_ptr self) {
     return; // FAILED until the operator starts or stops it
   }
   if (!st.wanted) {
-    if (st.current != state::stopped && level::all_stopped(st.children)) {
+    if (st.current != state::stopped && level::all_stopped(st.assemblies)) {
       enter(self, deployable_event::all_stopped, "all assemblies stopped");
     }
     return;
   }
-  if (level::all_active(st.children)) {
+  if (level::all_active(st.assemblies)) {
     if (st.current != state::active) {
       st.restarting_all = false;
       enter(self, deployable_event::all_active,
@@ -90,14 +88,7 @@ void reconcile(self_ptr self) {
     }
   } else if (st.current == state::active) {
     enter(self, deployable_event::degraded,
-          level::first_not_active(st.children));
-  }
-}
-
-template <class... Ts>
-void tell_assemblies(self_ptr self, const Ts&... xs) {
-  for (auto& [name, child] : self->state.assemblies) {
-    self->send(child, xs...);
+          level::first_not_active(st.assemblies));
   }
 }
 
@@ -108,7 +99,7 @@ void give_up(self_ptr self, deployable_event event, std::string reason,
   st.gave_up = true;
   st.restarting_all = false;
   enter(self, event, std::move(reason), failures);
-  tell_assemblies(self, msg::stop_atom::value);
+  st.assemblies.tell(self, msg::stop_atom::value);
 }
 
 void on_escalation(self_ptr self, const std::string& assembly,
@@ -135,8 +126,8 @@ void on_escalation(self_ptr self, const std::string& assembly,
   st.restarting_all = true;
   ++st.restarts;
   enter(self, deployable_event::escalated, reason, d.failures);
-  tell_assemblies(self, msg::restart_atom::value,
-                  "deployable " + st.spec.name + " restart-all");
+  st.assemblies.tell(self, msg::restart_atom::value,
+                     "deployable " + st.spec.name + " restart-all");
 }
 
 msg::escalation_policy deployable_limit(const msg::deployable_spec& spec) {
@@ -175,8 +166,7 @@ deployable(msg::deployable_actor::stateful_pointer<deployable_state> self,
   for (auto& a : st.spec.assemblies) {
     auto child = self->spawn<caf::linked>(assembly, a, st.ctx,
                                           msg::assembly_parent_actor{handle});
-    st.assemblies[a.name] = child;
-    st.children[a.name].name = a.name;
+    st.assemblies.add(a.name, child);
   }
   // The assemblies hold their own specs; the deployable keeps only its own
   // settings (one tree holds thousands of resources, so copies add up).
@@ -191,9 +181,7 @@ deployable(msg::deployable_actor::stateful_pointer<deployable_state> self,
     [=](msg::escalate_atom, const std::string& assembly,
         const std::string& reason) { on_escalation(self, assembly, reason); },
     [=](caf::update_atom, msg::assembly_status status) {
-      auto i = self->state.children.find(status.name);
-      if (i != self->state.children.end()) {
-        i->second = std::move(status);
+      if (self->state.assemblies.update(std::move(status))) {
         reconcile(self);
       }
     },
@@ -207,7 +195,7 @@ deployable(msg::deployable_actor::stateful_pointer<deployable_state> self,
       st.tracker.reset();
       enter(self, deployable_event::start,
             "starting " + std::to_string(st.assemblies.size()) + " assemblies");
-      tell_assemblies(self, msg::start_atom::value);
+      st.assemblies.tell(self, msg::start_atom::value);
       reconcile(self);
     },
     [=](msg::stop_atom) {
@@ -215,7 +203,7 @@ deployable(msg::deployable_actor::stateful_pointer<deployable_state> self,
       st.wanted = false;
       st.gave_up = false;
       st.restarting_all = false;
-      tell_assemblies(self, msg::stop_atom::value);
+      st.assemblies.tell(self, msg::stop_atom::value);
       reconcile(self);
     },
     [=](caf::get_atom) { return status_of(self->state); },

@@ -1,6 +1,5 @@
 #pragma once
 
-#include <map>
 #include <string>
 
 #include "actors/context.hpp"
@@ -24,9 +23,7 @@ struct deployable_state {
   bool gave_up = false;
   /// A restart-all is under way until every assembly is ACTIVE again.
   bool restarting_all = false;
-  std::map<std::string, msg::assembly_actor> assemblies;
-  /// The assemblies as they last reported, with their resources.
-  level::children children;
+  level::assemblies assemblies;
   uint32_t restarts = 0;
   std::string reason;
 };

@@ -4,12 +4,12 @@ namespace pcloud::actors::level {
 
 using msg::state;
 
-bool all_active(const children& xs) {
-  for (auto& [name, child] : xs) {
-    if (child.state != state::active) {
+bool all_active(const assemblies& xs) {
+  for (auto& [name, x] : xs) {
+    if (x.status.state != state::active) {
       return false;
     }
-    for (auto& r : child.resources) {
+    for (auto& r : x.status.resources) {
       if (r.state != state::active) {
         return false;
       }
@@ -18,21 +18,21 @@ bool all_active(const children& xs) {
   return true;
 }
 
-bool all_stopped(const children& xs) {
-  for (auto& [name, child] : xs) {
-    if (child.state != state::stopped) {
+bool all_stopped(const assemblies& xs) {
+  for (auto& [name, x] : xs) {
+    if (x.status.state != state::stopped) {
       return false;
     }
   }
   return true;
 }
 
-std::string first_not_active(const children& xs) {
-  for (auto& [name, child] : xs) {
-    if (child.state != state::active) {
-      return name + " " + msg::to_string(child.state);
+std::string first_not_active(const assemblies& xs) {
+  for (auto& [name, x] : xs) {
+    if (x.status.state != state::active) {
+      return name + " " + msg::to_string(x.status.state);
     }
-    for (auto& r : child.resources) {
+    for (auto& r : x.status.resources) {
       if (r.state != state::active) {
         return name + "/" + r.name + " " + msg::to_string(r.state);
       }
