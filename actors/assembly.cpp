@@ -11,12 +11,9 @@
 //   STARTING, ACTIVE, RECOVERING, FAILED --shut_down--> STOPPED
 //   STARTING, ACTIVE, RECOVERING, FAILED --stop_failed--> FAILED
 //
-// Its phase says what is in flight. start starts the domain and waits for the
-// agent's hello (booting). vm_failed waits out the backoff, destroys the
-// domain and starts it again; restart does so at once, counters reset. A
-// failure while that is in flight is ignored; one while booting is new.
-// gave_up escalates to the deployable. stop shuts the VM down from any state;
-// shut_down or stop_failed follows.
+// Within a state, its phase (assembly_state::phase) says what is in flight. A
+// failure while a restart is in flight is ignored; one while booting is new.
+// stop shuts the VM down from any state; shut_down or stop_failed follows.
 #include "actors/assembly.hpp"
 
 #include <caf/all.hpp>
@@ -75,11 +72,8 @@ void enter(self_ptr self, assembly_event event, std::string reason,
   }
   st.current = row->to;
   st.reason = reason;
-  auto action = row->action.empty()
-                  ? std::string{}
-                  : restart_action(std::string{row->action}, delay);
   auto ev = make_event(st.ctx, st.spec.name, {}, row->to, std::move(reason),
-                       std::move(action));
+                       restart_action(std::string{row->action}, delay));
   ev.failures = failures;
   ev.max_failures = st.tracker.policy().max_failures;
   ev.window = st.tracker.policy().window;
@@ -220,14 +214,11 @@ void on_hello(self_ptr self, const msg::agent_hello& hello) {
   if (st.now == phase::booting) {
     ++st.generation; // cancels the boot timeout
     st.now = phase::idle;
-    std::string reason;
-    if (st.failed_at) {
-      reason = "VM restarted in "
-               + msg::format_duration(self->clock().now() - *st.failed_at);
-    } else {
-      reason = "agent " + hello.agent_version + " connected";
-    }
-    enter(self, assembly_event::hello, std::move(reason));
+    enter(self, assembly_event::hello,
+          st.failed_at
+            ? "VM restarted in "
+                + msg::format_duration(self->clock().now() - *st.failed_at)
+            : "agent " + hello.agent_version + " connected");
     st.failed_at.reset();
     st.resources.tell(self, msg::start_atom::value);
   } else if (is_running(self)) {
