@@ -29,15 +29,6 @@ protected:
   pcloudsh() : daemon_fixture("/tmp/pcloudsh-test-XXXXXX", "test:///default") {
     // nop
   }
-
-  /// The image store's view of a built tiny JEOS (test:///default boots
-  /// nothing, so empty files do).
-  void fake_tiny_jeos() {
-    fs::create_directories(dir + "/images/tiny");
-    for (auto f : {"stamp", "vmlinuz", "initrd.img"}) {
-      std::ofstream{dir + "/images/tiny/" + f} << "x";
-    }
-  }
 };
 
 #define EXPECT_OK(r) EXPECT_EQ((r).rc, 0) << (r).out << (r).err

@@ -129,6 +129,15 @@ protected:
     return r;
   }
 
+  /// The image store's view of a built tiny JEOS (test:///default boots
+  /// nothing, so empty files do).
+  void fake_tiny_jeos() {
+    fs::create_directories(dir + "/images/tiny");
+    for (auto f : {"stamp", "vmlinuz", "initrd.img"}) {
+      std::ofstream{dir + "/images/tiny/" + f} << "x";
+    }
+  }
+
   std::string uuid_of(const std::string& assembly) {
     auto text = slurp(dir + "/definitions/assemblies/" + assembly + ".xml");
     std::smatch m;
