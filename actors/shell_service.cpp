@@ -58,9 +58,7 @@ shell::reply dispatch(self_ptr self, const msg::shell_request& req) {
   auto* cmd = msg::find_command(req.command);
   auto h = handlers().find(req.command);
   if (cmd == nullptr || cmd->local || h == handlers().end()) {
-    return shell::failed(
-      {msg::errc::invalid_argument,
-       "unknown command '" + req.command + "' (help lists them)"});
+    return shell::failed(msg::unknown_command(req.command));
   }
   if (req.args.size() < msg::required_arguments(*cmd)
       || req.args.size() > cmd->arguments.size()) {

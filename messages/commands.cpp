@@ -158,6 +158,11 @@ size_t required_arguments(const command_info& cmd) {
   return n;
 }
 
+error unknown_command(const std::string& name) {
+  return {errc::invalid_argument,
+          "unknown command '" + name + "' (help lists them)"};
+}
+
 shell_reply failed_reply(const error& err) {
   shell_reply r;
   r.code = err.code == errc::none ? errc::internal : err.code;

@@ -119,6 +119,9 @@ const std::vector<command_info>& commands();
 /// The command called `name`, or nullptr.
 const command_info* find_command(const std::string& name);
 
+/// invalid_argument: no command called `name`.
+error unknown_command(const std::string& name);
+
 /// "assembly_create NAME JEOS ARCH"
 std::string usage_of(const command_info& cmd);
 

@@ -28,9 +28,9 @@ namespace {
 namespace msg = pcloud::msg;
 using namespace pcloud::shell;
 
-[[noreturn]] void die(const msg::error& err) {
-  std::fprintf(stderr, "pcloudsh: %s\n", err.message.c_str());
-  std::exit(msg::exit_status(err.code));
+/// A failure before a session: reported as a session reports one.
+[[noreturn]] void die(const msg::error& err, bool json) {
+  std::exit(report_failure(err, json));
 }
 
 } // namespace
@@ -38,7 +38,7 @@ using namespace pcloud::shell;
 int main(int argc, char** argv) {
   options opts;
   if (auto bad = parse_options(argc, argv, opts)) {
-    die(bad);
+    die(bad, opts.json);
   }
   if (opts.show_help) {
     print_usage(stdout);
@@ -51,23 +51,26 @@ int main(int argc, char** argv) {
   if (!opts.command.empty()) {
     // Commands that need no daemon.
     if (msg::find_command(opts.command[0]) == nullptr) {
-      die({msg::errc::invalid_argument,
-           "unknown command '" + opts.command[0] + "' (help lists them)"});
+      die(msg::unknown_command(opts.command[0]), opts.json);
     }
     if (opts.command[0] == "help") {
-      return print_help({opts.command.begin() + 1, opts.command.end()});
+      if (auto bad
+          = print_help({opts.command.begin() + 1, opts.command.end()})) {
+        die(bad, opts.json);
+      }
+      return 0;
     }
   }
   std::string error;
   if (!read_token(opts.token_file, opts.where.token, error)) {
-    die({msg::errc::permission_denied, error});
+    die({msg::errc::permission_denied, error}, opts.json);
   }
   client_config cfg{opts.where, opts.tls_certificate, opts.tls_key,
                     opts.tls_cafile};
   caf::actor_system sys{cfg};
   auto c = client::connect(sys, opts.where, opts.connect_timeout, error);
   if (!c) {
-    die({msg::errc::unavailable, error});
+    die({msg::errc::unavailable, error}, opts.json);
   }
   int rc;
   {

@@ -27,20 +27,27 @@ void on_sigint(int) {
 
 } // namespace
 
-int print_help(const std::vector<std::string>& args) {
+msg::error print_help(const std::vector<std::string>& args) {
   if (args.empty()) {
     for (auto& cmd : msg::commands()) {
       std::printf("  %-48s %s\n", msg::usage_of(cmd).c_str(), cmd.summary);
     }
-    return 0;
+    return {};
   }
   auto* cmd = msg::find_command(args[0]);
   if (cmd == nullptr) {
-    std::fprintf(stderr, "pcloudsh: no command '%s'\n", args[0].c_str());
-    return msg::exit_status(msg::errc::invalid_argument);
+    return {msg::errc::invalid_argument, "no command '" + args[0] + "'"};
   }
   std::printf("%s\n  %s\n", msg::usage_of(*cmd).c_str(), cmd->summary);
-  return 0;
+  return {};
+}
+
+int report_failure(const msg::error& err, bool json) {
+  if (json) {
+    std::cout << render_json(msg::failed_reply(err)) << std::endl;
+  }
+  std::fprintf(stderr, "pcloudsh: %s\n", err.message.c_str());
+  return msg::exit_status(err.code);
 }
 
 session::session(caf::actor_system& sys, options opts,
@@ -64,15 +71,17 @@ int session::run(const std::vector<std::string>& words) {
   std::vector<std::string> args(words.begin() + 1, words.end());
   auto* cmd = msg::find_command(name);
   if (cmd == nullptr) {
-    return fail(msg::errc::invalid_argument,
-                "unknown command '" + name + "' (help lists the commands)");
+    return fail(msg::unknown_command(name));
   }
   if (args.size() < msg::required_arguments(*cmd)
       || args.size() > cmd->arguments.size()) {
     return fail(msg::errc::invalid_argument, "usage: " + msg::usage_of(*cmd));
   }
   if (name == "help") {
-    return print_help(args);
+    if (auto bad = print_help(args)) {
+      return fail(bad);
+    }
+    return 0;
   }
   if (name == "quit" || name == "exit") {
     quit_ = true;
@@ -127,11 +136,7 @@ int session::script() {
 }
 
 int session::fail(const msg::error& err) {
-  if (opts_.json) {
-    std::cout << render_json(msg::failed_reply(err)) << std::endl;
-  }
-  std::fprintf(stderr, "pcloudsh: %s\n", err.message.c_str());
-  return msg::exit_status(err.code);
+  return report_failure(err, opts_.json);
 }
 
 bool session::subscribe(msg::error& error) {

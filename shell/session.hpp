@@ -17,8 +17,12 @@
 namespace pcloud::shell {
 
 /// `help [COMMAND]`: every command, or one with its arguments (needs no
-/// daemon). Returns the exit status.
-int print_help(const std::vector<std::string>& args);
+/// daemon); invalid_argument for an unknown command.
+msg::error print_help(const std::vector<std::string>& args);
+
+/// Prints `err` on standard error (and as a JSON object on standard output
+/// with `json`); returns its exit status.
+int report_failure(const msg::error& err, bool json);
 
 class session {
 public:
