@@ -6,17 +6,9 @@
 // when pcloud itself destroyed or shut down the domain.
 #include "runtime/hypervisor.hpp"
 
-#include <arpa/inet.h>
-#include <grp.h>
-#include <netinet/in.h>
-#include <pwd.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -30,7 +22,7 @@
 
 #include "runtime/domain_plan.hpp"
 #include "runtime/pid_watcher.hpp"
-#include "runtime/posix/unique_fd.hpp"
+#include "runtime/qemu_host.hpp"
 #include "runtime/virt/connection.hpp"
 #include "runtime/virt/domain_xml.hpp"
 #include "runtime/xml/document.hpp"
@@ -192,26 +184,6 @@ void watch_qemu(self_ptr self, const std::string& assembly, tracked& t,
   }
 }
 
-/// Whether QEMU could bind `port` on `address` now. SO_REUSEADDR as QEMU's
-/// own listeners use it: a port with connections in TIME_WAIT is free.
-bool port_free(const std::string& address, const msg::service_port& port) {
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(port.host_port);
-  if (::inet_pton(AF_INET, address.c_str(), &sa.sin_addr) != 1) {
-    return false;
-  }
-  posix::unique_fd fd{::socket(
-    AF_INET, (port.protocol == "udp" ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC,
-    0)};
-  if (!fd) {
-    return false;
-  }
-  int one = 1;
-  ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  return ::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0;
-}
-
 /// Adopts a running domain of `spec` if there is one; an error if the name
 /// is taken by a domain that is not this assembly's.
 caf::result<msg::domain_info> try_adopt(self_ptr self,
@@ -241,18 +213,6 @@ caf::result<msg::domain_info> try_adopt(self_ptr self,
   return msg::domain_info{spec.name,  t.incarnation,
                           dom.name(), t.domain_uuid,
                           true,       channel_path(st.opts, spec)};
-}
-
-/// A directory QEMU writes into (channel sockets, console logs). QEMU runs as
-/// libvirt-qemu even under an embedded driver, so that user must own it.
-void ensure_qemu_dir(const std::string& path) {
-  ::mkdir(path.c_str(), 0755);
-  if (auto* pw = ::getpwnam("libvirt-qemu")) {
-    if (::chown(path.c_str(), pw->pw_uid, pw->pw_gid) < 0) {
-      spdlog::warn("hypervisor: cannot hand {} to libvirt-qemu: {}", path,
-                   std::strerror(errno));
-    }
-  }
 }
 
 caf::result<msg::domain_info> start(self_ptr self, msg::assembly_spec spec,
@@ -494,72 +454,7 @@ void try_reconnect(self_ptr self) {
   }
 }
 
-/// Why QEMU (as libvirt-qemu) could not open an existing /dev/kvm, or empty
-/// when it can or there is none.
-std::string kvm_unusable_by_qemu() {
-  struct stat kvm {};
-  if (::stat("/dev/kvm", &kvm) != 0) {
-    return {};
-  }
-  auto* pw = ::getpwnam("libvirt-qemu");
-  if (pw == nullptr) {
-    return {};
-  }
-  if ((kvm.st_mode & 0006) == 0006
-      || (kvm.st_uid == pw->pw_uid && (kvm.st_mode & 0600) == 0600)) {
-    return {};
-  }
-  int n = 64;
-  std::vector<gid_t> groups(static_cast<size_t>(n));
-  if (::getgrouplist(pw->pw_name, pw->pw_gid, groups.data(), &n) >= 0) {
-    groups.resize(static_cast<size_t>(n));
-    for (auto g : groups) {
-      if (g == kvm.st_gid && (kvm.st_mode & 0060) == 0060) {
-        return {};
-      }
-    }
-  }
-  return "/dev/kvm is not usable by libvirt-qemu";
-}
-
 } // namespace
-
-std::string embed_root_of(const std::string& uri) {
-  const std::string prefix = "qemu:///embed?root=";
-  if (uri.compare(0, prefix.size(), prefix) != 0) {
-    return {};
-  }
-  return uri.substr(prefix.size());
-}
-
-result<void> prepare_embed_root(const std::string& root) {
-  if (root.empty() || root.front() != '/') {
-    return fail("embed root must be an absolute path, got '" + root + "'");
-  }
-  for (auto dir : {root, root + "/etc"}) {
-    if (::mkdir(dir.c_str(), 0755) < 0 && errno != EEXIST) {
-      return fail("cannot create " + dir + ": " + std::strerror(errno));
-    }
-  }
-  // Without virtlogd (no daemon here) every start fails unless QEMU writes
-  // its own log files.
-  auto conf = root + "/etc/qemu.conf";
-  std::ofstream out{conf, std::ios::trunc};
-  out << "# Written by pcloud: no virtlogd runs for an embedded driver.\n"
-      << "stdio_handler = \"file\"\n"
-      << "# Images are shared read-only between incarnations and processes;\n"
-      << "# remembering owners in xattrs only produced stale-timestamp\n"
-      << "# warnings on every start.\n"
-      << "remember_owner = 0\n"
-      << "# A private /dev per QEMU failed to give the console its pty in\n"
-      << "# containers and chroots (\"Failed to create PTY\"); the embedded\n"
-      << "# driver is for such hosts, qemu:///system keeps libvirt's default.\n"
-      << "namespaces = []\n";
-  if (!out) {
-    return fail("cannot write " + conf);
-  }
-  return {};
-}
 
 result<msg::hypervisor_actor> spawn_hypervisor(caf::actor_system& sys,
                                                hypervisor_options opts) {

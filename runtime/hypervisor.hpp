@@ -10,6 +10,7 @@
 #include <caf/timespan.hpp>
 
 #include "messages/interfaces.hpp"
+#include "runtime/qemu_host.hpp" // embed_root_of, prepare_embed_root
 #include "runtime/result.hpp"
 
 namespace pcloud::runtime {
@@ -52,16 +53,10 @@ struct hypervisor_options {
   caf::timespan start_retry{std::chrono::seconds(10)};
 };
 
-/// The embed root of a qemu:///embed URI, or empty for other URIs.
-std::string embed_root_of(const std::string& uri);
-
 /// The network an assembly's NIC joins under `opts`: "user", "none" or a
 /// libvirt network.
 std::string network_of(const hypervisor_options& opts,
                        const msg::assembly_spec& spec);
-
-/// Writes what an embed root needs on a fresh machine (its qemu.conf).
-result<void> prepare_embed_root(const std::string& root);
 
 /// Opens the connection and spawns the hypervisor actor (on a thread of its
 /// own: libvirt calls block). Fails if libvirt cannot be reached.
