@@ -1,9 +1,8 @@
-// runtime/hypervisor.cpp -- assemblies' domains through libvirt.
-//
-// Death signals, fastest first: the qemu process exiting (pidfd), then
-// libvirt's lifecycle event (~2 s later here). The first one reported for an
-// incarnation wins; the rest are dropped. Every event is marked `requested`
-// when pcloud itself destroyed or shut down the domain.
+// runtime/hypervisor.cpp -- assemblies' domains through libvirt: the
+// hypervisor actor's requests (start or adopt, destroy, shut down, console)
+// and its behaviour. What it hears from libvirt and qemu, and the reconnect,
+// are in hypervisor_events.cpp; the host checks in qemu_host.cpp; what a
+// domain looks like in domain_plan.cpp.
 #include "runtime/hypervisor.hpp"
 
 #include <sys/stat.h>
@@ -11,9 +10,6 @@
 #include <chrono>
 #include <fstream>
 #include <functional>
-#include <map>
-#include <optional>
-#include <set>
 #include <thread>
 #include <vector>
 
@@ -21,95 +17,16 @@
 #include <spdlog/spdlog.h>
 
 #include "runtime/domain_plan.hpp"
-#include "runtime/pid_watcher.hpp"
+#include "runtime/hypervisor_state.hpp"
 #include "runtime/qemu_host.hpp"
-#include "runtime/virt/connection.hpp"
 #include "runtime/virt/domain_xml.hpp"
 #include "runtime/xml/document.hpp"
 
 namespace pcloud::runtime {
 
-/// libvirt reported a lifecycle event (from the event loop thread).
-struct lifecycle_note {
-  virt::lifecycle_event ev;
-};
-
-/// An incarnation's qemu process exited (from the pid watcher thread).
-struct qemu_exit_note {
-  std::string assembly;
-  uint64_t incarnation;
-  std::string how;
-};
-
-/// A graceful shutdown ran out of time.
-struct shutdown_deadline {
-  std::string assembly;
-  uint64_t incarnation;
-};
-
-/// libvirt closed the connection under us (libvirtd restarted or gone).
-struct connection_lost_note {
-  std::string why;
-};
-
-/// Time to try reconnecting.
-struct reconnect_tick {};
-
-} // namespace pcloud::runtime
-
-// Local-only messages: they never cross a process boundary.
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(pcloud::runtime::lifecycle_note)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(pcloud::runtime::qemu_exit_note)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(pcloud::runtime::shutdown_deadline)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(pcloud::runtime::connection_lost_note)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(pcloud::runtime::reconnect_tick)
-
-namespace pcloud::runtime {
+namespace detail {
 
 namespace {
-
-using hypervisor_impl = msg::hypervisor_actor::extend<
-  caf::reacts_to<lifecycle_note>, caf::reacts_to<qemu_exit_note>,
-  caf::reacts_to<shutdown_deadline>, caf::reacts_to<connection_lost_note>,
-  caf::reacts_to<reconnect_tick>>;
-
-/// What the hypervisor knows of one assembly's domain.
-struct tracked {
-  msg::domain_listener_actor listener;
-  uint64_t incarnation = 0;
-  std::string domain_uuid;
-  pid_t qemu_pid = 0;
-  /// pcloud destroyed or shut it down: its death is no failure.
-  bool expecting_death = false;
-  /// A death of this incarnation was reported already.
-  bool death_reported = false;
-  std::optional<caf::typed_response_promise<caf::ok_atom>> shutdown;
-};
-
-struct hypervisor_state {
-  static inline const char* name = "pcloud.hypervisor";
-
-  ~hypervisor_state() {
-    // Frees the embed root for the next process at once.
-    if (conn) {
-      conn->close();
-    }
-  }
-
-  hypervisor_options opts;
-  std::shared_ptr<virt::connection> conn;
-  /// False while libvirt is unreachable. Requests wait meanwhile (the
-  /// requesters' own timeouts bound the wait) and run after the reconnect.
-  bool connected = true;
-  std::vector<std::function<void()>> deferred;
-  caf::timespan reconnect_delay{0};
-  std::unique_ptr<pid_watcher> watcher;
-  std::map<std::string, tracked> assemblies;
-  /// Domain UUID (of any incarnation) -> assembly.
-  std::map<std::string, std::string> by_uuid;
-};
-
-using self_ptr = hypervisor_impl::stateful_pointer<hypervisor_state>;
 
 std::string new_uuid() {
   std::ifstream in{"/proc/sys/kernel/random/uuid"};
@@ -124,64 +41,6 @@ caf::error make_failure(msg::errc code, const std::string& text) {
 
 caf::error make_failure(const failure& err) {
   return msg::make_error(err);
-}
-
-/// Where libvirt keeps a domain's qemu pid, if this host can read it.
-std::string pid_file_of(const hypervisor_options& opts,
-                        const std::string& name) {
-  auto root = embed_root_of(opts.uri);
-  if (!root.empty()) {
-    return root + "/run/qemu/" + name + ".pid";
-  }
-  if (opts.uri == "qemu:///system") {
-    return "/run/libvirt/qemu/" + name + ".pid";
-  }
-  return {};
-}
-
-void report(self_ptr self, const std::string& assembly, tracked& t,
-            msg::domain_event_kind kind, const std::string& reason) {
-  if (msg::is_death(kind)) {
-    if (t.death_reported) {
-      return; // a faster path told already
-    }
-    t.death_reported = true;
-    if (t.shutdown) {
-      t.shutdown->deliver(caf::ok_atom::value);
-      t.shutdown.reset();
-    }
-  }
-  spdlog::debug("hypervisor: {} incarnation {} {} ({}){}", assembly,
-                t.incarnation, msg::to_string(kind), reason,
-                t.expecting_death ? ", requested" : "");
-  self->send(t.listener, msg::domain_event{assembly, t.incarnation, kind,
-                                           reason, t.expecting_death});
-}
-
-void watch_qemu(self_ptr self, const std::string& assembly, tracked& t,
-                const std::string& name) {
-  auto file = pid_file_of(self->state.opts, name);
-  if (file.empty()) {
-    return;
-  }
-  auto pid = read_pid_file(file);
-  if (!pid) {
-    spdlog::warn("hypervisor: {}: no qemu pid ({}); relying on libvirt's "
-                 "events alone",
-                 assembly, pid.error());
-    return;
-  }
-  t.qemu_pid = *pid;
-  auto handle = caf::actor_cast<hypervisor_impl>(self);
-  auto incarnation = t.incarnation;
-  auto watched = self->state.watcher->watch(
-    *pid, [handle, assembly, incarnation](const std::string& how) {
-      caf::anon_send(handle, qemu_exit_note{assembly, incarnation, how});
-    });
-  if (!watched) {
-    // Already gone: the domain died while starting.
-    caf::anon_send(handle, qemu_exit_note{assembly, incarnation, "exited"});
-  }
 }
 
 /// Adopts a running domain of `spec` if there is one; an error if the name
@@ -371,93 +230,13 @@ caf::result<std::string> console_path(self_ptr self,
                       "assembly " + assembly + " has no console pty");
 }
 
-/// Runs `f` now, or after the reconnect while libvirt is unreachable.
-void when_connected(self_ptr self, std::function<void()> f) {
-  if (self->state.connected) {
-    f();
-  } else {
-    self->state.deferred.push_back(std::move(f));
-  }
-}
-
-void register_callbacks(self_ptr self) {
-  auto& st = self->state;
-  // libvirt may free a deregistered callback late (or, once the connection
-  // is closed, never): the callbacks hold only a weak handle, so they can
-  // never keep this actor alive.
-  caf::weak_actor_ptr weak = self->ctrl();
-  auto tell = [weak](auto msg) {
-    if (auto strong = caf::actor_cast<caf::strong_actor_ptr>(weak)) {
-      caf::anon_send(caf::actor_cast<hypervisor_impl>(strong), std::move(msg));
-    }
-  };
-  auto events = st.conn->on_lifecycle(
-    [tell](const virt::lifecycle_event& ev) { tell(lifecycle_note{ev}); });
-  if (!events) {
-    spdlog::error("hypervisor: {}: no lifecycle events: {}", st.opts.uri,
-                  events.error());
-  }
-  auto closes = st.conn->on_close(
-    [tell](const std::string& why) { tell(connection_lost_note{why}); });
-  if (!closes) {
-    spdlog::warn("hypervisor: {}: cannot watch the connection: {}", st.opts.uri,
-                 closes.error());
-  }
-}
-
-/// After a reconnect: whatever died while libvirt was unreachable is
-/// reported now (a level-driven check, not an event we might have missed).
-void reconcile(self_ptr self) {
-  auto& st = self->state;
-  auto active = st.conn->list_active();
-  if (!active) {
-    spdlog::warn("hypervisor: reconcile: {}", active.error());
-    return;
-  }
-  std::set<std::string> running;
-  for (auto& dom : *active) {
-    running.insert(dom.uuid());
-  }
-  for (auto& [assembly, t] : st.assemblies) {
-    if (t.incarnation != 0 && !t.death_reported
-        && running.count(t.domain_uuid) == 0) {
-      report(self, assembly, t, msg::domain_event_kind::stopped,
-             "gone while the libvirt connection was down");
-    }
-  }
-  spdlog::info("hypervisor: {}: reconciled {} domains, {} running", st.opts.uri,
-               st.assemblies.size(), running.size());
-}
-
-void try_reconnect(self_ptr self) {
-  auto& st = self->state;
-  auto conn = virt::connection::open(st.opts.uri);
-  if (!conn) {
-    using namespace std::chrono_literals;
-    st.reconnect_delay = std::min<caf::timespan>(
-      std::max<caf::timespan>(st.reconnect_delay * 2, 250ms), 5s);
-    spdlog::debug("hypervisor: reconnect failed ({}), next in {}", conn.error(),
-                  msg::format_duration(st.reconnect_delay));
-    self->delayed_send(self, st.reconnect_delay, reconnect_tick{});
-    return;
-  }
-  st.conn = std::make_shared<virt::connection>(std::move(*conn));
-  st.connected = true;
-  st.reconnect_delay = caf::timespan{0};
-  register_callbacks(self);
-  spdlog::info("hypervisor: reconnected to {}", st.opts.uri);
-  reconcile(self);
-  auto waiting = std::move(st.deferred);
-  st.deferred.clear();
-  for (auto& f : waiting) {
-    f();
-  }
-}
-
 } // namespace
+
+} // namespace detail
 
 result<msg::hypervisor_actor> spawn_hypervisor(caf::actor_system& sys,
                                                hypervisor_options opts) {
+  using namespace detail;
   if (auto root = embed_root_of(opts.uri); !root.empty()) {
     if (auto res = prepare_embed_root(root); !res) {
       return fail(res.error());
