@@ -1,3 +1,8 @@
+// runtime/guest_gateway.cpp -- the guest gateway actor and the I/O thread
+// that holds every agent link: attaching and detaching assemblies, reaching
+// their channel sockets, accepting agents over TCP until their hello proves
+// an assembly, and closing links. What one link says and may say is in
+// host_link.cpp.
 #include "runtime/guest_gateway.hpp"
 
 #include <arpa/inet.h>
@@ -10,32 +15,21 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
-#include <set>
 #include <thread>
 
 #include <caf/all.hpp>
-#include <proton/connection.hpp>
 #include <proton/connection_options.hpp>
-#include <proton/delivery.hpp>
 #include <proton/duration.hpp>
-#include <proton/error_condition.hpp>
-#include <proton/message.hpp>
-#include <proton/messaging_handler.hpp>
-#include <proton/receiver.hpp>
-#include <proton/receiver_options.hpp>
-#include <proton/sender.hpp>
-#include <proton/transport.hpp>
 #include <spdlog/spdlog.h>
 
 #include "guest/link/amqp_stream.hpp"
 #include "guest/link/event_loop.hpp"
 #include "guest/link/wire.hpp"
-#include "runtime/agent_configuration.hpp"
 #include "runtime/agent_secret.hpp"
+#include "runtime/host_link.hpp"
 #include "runtime/log_limiter.hpp"
 #include "runtime/posix/unique_fd.hpp"
 
@@ -97,263 +91,7 @@ uint16_t bound_port(int fd) {
 
 namespace {
 
-using clock_type = std::chrono::steady_clock;
-
-/// Allows `rate` per second with bursts up to `capacity`.
-class token_bucket {
-public:
-  token_bucket(double rate, double capacity)
-      : rate_(rate), capacity_(capacity), tokens_(capacity) {
-    // nop
-  }
-
-  /// False once the peer went over its budget.
-  bool take(double n) {
-    auto now = clock_type::now();
-    std::chrono::duration<double> elapsed = now - last_;
-    last_ = now;
-    tokens_ = std::min(capacity_, tokens_ + elapsed.count() * rate_) - n;
-    return tokens_ >= 0;
-  }
-
-private:
-  double rate_;
-  double capacity_;
-  double tokens_;
-  clock_type::time_point last_ = clock_type::now();
-};
-
-msg::resource_condition condition_of(const std::string& x) {
-  if (x == "running") {
-    return msg::resource_condition::running;
-  }
-  if (x == "stopped") {
-    return msg::resource_condition::stopped;
-  }
-  if (x == "start_failed") {
-    return msg::resource_condition::start_failed;
-  }
-  return msg::resource_condition::failed;
-}
-
-/// The host end of one assembly's agent link.
-class host_link : public proton::messaging_handler {
-public:
-  host_link(msg::domain_info info, const std::vector<msg::resource_spec>& specs,
-            msg::guest_listener_actor listener,
-            const guest_gateway_options& opts, guest::event_loop& loop)
-      : info(std::move(info)), listener(std::move(listener)), tick_timer(loop),
-        retry_timer(loop), bytes_(static_cast<double>(opts.bytes_per_second),
-                                  static_cast<double>(opts.byte_burst)),
-        messages_(static_cast<double>(opts.messages_per_second),
-                  static_cast<double>(opts.message_burst)) {
-    config_ = configuration_for(this->info.assembly, specs);
-    for (auto& s : specs) {
-      names_.insert(s.name);
-    }
-  }
-
-  /// Takes over an attached assembly's identity: a TCP connection whose
-  /// hello proved it is that assembly's agent.
-  void adopt(const host_link& attached) {
-    info = attached.info;
-    listener = attached.listener;
-    config_ = attached.config_;
-    names_ = attached.names_;
-  }
-
-  /// Counts bytes read against the byte budget.
-  void account(size_t n) {
-    if (n > 0 && !bytes_.take(static_cast<double>(n))) {
-      violation("flooding (more than the byte budget per second)");
-    }
-  }
-
-  void send(proton::message m) {
-    outbox_.push_back(std::move(m));
-    flush();
-  }
-
-  msg::domain_info info;
-  msg::guest_listener_actor listener;
-  std::unique_ptr<guest::amqp_stream> stream;
-  /// Why the link is over; the service closes it after the current I/O.
-  std::string ended;
-  bool violated = false;
-  bool hello_seen = false;
-  bool connect_failure_logged = false;
-  /// Set while this is a TCP connection that has not proven its assembly:
-  /// checks a hello and, when it holds, makes this the assembly's link.
-  std::function<bool(const wire::hello&, std::string& why)> claim;
-  /// Where a TCP connection came from (ADDRESS:PORT and ADDRESS), for the
-  /// log.
-  std::string peer;
-  std::string peer_address;
-  guest::scoped_timer tick_timer;
-  guest::scoped_timer retry_timer;
-
-private:
-  void on_connection_open(proton::connection& c) override {
-    if (!c.active()) {
-      c.open();
-    }
-  }
-
-  void on_receiver_open(proton::receiver& r) override {
-    if (!r.active()) {
-      r.open(proton::receiver_options().credit_window(64));
-    }
-  }
-
-  void on_sender_open(proton::sender& s) override {
-    if (!s.active()) {
-      s.open();
-    }
-    sender_ = s;
-  }
-
-  void on_sendable(proton::sender& s) override {
-    sender_ = s;
-    flush();
-  }
-
-  void on_message(proton::delivery&, proton::message& m) override;
-
-  void on_transport_error(proton::transport& t) override {
-    end_with(t.error());
-  }
-
-  void on_connection_close(proton::connection& c) override {
-    end_with(c.error());
-  }
-
-  /// proton's default throws; an error on any endpoint ends the link.
-  void on_error(const proton::error_condition& e) override { end_with(e); }
-
-  void end_with(const proton::error_condition& e) {
-    if (!ended.empty()) {
-      return;
-    }
-    auto what = e.description();
-    if (what.find("idle-timeout") != std::string::npos
-        || e.name() == "amqp:resource-limit-exceeded") {
-      ended = "guest unresponsive: no traffic on the agent link within the "
-              "idle timeout";
-    } else if (e.name() == "eof") {
-      ended = "agent channel closed";
-    } else {
-      ended = "agent link failed: " + (what.empty() ? e.name() : what);
-    }
-  }
-
-  void violation(const std::string& why) {
-    if (ended.empty()) {
-      ended = "protocol violation: " + why;
-      violated = true;
-    }
-  }
-
-  void flush() {
-    while (!outbox_.empty() && sender_ && sender_.active()
-           && sender_.credit() > 0) {
-      sender_.send(outbox_.front());
-      outbox_.pop_front();
-    }
-  }
-
-  void on_hello(const wire::hello& h);
-  void on_state(const wire::resource_state& s);
-  void on_addresses(const wire::address_change& x);
-
-  token_bucket bytes_;
-  token_bucket messages_;
-  wire::configure config_;
-  std::set<std::string> names_;
-  proton::sender sender_;
-  std::deque<proton::message> outbox_;
-};
-
-void host_link::on_message(proton::delivery&, proton::message& m) {
-  if (!ended.empty()) {
-    return;
-  }
-  if (!messages_.take(1)) {
-    violation("flooding (more than the message budget per second)");
-    return;
-  }
-  auto decoded = wire::decode_from_agent(m);
-  if (!decoded.ok()) {
-    violation(decoded.error);
-    return;
-  }
-  if (auto* h = std::get_if<wire::hello>(&decoded.value)) {
-    on_hello(*h);
-  } else if (auto* a = std::get_if<wire::address_change>(&decoded.value)) {
-    on_addresses(*a);
-  } else {
-    on_state(std::get<wire::resource_state>(decoded.value));
-  }
-}
-
-void host_link::on_addresses(const wire::address_change& x) {
-  if (!hello_seen) {
-    violation("addresses before hello");
-    return;
-  }
-  spdlog::debug("guest gateway: {}: guest addresses now {}", info.assembly,
-                fmt::join(x.addresses, " "));
-  caf::anon_send(listener, msg::agent_addresses{info.assembly, info.incarnation,
-                                                x.addresses});
-}
-
-void host_link::on_hello(const wire::hello& h) {
-  if (hello_seen) {
-    violation("a second hello on the same connection");
-    return;
-  }
-  if (claim) {
-    // TCP: the connection says nothing; the hello names its assembly and
-    // the secret proves it.
-    std::string why;
-    auto claimed = claim(h, why);
-    if (!claimed) {
-      violation(why);
-      return;
-    }
-    claim = nullptr;
-  } else if (!h.assembly.empty() && h.assembly != info.assembly) {
-    // A guest speaks for its own assembly only: the link says which.
-    violation("the agent claims to be assembly '" + h.assembly
-              + "' on the link of '" + info.assembly + "'");
-    return;
-  }
-  hello_seen = true;
-  spdlog::info("guest gateway: {}: agent {} says hello (boot {}{}{})",
-               info.assembly, h.agent_version, h.boot_id,
-               h.addresses.empty() ? "" : ", addresses ",
-               fmt::join(h.addresses, " "));
-  send(wire::encode(config_));
-  caf::anon_send(listener,
-                 msg::agent_hello{info.assembly, info.incarnation, h.version,
-                                  h.agent_version, h.boot_id, h.addresses});
-}
-
-void host_link::on_state(const wire::resource_state& s) {
-  if (!hello_seen) {
-    violation("a resource report before hello");
-    return;
-  }
-  if (names_.count(s.resource) == 0) {
-    violation("report for resource '" + s.resource
-              + "', which is not one of assembly " + info.assembly + "'s");
-    return;
-  }
-  spdlog::debug("guest gateway: {}/{}: {} ({})", info.assembly, s.resource,
-                s.condition, s.cause);
-  caf::anon_send(
-    listener, msg::resource_report{info.assembly, info.incarnation, s.resource,
-                                   condition_of(s.condition), s.cause});
-}
+using detail::host_link;
 
 /// Owns the I/O thread and every link. Public members are thread-safe (they
 /// post to the loop); everything else runs on the loop's thread.
