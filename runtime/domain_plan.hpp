@@ -25,6 +25,11 @@ virt::domain_config plan_domain(const hypervisor_options& opts,
                                 const boot_image& image,
                                 const incarnation_id& next);
 
+/// The network an assembly's NIC joins under `opts`: "user", "none" or a
+/// libvirt network.
+std::string network_of(const hypervisor_options& opts,
+                       const msg::assembly_spec& spec);
+
 /// The NIC of `spec` under `opts`: none, user-mode networking with the
 /// resources' host port forwards, or a libvirt network; the MAC follows the
 /// assembly UUID.

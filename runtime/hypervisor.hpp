@@ -53,11 +53,6 @@ struct hypervisor_options {
   caf::timespan start_retry{std::chrono::seconds(10)};
 };
 
-/// The network an assembly's NIC joins under `opts`: "user", "none" or a
-/// libvirt network.
-std::string network_of(const hypervisor_options& opts,
-                       const msg::assembly_spec& spec);
-
 /// Opens the connection and spawns the hypervisor actor (on a thread of its
 /// own: libvirt calls block). Fails if libvirt cannot be reached.
 result<msg::hypervisor_actor> spawn_hypervisor(caf::actor_system& sys,

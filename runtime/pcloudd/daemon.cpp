@@ -18,6 +18,7 @@
 #include "runtime/agent_secret.hpp"
 #include "runtime/console.hpp"
 #include "runtime/definitions_xml.hpp"
+#include "runtime/domain_plan.hpp"
 #include "runtime/hooks.hpp"
 #include "runtime/hypervisor.hpp"
 #include "runtime/image_store.hpp"
