@@ -5,12 +5,7 @@ namespace pcloud::actors {
 namespace {
 
 using E = assembly_event;
-constexpr auto stopped = msg::state::stopped;
-constexpr auto starting = msg::state::starting;
-constexpr auto active = msg::state::active;
-constexpr auto recovering = msg::state::recovering;
-constexpr auto failed = msg::state::failed;
-constexpr auto any = machine::states::any();
+using namespace machine::names;
 
 } // namespace
 

@@ -47,6 +47,16 @@ private:
   uint8_t bits_ = 0;
 };
 
+/// Short names for writing tables: `using namespace machine::names;`.
+namespace names {
+inline constexpr auto stopped = msg::state::stopped;
+inline constexpr auto starting = msg::state::starting;
+inline constexpr auto active = msg::state::active;
+inline constexpr auto recovering = msg::state::recovering;
+inline constexpr auto failed = msg::state::failed;
+inline constexpr auto any = states::any();
+} // namespace names
+
 template <class Event>
 struct row {
   states from;
