@@ -67,6 +67,10 @@ bool operator==(const error& x, const error& y) {
 }
 
 caf::error make_error(errc code, std::string message) {
+  // An error with no code would read as success (caf::error's code 0).
+  if (code == errc::none) {
+    code = errc::internal;
+  }
   return caf::error{static_cast<uint8_t>(code), category,
                     caf::make_message(std::move(message))};
 }
@@ -82,7 +86,8 @@ error to_error(const caf::error& err) {
   }
   if (err.category() == category) {
     auto code = static_cast<errc>(err.code());
-    if (err.code() > static_cast<uint8_t>(errc::wrong_state)) {
+    if (code == errc::none
+        || err.code() > static_cast<uint8_t>(errc::wrong_state)) {
       code = errc::internal;
     }
     return {code, std::move(text)};

@@ -128,8 +128,9 @@ void host_link::end_with(const proton::error_condition& e) {
     return;
   }
   auto what = e.description();
-  if (what.find("idle-timeout") != std::string::npos
-      || e.name() == "amqp:resource-limit-exceeded") {
+  // proton ends a link whose peer stayed silent past the idle timeout with
+  // this condition ("local-idle-timeout expired").
+  if (e.name() == "amqp:resource-limit-exceeded") {
     ended = "guest unresponsive: no traffic on the agent link within the "
             "idle timeout";
   } else if (e.name() == "eof") {

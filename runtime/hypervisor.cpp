@@ -109,7 +109,9 @@ caf::result<msg::domain_info> start(self_ptr self, msg::assembly_spec spec,
   auto deadline = std::chrono::steady_clock::now() + st.opts.start_retry;
   auto dom = st.conn->create(xml);
   // libvirt refuses the name until it has cleaned up the previous
-  // incarnation: retry briefly rather than fail the restart.
+  // incarnation: retry briefly rather than fail the restart. Whatever the
+  // failure, the start is tried again while a domain of that name is still
+  // there (libvirt's "already exists" is a generic "operation failed").
   auto name_taken = [&] {
     auto old = st.conn->lookup(name);
     return old && old->has_value();

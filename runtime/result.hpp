@@ -82,7 +82,9 @@ inline failure fail(std::string message) {
 }
 
 inline failure fail(msg::errc code, std::string message) {
-  return failure{code, std::move(message)};
+  // A failure without a code would read as success.
+  return failure{code == msg::errc::none ? msg::errc::internal : code,
+                 std::move(message)};
 }
 
 } // namespace pcloud::runtime

@@ -115,7 +115,7 @@ int session::console(const std::string& assembly) {
           ::tcsetattr(STDIN_FILENO, TCSANOW, &saved);
         }
         tty = false;
-        rc = fail(msg::errc::unavailable, closed);
+        rc = fail(msg::errc::internal, closed);
         break;
       }
     }

@@ -36,7 +36,7 @@ msg::error check_jeos(const std::vector<msg::jeos_info>& images,
                   ? "JEOS '" + jeos + "' is not built yet (jeos_create " + jeos
                       + " " + arch + ")"
                   : "no JEOS named '" + jeos + "'";
-    return {errc::not_found,
+    return {found != nullptr ? errc::wrong_state : errc::not_found,
             what + "; usable: " + (built.empty() ? "none" : join(built))};
   }
   if (found->arch != arch) {

@@ -330,10 +330,10 @@ msg::error assign_ports(const catalog& defs, msg::assembly_spec& draft,
         }
       }
       if (p.host_port == 0) {
-        return {errc::unavailable, "no free host port for " + r.name + " ("
-                                     + port_key(p.protocol, p.guest_port)
-                                     + ") in " + std::to_string(net.first_port)
-                                     + "-" + std::to_string(net.last_port)};
+        return {errc::in_use, "no free host port for " + r.name + " ("
+                                + port_key(p.protocol, p.guest_port) + ") in "
+                                + std::to_string(net.first_port) + "-"
+                                + std::to_string(net.last_port)};
       }
     }
   }

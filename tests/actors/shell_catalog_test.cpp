@@ -96,7 +96,7 @@ TEST(shell_catalog, host_ports_are_planned_around_those_held) {
   EXPECT_EQ(draft.resources[0].ports[0].host_port, 20081);
   auto none = defs.assemblies["a2"];
   auto err = assign_ports(defs, none, {});
-  EXPECT_EQ(err.code, errc::unavailable);
+  EXPECT_EQ(err.code, errc::in_use);
   EXPECT_EQ(err.message, "no free host port for www (80/tcp) in 20000-20100");
 }
 
