@@ -34,6 +34,7 @@
 #include "runtime/scheduler_settings.hpp"
 #include "tests/bench/bench_stats.hpp"
 #include "tests/bench/supervisord.hpp"
+#include "tests/bench/vm_bench.hpp"
 #include "tests/support/fakes.hpp"
 #include "tests/support/http.hpp"
 #include "tests/support/live.hpp"
@@ -231,23 +232,16 @@ std::vector<double> supervisord_trials(int trials) {
 } // namespace
 
 int main(int argc, char** argv) {
-  int trials = argc > 1 ? std::atoi(argv[1]) : 20;
+  int trials = bench::trials_from(argc, argv, 20);
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   if (trials < 1) {
-    std::fprintf(stderr, "usage: %s [TRIALS]\n", argv[0]);
     return 2;
   }
-  (void)runtime::configure_logging({"error", ""});
-  test::vm_environment env;
-  caf::actor_system_config cfg;
-  runtime::apply_scheduler_settings(cfg);
-  msg::add_message_types(cfg);
-  caf::actor_system sys{cfg};
-  auto hv = runtime::spawn_hypervisor(sys, env.options());
-  if (!hv) {
-    std::fprintf(stderr, "%s\n", hv.error().c_str());
+  bench::vm_bench vm;
+  if (!vm.ready()) {
     return 1;
   }
+  auto [env, sys, hv] = vm.parts();
   auto bus = sys.spawn(actors::event_bus, size_t{100});
   auto gw = runtime::spawn_guest_gateway(sys);
   // The tree's events tell whether a kill really happened: a trial counts

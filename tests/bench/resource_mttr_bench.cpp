@@ -169,12 +169,10 @@ pcloud_trials(int n, bench::exec_watch& watch) {
     }
     caf::anon_send_exit(dep, caf::exit_reason::user_shutdown);
   }
-  for (auto h :
-       {caf::actor_cast<caf::actor>(bus), caf::actor_cast<caf::actor>(hv),
-        caf::actor_cast<caf::actor>(gateway),
-        caf::actor_cast<caf::actor>(recorder)}) {
-    caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
-  }
+  test::stop_all({caf::actor_cast<caf::actor>(bus),
+                  caf::actor_cast<caf::actor>(hv),
+                  caf::actor_cast<caf::actor>(gateway),
+                  caf::actor_cast<caf::actor>(recorder)});
   sys.await_all_actors_done();
   return {xs, active};
 }

@@ -28,6 +28,7 @@
 #include "runtime/logging.hpp"
 #include "runtime/scheduler_settings.hpp"
 #include "tests/bench/bench_stats.hpp"
+#include "tests/bench/vm_bench.hpp"
 #include "tests/support/fakes.hpp"
 #include "tests/support/live.hpp"
 #include "tests/support/vm.hpp"
@@ -74,17 +75,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: %s [TRIALS] [--agent]\n", argv[0]);
     return 2;
   }
-  (void)runtime::configure_logging({"error", ""});
-  test::vm_environment env;
-  caf::actor_system_config cfg;
-  runtime::apply_scheduler_settings(cfg);
-  msg::add_message_types(cfg);
-  caf::actor_system sys{cfg};
-  auto hv = runtime::spawn_hypervisor(sys, env.options());
-  if (!hv) {
-    std::fprintf(stderr, "%s\n", hv.error().c_str());
+  bench::vm_bench vm;
+  if (!vm.ready()) {
     return 1;
   }
+  auto [env, sys, hv] = vm.parts();
   auto out = std::make_shared<test::sink<seen>>();
   auto bus = sys.spawn(actors::event_bus, size_t{100});
   auto gw = real_agent ? runtime::spawn_guest_gateway(sys)

@@ -58,12 +58,10 @@ public:
     if (dep) {
       caf::anon_send_exit(dep, caf::exit_reason::user_shutdown);
     }
-    for (auto h :
-         {caf::actor_cast<caf::actor>(bus), caf::actor_cast<caf::actor>(hv),
-          caf::actor_cast<caf::actor>(gateway),
-          caf::actor_cast<caf::actor>(recorder)}) {
-      caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
-    }
+    test::stop_all({caf::actor_cast<caf::actor>(bus),
+                    caf::actor_cast<caf::actor>(hv),
+                    caf::actor_cast<caf::actor>(gateway),
+                    caf::actor_cast<caf::actor>(recorder)});
     sys.await_all_actors_done();
     agents.clear();
   }
@@ -126,16 +124,7 @@ public:
 
   /// Waits for an event whose line contains `text`, after `from` events.
   bool wait_event(const std::string& text, size_t from = 0) {
-    return events->wait_for(
-      [&](const std::vector<msg::event>& evs) {
-        for (size_t i = from; i < evs.size(); ++i) {
-          if (msg::to_string(evs[i]).find(text) != std::string::npos) {
-            return true;
-          }
-        }
-        return false;
-      },
-      timeout);
+    return test::wait_for_event(*events, text, from, timeout);
   }
 
   /// The pid in the newest "started (pid N)" event of `path`.

@@ -127,11 +127,9 @@ public:
     for (auto& l : listeners) {
       caf::anon_send_exit(l, caf::exit_reason::user_shutdown);
     }
-    for (auto h :
-         {caf::actor_cast<caf::actor>(hv), caf::actor_cast<caf::actor>(gateway),
-          caf::actor_cast<caf::actor>(domains)}) {
-      caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
-    }
+    test::stop_all({caf::actor_cast<caf::actor>(hv),
+                    caf::actor_cast<caf::actor>(gateway),
+                    caf::actor_cast<caf::actor>(domains)});
     sys.await_all_actors_done();
   }
 

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include <caf/all.hpp>
@@ -42,6 +43,29 @@ private:
   std::condition_variable cv_;
   std::vector<T> items_;
 };
+
+/// Waits until one of `events`, after the first `from`, reads (as its log
+/// line) with `text` in it; false on timeout.
+inline bool wait_for_event(sink<msg::event>& events, const std::string& text,
+                           size_t from, std::chrono::milliseconds timeout) {
+  return events.wait_for(
+    [&](const std::vector<msg::event>& evs) {
+      for (size_t i = from; i < evs.size(); ++i) {
+        if (msg::to_string(evs[i]).find(text) != std::string::npos) {
+          return true;
+        }
+      }
+      return false;
+    },
+    timeout);
+}
+
+/// Ends each of `actors` (user_shutdown); the caller then awaits them.
+inline void stop_all(std::initializer_list<caf::actor> actors) {
+  for (auto& h : actors) {
+    caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
+  }
+}
 
 /// A domain listener that records every domain event it receives.
 inline msg::domain_listener_actor

@@ -69,11 +69,9 @@ public:
         .receive([](caf::ok_atom) {}, [](caf::error&) {});
       caf::anon_send_exit(hv, caf::exit_reason::user_shutdown);
     }
-    for (auto h : {caf::actor_cast<caf::actor>(bus),
-                   caf::actor_cast<caf::actor>(gateway),
-                   caf::actor_cast<caf::actor>(recorder)}) {
-      caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
-    }
+    stop_all({caf::actor_cast<caf::actor>(bus),
+              caf::actor_cast<caf::actor>(gateway),
+              caf::actor_cast<caf::actor>(recorder)});
     sys.await_all_actors_done();
   }
 
@@ -106,16 +104,7 @@ public:
 
   /// Waits for an event whose line contains `text`, after `from` events.
   bool wait_event(const std::string& text, size_t from = 0) {
-    return events->wait_for(
-      [&](const std::vector<msg::event>& evs) {
-        for (size_t i = from; i < evs.size(); ++i) {
-          if (msg::to_string(evs[i]).find(text) != std::string::npos) {
-            return true;
-          }
-        }
-        return false;
-      },
-      vm_timeout);
+    return wait_for_event(*events, text, from, vm_timeout);
   }
 
   bool wait_boots(size_t n) {
