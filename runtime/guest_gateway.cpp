@@ -57,38 +57,6 @@ result<int> connect_channel_socket(const msg::domain_info& info) {
   return fd.release();
 }
 
-result<int> listen_tcp(const std::string& address, uint16_t port) {
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(port);
-  if (::inet_pton(AF_INET, address.c_str(), &sa.sin_addr) != 1) {
-    return fail("agent listener: not an IPv4 address: " + address);
-  }
-  posix::unique_fd fd{
-    ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)};
-  if (!fd) {
-    return fail(std::string{"agent listener: socket: "} + std::strerror(errno));
-  }
-  int one = 1;
-  ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0
-      || ::listen(fd.get(), 64) != 0) {
-    auto err = errno;
-    return fail("agent listener on " + address + ":" + std::to_string(port)
-                + ": " + std::strerror(err));
-  }
-  return fd.release();
-}
-
-uint16_t bound_port(int fd) {
-  sockaddr_in sa{};
-  socklen_t len = sizeof(sa);
-  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) != 0) {
-    return 0;
-  }
-  return ntohs(sa.sin_port);
-}
-
 namespace {
 
 using detail::host_link;

@@ -18,6 +18,7 @@
 #include <caf/timespan.hpp>
 
 #include "messages/interfaces.hpp"
+#include "runtime/control/sockets.hpp" // listen_tcp for tcp_listener
 #include "runtime/result.hpp"
 
 namespace pcloud::runtime {
@@ -28,13 +29,6 @@ using agent_connector = std::function<result<int>(const msg::domain_info&)>;
 /// Connects to the unix socket QEMU serves for the channel
 /// (`domain_info::agent_channel`).
 result<int> connect_channel_socket(const msg::domain_info& info);
-
-/// A listening TCP socket on ADDRESS:PORT (IPv4; port 0 picks a free one),
-/// for `guest_gateway_options::tcp_listener`.
-result<int> listen_tcp(const std::string& address, uint16_t port);
-
-/// The port a listening socket is bound to.
-uint16_t bound_port(int fd);
 
 struct guest_gateway_options {
   agent_connector connect = connect_channel_socket;

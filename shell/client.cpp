@@ -9,6 +9,9 @@
 #include <caf/openssl/all.hpp>
 
 #include "messages/type_ids.hpp"
+#include "runtime/control/basp.hpp"
+#include "runtime/control/handshake.hpp"
+#include "runtime/control/sockets.hpp"
 
 namespace pcloud::shell {
 
@@ -31,27 +34,35 @@ client_config::client_config(const endpoint& where,
   set("middleman.connection-timeout", caf::timespan{std::chrono::seconds(10)});
 }
 
-std::unique_ptr<client> client::connect(caf::actor_system& sys,
-                                        const endpoint& where,
-                                        std::chrono::milliseconds timeout,
-                                        std::string& error) {
-  std::unique_ptr<client> result;
+std::string describe(const endpoint& where) {
+  return where.host.empty() ? where.socket
+                            : where.host + ":" + std::to_string(where.port);
+}
+
+namespace {
+
+const char* const hint = " (is pcloudd running? --state-dir, --connect and "
+                         "$PCLOUDSH_CONNECT choose where)";
+
+/// CAF's own TLS connection: mutual TLS authenticates both sides.
+caf::strong_actor_ptr connect_tls(caf::actor_system& sys,
+                                  const endpoint& where,
+                                  std::chrono::milliseconds timeout,
+                                  msg::error& error) {
+  caf::strong_actor_ptr result;
   caf::scoped_actor self{sys};
-  // remote_actor() has no timeout of its own; the middleman's connect has.
-  auto mm = where.tls ? sys.openssl_manager().actor_handle()
-                      : sys.middleman().actor_handle();
-  self->request(mm, timeout, caf::connect_atom::value, where.host, where.port)
+  // remote_actor() has no timeout of its own; the manager's connect has.
+  self
+    ->request(sys.openssl_manager().actor_handle(), timeout,
+              caf::connect_atom::value, where.host, where.port)
     .receive(
       [&](const caf::node_id&, caf::strong_actor_ptr& ptr,
           const std::set<std::string>&) {
         if (!ptr) {
-          error = "nothing published on " + where.host + ":"
-                  + std::to_string(where.port);
-          return;
+          error = {msg::errc::unavailable,
+                   "nothing published on " + describe(where)};
         }
-        result.reset(new client(
-          sys, caf::actor_cast<msg::shell_service_actor>(std::move(ptr)),
-          where.token));
+        result = std::move(ptr);
       },
       [&](caf::error& err) {
         auto why = err == caf::sec::request_timeout
@@ -59,12 +70,56 @@ std::unique_ptr<client> client::connect(caf::actor_system& sys,
                    : err == caf::sec::cannot_connect_to_node
                      ? std::string{"nothing listens there"}
                      : sys.render(err);
-        error = "cannot reach pcloudd at " + where.host + ":"
-                + std::to_string(where.port) + ": " + why
-                + " (is pcloudd running? --connect and $PCLOUDSH_CONNECT "
-                  "choose where)";
+        error = {msg::errc::unavailable,
+                 "cannot reach pcloudd at " + describe(where) + ": " + why
+                   + hint};
       });
   return result;
+}
+
+/// The control door: connect, prove the token, hand the socket to CAF.
+caf::strong_actor_ptr connect_door(caf::actor_system& sys,
+                                   const endpoint& where,
+                                   std::chrono::milliseconds timeout,
+                                   msg::error& error) {
+  auto fd = where.host.empty()
+              ? runtime::connect_unix(where.socket)
+              : runtime::connect_tcp(where.host, where.port, timeout);
+  if (!fd) {
+    error = fd.failure_value();
+    if (error.code == msg::errc::unavailable) {
+      error.message += hint;
+    }
+    return nullptr;
+  }
+  if (auto ok = runtime::control::client_handshake(fd->get(), where.token,
+                                                   timeout);
+      !ok) {
+    error = msg::with_context(ok.failure_value(), describe(where) + ": ");
+    return nullptr;
+  }
+  auto service = runtime::control::connect_over(sys, std::move(*fd), timeout);
+  if (!service) {
+    error = service.failure_value();
+    return nullptr;
+  }
+  return std::move(*service);
+}
+
+} // namespace
+
+std::unique_ptr<client> client::connect(caf::actor_system& sys,
+                                        const endpoint& where,
+                                        std::chrono::milliseconds timeout,
+                                        msg::error& error) {
+  auto service = where.tls ? connect_tls(sys, where, timeout, error)
+                           : connect_door(sys, where, timeout, error);
+  if (!service) {
+    return nullptr;
+  }
+  return std::unique_ptr<client>(new client(
+    sys, caf::actor_cast<msg::shell_service_actor>(std::move(service)),
+    where.token));
 }
 
 msg::shell_reply client::call(const std::string& command,

@@ -12,13 +12,17 @@
 
 #include <caf/actor_system_config.hpp>
 
+#include "messages/error.hpp"
 #include "messages/interfaces.hpp"
 
 namespace pcloud::shell {
 
 struct endpoint {
-  std::string host = "127.0.0.1";
-  uint16_t port = 7460;
+  /// pcloudd's unix socket, used unless `host` is set.
+  std::string socket = "/var/lib/pcloud/pcloudd.sock";
+  /// A TCP listener of pcloudd (--listen) instead.
+  std::string host;
+  uint16_t port = 0;
   std::string token;
   /// Connect with mutual TLS: the actor system must have loaded
   /// caf::openssl::manager with the client's certificate, key and CA.
@@ -34,13 +38,18 @@ public:
                 const std::string& key, const std::string& cafile);
 };
 
+/// Where `where` points, for messages: the socket path or HOST:PORT.
+std::string describe(const endpoint& where);
+
 class client {
 public:
-  /// Connects within `timeout`; on failure `error` says why in one line.
+  /// Connects and proves the token within `timeout`, after pcloudd has
+  /// proved it (runtime/control/handshake.hpp); on failure `error` says
+  /// why in one line.
   static std::unique_ptr<client> connect(caf::actor_system& sys,
                                          const endpoint& where,
                                          std::chrono::milliseconds timeout,
-                                         std::string& error);
+                                         msg::error& error);
 
   /// Runs a daemon command. Transport failures come back as a failed
   /// reply (code unavailable for a timeout or a lost daemon) whose message

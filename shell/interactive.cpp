@@ -148,9 +148,9 @@ int session::interactive() {
     = std::string{std::getenv("HOME") ? std::getenv("HOME") : "/root"}
       + "/.pcloudsh_history";
   read_history(history_file.c_str());
-  std::printf("pcloudsh: connected to %s:%u. 'help' lists the commands; "
+  std::printf("pcloudsh: connected to %s. 'help' lists the commands; "
               "events show as they happen.\n",
-              opts_.where.host.c_str(), opts_.where.port);
+              describe(opts_.where).c_str());
   rl_callback_handler_install("pcloudsh> ", on_line);
   while (!quit_) {
     pollfd fds[2]

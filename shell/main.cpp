@@ -68,9 +68,10 @@ int main(int argc, char** argv) {
   client_config cfg{opts.where, opts.tls_certificate, opts.tls_key,
                     opts.tls_cafile};
   caf::actor_system sys{cfg};
-  auto c = client::connect(sys, opts.where, opts.connect_timeout, error);
+  msg::error failure;
+  auto c = client::connect(sys, opts.where, opts.connect_timeout, failure);
   if (!c) {
-    die({msg::errc::unavailable, error}, opts.json);
+    die(failure, opts.json);
   }
   int rc;
   {

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 
 namespace pcloud::shell {
 
@@ -11,10 +10,11 @@ void print_usage(FILE* out) {
   std::fprintf(
     out,
     "usage: pcloudsh [options] [COMMAND [ARGS...]]\n"
-    "  --connect HOST:PORT  pcloudd's shell service (default 127.0.0.1:7460,\n"
-    "                       or $PCLOUDSH_CONNECT)\n"
+    "  --connect WHERE      pcloudd's unix socket (a path) or TCP listener\n"
+    "                       (HOST:PORT); default /var/lib/pcloud/pcloudd.sock\n"
+    "                       or $PCLOUDSH_CONNECT\n"
     "  --state-dir DIR      pcloudd's state directory: its token and, unless\n"
-    "                       --connect is given, its address\n"
+    "                       --connect is given, its socket\n"
     "  --token-file FILE    the token (default /var/lib/pcloud/shell.token,\n"
     "                       or $PCLOUDSH_TOKEN_FILE)\n"
     "  --tls-certificate FILE, --tls-key FILE, --tls-cafile FILE\n"
@@ -30,6 +30,12 @@ void print_usage(FILE* out) {
 }
 
 bool parse_endpoint(const std::string& text, endpoint& where) {
+  if (!text.empty() && text[0] == '/') {
+    where.socket = text;
+    where.host.clear();
+    where.port = 0;
+    return true;
+  }
   auto colon = text.rfind(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) {
     return false;
@@ -51,7 +57,8 @@ msg::error parse_options(int argc, char** argv, options& opts) {
   };
   if (auto* env = std::getenv("PCLOUDSH_CONNECT")) {
     if (!parse_endpoint(env, opts.where)) {
-      return invalid(std::string{"PCLOUDSH_CONNECT wants HOST:PORT, not '"}
+      return invalid(std::string{"PCLOUDSH_CONNECT wants a socket path or "
+                                 "HOST:PORT, not '"}
                      + env + "'");
     }
   }
@@ -95,16 +102,15 @@ msg::error parse_options(int argc, char** argv, options& opts) {
       return {};
     } else if (arg == "--connect") {
       if (!parse_endpoint(value, opts.where)) {
-        return invalid("--connect wants HOST:PORT, not '" + value + "'");
+        return invalid("--connect wants a socket path or HOST:PORT, not '"
+                       + value + "'");
       }
     } else if (arg == "--state-dir") {
       opts.token_file = value + "/shell.token";
-      // pcloudd writes where it listens; an explicit --connect wins.
-      std::ifstream in{value + "/shell.address"};
-      std::string address;
-      if (!connect_given && std::getline(in, address)
-          && !parse_endpoint(address, opts.where)) {
-        return invalid(value + "/shell.address: not HOST:PORT");
+      // An explicit --connect wins.
+      if (!connect_given) {
+        opts.where.socket = value + "/pcloudd.sock";
+        opts.where.host.clear();
       }
     } else if (arg == "--token-file") {
       opts.token_file = value;
@@ -129,6 +135,9 @@ msg::error parse_options(int argc, char** argv, options& opts) {
     return invalid("TLS needs --tls-certificate, --tls-key and --tls-cafile");
   }
   opts.where.tls = tls == 3;
+  if (opts.where.tls && opts.where.host.empty()) {
+    return invalid("TLS is for a TCP listener: --connect HOST:PORT");
+  }
   return {};
 }
 

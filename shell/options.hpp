@@ -33,7 +33,8 @@ struct options {
 /// The usage text of --help.
 void print_usage(FILE* out);
 
-/// Parses "HOST:PORT"; false when it is not that.
+/// Parses a unix socket path (starting with /) or "HOST:PORT"; false when
+/// it is neither.
 bool parse_endpoint(const std::string& text, endpoint& where);
 
 /// Parses the command line and $PCLOUDSH_CONNECT, $PCLOUDSH_TOKEN_FILE;

@@ -17,6 +17,7 @@
 #include "actors/shell_service.hpp"
 #include "runtime/agent_secret.hpp"
 #include "runtime/console.hpp"
+#include "runtime/control/basp.hpp"
 #include "runtime/definitions_xml.hpp"
 #include "runtime/domain_plan.hpp"
 #include "runtime/hooks.hpp"
@@ -79,7 +80,7 @@ std::string check_tls(const daemon_options& opts) {
   auto given = !opts.tls_certificate.empty() + !opts.tls_key.empty()
                + !opts.tls_cafile.empty();
   if (given == 0) {
-    if (!is_loopback(opts.listen_address)) {
+    if (!opts.listen_address.empty() && !is_loopback(opts.listen_address)) {
       return "a shell listener on " + opts.listen_address
              + " must use TLS: set tls-certificate, tls-key and tls-cafile "
                "(or listen on 127.0.0.1)";
@@ -88,6 +89,9 @@ std::string check_tls(const daemon_options& opts) {
   }
   if (given != 3) {
     return "TLS needs all of tls-certificate, tls-key and tls-cafile";
+  }
+  if (opts.listen_address.empty()) {
+    return "TLS is for a TCP listener: set listen-address (--listen) too";
   }
   for (auto& [what, path] : {std::pair{"tls-certificate", opts.tls_certificate},
                              std::pair{"tls-key", opts.tls_key},
@@ -105,6 +109,11 @@ std::string check_tls(const daemon_options& opts) {
     }
   }
   return {};
+}
+
+std::string socket_path_of(const daemon_options& opts) {
+  return opts.socket_path.empty() ? opts.state_dir + "/pcloudd.sock"
+                                  : opts.socket_path;
 }
 
 std::string address_path(const std::string& state_dir) {
@@ -230,7 +239,7 @@ result<std::unique_ptr<daemon>> daemon::start(caf::actor_system& sys,
     auto fd = listen_tcp(opts.agent_listen_address, opts.agent_listen_port);
     if (!fd) {
       d->stop();
-      return fail(fd.error());
+      return msg::with_context(fd.failure_value(), "agent listener: ");
     }
     gateway_opts.tcp_listener = *fd;
     agent_port = bound_port(*fd);
@@ -285,31 +294,62 @@ result<std::unique_ptr<daemon>> daemon::start(caf::actor_system& sys,
   // The service first, so it stops its deployables before the services
   // they use go away.
   d->actors_.insert(d->actors_.begin(), caf::actor_cast<caf::actor>(shell));
-  auto port = opts.tls()
-                ? caf::openssl::publish(shell, opts.listen_port,
-                                        opts.listen_address.c_str(), true)
-                : sys.middleman().publish(shell, opts.listen_port,
-                                          opts.listen_address.c_str(), true);
-  if (!port) {
-    d->stop();
-    auto why = port.error() == caf::sec::cannot_open_port
-                 ? std::string{"the address is in use or not local"}
-                 : sys.render(port.error());
-    return fail("cannot listen on " + opts.listen_address + ":"
-                + std::to_string(opts.listen_port) + ": " + why);
+  if (opts.tls()) {
+    // CAF's own TLS listener: mutual TLS authenticates the peer before
+    // BASP (not yet bounded like the door: doc/security.md).
+    auto port = caf::openssl::publish(shell, opts.listen_port,
+                                      opts.listen_address.c_str(), true);
+    if (!port) {
+      d->stop();
+      auto why = port.error() == caf::sec::cannot_open_port
+                   ? std::string{"the address is in use or not local"}
+                   : sys.render(port.error());
+      return fail("cannot listen on " + opts.listen_address + ":"
+                  + std::to_string(opts.listen_port) + ": " + why);
+    }
+    d->port_ = *port;
+    d->tls_published_ = true;
   }
-  d->port_ = *port;
-  // Where pcloudsh --state-dir finds the service (the port may be chosen
-  // by the system).
-  auto address = opts.listen_address + ":" + std::to_string(d->port_) + "\n";
-  if (auto ok
-      = write_file_atomically(address_path(opts.state_dir), address, 0644);
-      !ok) {
-    d->stop();
-    return fail(ok.error());
+  control::door_options door;
+  door.token = d->token_;
+  door.socket_path = socket_path_of(opts);
+  if (!opts.tls()) {
+    door.tcp_address = opts.listen_address;
+    door.tcp_port = opts.listen_port;
   }
-  spdlog::info("pcloudd: shell service on {}:{}{}, libvirt {}, state {}",
-               opts.listen_address, d->port_, opts.tls() ? " (TLS)" : "",
+  auto whom = caf::actor_cast<caf::strong_actor_ptr>(shell);
+  auto opened = control::control_door::open(
+    door, [&sys, whom](posix::unique_fd fd, const std::string& peer) {
+      spdlog::debug("pcloudd: shell connection from {}", peer);
+      control::serve_over(sys, std::move(fd), whom);
+    });
+  if (!opened) {
+    d->stop();
+    return msg::with_context(opened.failure_value(), "shell service: ");
+  }
+  d->door_ = std::move(*opened);
+  if (!opts.tls()) {
+    d->port_ = d->door_->tcp_port();
+  }
+  // Where pcloudsh --state-dir finds a TCP listener (the port may be
+  // chosen by the system).
+  fs::remove(address_path(opts.state_dir), ec);
+  if (d->port_ != 0) {
+    auto address
+      = opts.listen_address + ":" + std::to_string(d->port_) + "\n";
+    if (auto ok
+        = write_file_atomically(address_path(opts.state_dir), address, 0644);
+        !ok) {
+      d->stop();
+      return fail(ok.error());
+    }
+  }
+  spdlog::info("pcloudd: shell service on {}{}, libvirt {}, state {}",
+               door.socket_path,
+               d->port_ == 0 ? std::string{}
+                             : " and " + opts.listen_address + ":"
+                                 + std::to_string(d->port_)
+                                 + (opts.tls() ? " (TLS)" : ""),
                hv_opts.uri, opts.state_dir);
   return d;
 }
@@ -323,7 +363,9 @@ void daemon::stop() {
     return;
   }
   stopped_ = true;
-  if (port_ != 0) {
+  // No new shell connections while the tree goes away.
+  door_.reset();
+  if (tls_published_ && !actors_.empty()) {
     (void)sys_.middleman().unpublish(actors_[0], port_);
   }
   for (auto& a : actors_) {

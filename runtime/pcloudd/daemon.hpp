@@ -1,7 +1,9 @@
 // The daemon's wiring: everything pcloudd runs, in one actor system. The
 // store loads the definitions, the hypervisor opens libvirt, the gateway
-// waits for agents, and the shell service is published for pcloudsh on a
-// TCP port (loopback by default) with a token only root can read.
+// waits for agents, and the shell service is served to pcloudsh through the
+// control door (runtime/control): a unix socket only root can open, and a
+// TCP port where configured, both admitting only peers that prove the
+// token.
 #pragma once
 
 #include <chrono>
@@ -12,6 +14,7 @@
 #include <caf/fwd.hpp>
 
 #include "messages/interfaces.hpp"
+#include "runtime/control/control_door.hpp"
 #include "runtime/guest_gateway.hpp"
 #include "runtime/posix/unique_fd.hpp"
 #include "runtime/result.hpp"
@@ -38,8 +41,12 @@ struct daemon_options {
   std::string agent_listen_address;
   /// 0 picks a free port (tests); the agent's default is 49000.
   uint16_t agent_listen_port = 49000;
-  std::string listen_address = "127.0.0.1";
-  /// 0 picks a free port (tests); pcloudsh's default is 7460.
+  /// The control socket; empty: STATE/pcloudd.sock.
+  std::string socket_path;
+  /// A TCP listener for pcloudsh on other hosts or ports; empty address:
+  /// none (the default: user-mode guests reach the host's loopback).
+  std::string listen_address;
+  /// 0 picks a free port (tests).
   uint16_t listen_port = 7460;
   /// Mutual TLS for the shell service (PEM files; the key unencrypted).
   /// Required when the listen address is not loopback; the CAF system must
@@ -70,8 +77,12 @@ std::string check_tls(const daemon_options& opts);
 /// STATE/shell.token: created with mode 0600 when missing.
 std::string token_path(const std::string& state_dir);
 
-/// STATE/shell.address: "ADDRESS:PORT" of the running shell service.
+/// STATE/shell.address: "ADDRESS:PORT" of the running shell service's TCP
+/// listener, when it has one.
 std::string address_path(const std::string& state_dir);
+
+/// The control socket of `opts`.
+std::string socket_path_of(const daemon_options& opts);
 
 /// Reads a secret file (the shell token, the agent key), or creates it with
 /// 64 random hex digits, mode 0600.
@@ -90,7 +101,7 @@ public:
 
   ~daemon();
 
-  /// The port the shell service listens on.
+  /// The TCP port the shell service listens on (0: none).
   uint16_t port() const noexcept { return port_; }
 
   const std::string& token() const noexcept { return token_; }
@@ -107,7 +118,10 @@ private:
   uint16_t port_ = 0;
   std::string token_;
   std::vector<caf::actor> actors_;
+  std::unique_ptr<control::control_door> door_;
   bool stopped_ = false;
+  /// The shell service is also published by CAF's TLS module.
+  bool tls_published_ = false;
   /// Held (flock) while this daemon runs on its state directory; closed
   /// (the next pcloudd may start) once the destructor has stopped it.
   posix::unique_fd lock_fd_;

@@ -41,7 +41,10 @@ void usage(FILE* out) {
     "                     (default /var/lib/pcloud)\n"
     "  --uri URI          libvirt URI (default qemu:///embed?root=STATE/"
     "libvirt)\n"
-    "  --listen ADDR:PORT shell service (default 127.0.0.1:7460)\n"
+    "  --socket PATH      pcloudsh's unix socket, root only (default\n"
+    "                     STATE/pcloudd.sock)\n"
+    "  --listen ADDR:PORT also serve pcloudsh over TCP here (off by\n"
+    "                     default: user-mode guests reach the loopback)\n"
     "  --network NAME     NIC of assemblies that name none: user (QEMU\n"
     "                     user-mode, port forwards), none, or a libvirt\n"
     "                     network (default: user on embed, default on\n"
@@ -171,6 +174,7 @@ void read_config(const std::string& path, cli& c) {
   str("pcloud.libvirt-uri", c.opts.libvirt_uri);
   str("pcloud.virt-type", c.opts.virt_type);
   str("pcloud.listen-address", c.opts.listen_address);
+  str("pcloud.socket", c.opts.socket_path);
   str("pcloud.network", c.opts.network);
   std::string forward;
   str("pcloud.forward-address", forward);
@@ -241,6 +245,8 @@ cli parse(int argc, char** argv) {
       c.opts.state_dir = value();
     } else if (arg == "--uri") {
       c.opts.libvirt_uri = value();
+    } else if (arg == "--socket") {
+      c.opts.socket_path = value();
     } else if (arg == "--listen") {
       auto text = value();
       if (!parse_listen(text, c.opts)) {

@@ -33,6 +33,25 @@ TEST(pcloudsh_options, options_come_before_the_command) {
   EXPECT_FALSE(opts.where.tls);
 }
 
+TEST(pcloudsh_options, the_unix_socket_is_the_default_and_follows_state_dir) {
+  options opts;
+  ASSERT_FALSE(parse({"deployable_list"}, opts));
+  EXPECT_EQ(opts.where.socket, "/var/lib/pcloud/pcloudd.sock");
+  EXPECT_TRUE(opts.where.host.empty());
+  EXPECT_EQ(describe(opts.where), "/var/lib/pcloud/pcloudd.sock");
+  ASSERT_FALSE(parse({"--state-dir", "/srv/pc", "deployable_list"}, opts));
+  EXPECT_EQ(opts.where.socket, "/srv/pc/pcloudd.sock");
+  EXPECT_EQ(opts.token_file, "/srv/pc/shell.token");
+  // An explicit --connect wins, before or after --state-dir.
+  options tcp;
+  ASSERT_FALSE(parse({"--connect", "h:7", "--state-dir", "/srv/pc"}, tcp));
+  EXPECT_EQ(describe(tcp.where), "h:7");
+  options path;
+  ASSERT_FALSE(parse({"--state-dir", "/srv/pc", "--connect", "/run/p.sock"},
+                     path));
+  EXPECT_EQ(describe(path.where), "/run/p.sock");
+}
+
 TEST(pcloudsh_options, mistakes_are_one_line_invalid_arguments) {
   struct bad {
     std::vector<std::string> words;
@@ -41,9 +60,17 @@ TEST(pcloudsh_options, mistakes_are_one_line_invalid_arguments) {
   for (auto& c : std::vector<bad>{
          {{"--bogus"}, "unknown option '--bogus' (--help lists them)"},
          {{"--connect"}, "--connect needs a value (--help lists the options)"},
-         {{"--connect", "host"}, "--connect wants HOST:PORT, not 'host'"},
-         {{"--connect", "h:0"}, "--connect wants HOST:PORT, not 'h:0'"},
-         {{"--connect", "h:65536"}, "--connect wants HOST:PORT, not 'h:65536'"},
+         {{"--connect", "host"},
+          "--connect wants a socket path or HOST:PORT, not 'host'"},
+         {{"--connect", "h:0"},
+          "--connect wants a socket path or HOST:PORT, not 'h:0'"},
+         {{"--connect", "h:65536"},
+          "--connect wants a socket path or HOST:PORT, not 'h:65536'"},
+         {{"--connect", "relative.sock"},
+          "--connect wants a socket path or HOST:PORT, not 'relative.sock'"},
+         {{"--tls-key", "k.pem", "--tls-certificate", "c.pem", "--tls-cafile",
+           "ca.pem"},
+          "TLS is for a TCP listener: --connect HOST:PORT"},
          {{"--tls-key", "k.pem"},
           "TLS needs --tls-certificate, --tls-key and --tls-cafile"},
        }) {

@@ -296,14 +296,21 @@ TEST_F(pcloudsh, a_connection_without_the_token_can_do_nothing) {
   auto port = slurp(dir + "/shell.address");
   port.pop_back();
   std::ofstream{dir + "/wrong.token"} << std::string(64, 'a') << "\n";
+  // Over TCP and over the unix socket, the handshake stops it before
+  // anything reaches pcloudd's actors.
   auto r = sh({"deployable_create", "dep1"}, {},
               {"--connect", port, "--token-file", dir + "/wrong.token"});
   EXPECT_EQ(r.rc, exit_of(errc::permission_denied));
-  EXPECT_NE(r.err.find("not authorized"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("did not prove that it holds this token"),
+            std::string::npos)
+    << r.err;
   r = sh({"events"}, {},
-         {"--connect", port, "--token-file", dir + "/wrong.token"});
+         {"--connect", dir + "/pcloudd.sock", "--token-file",
+          dir + "/wrong.token"});
   EXPECT_EQ(r.rc, exit_of(errc::permission_denied));
-  EXPECT_NE(r.err.find("not authorized"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("did not prove that it holds this token"),
+            std::string::npos)
+    << r.err;
   r = sh({"deployable_list"}, {},
          {"--connect", port, "--token-file", dir + "/missing.token"});
   EXPECT_EQ(r.rc, exit_of(errc::permission_denied));
@@ -341,9 +348,13 @@ TEST_F(pcloudsh, a_daemon_that_is_down_is_a_clear_error) {
   r = sh({"deployable_list"}, {},
          {"--connect", "127.0.0.1:1", "--token-file", dir + "/t"});
   EXPECT_EQ(r.rc, 3);
-  EXPECT_NE(r.err.find("cannot reach pcloudd at 127.0.0.1:1"),
+  EXPECT_NE(r.err.find("cannot connect to 127.0.0.1:1: Connection refused"),
             std::string::npos)
     << r.err;
+  r = sh({"deployable_list"}, {},
+         {"--connect", dir + "/none.sock", "--token-file", dir + "/t"});
+  EXPECT_EQ(r.rc, 3);
+  EXPECT_NE(r.err.find("is pcloudd running?"), std::string::npos) << r.err;
 }
 
 TEST_F(pcloudsh, definitions_survive_kill_9_of_the_daemon) {
@@ -413,12 +424,16 @@ TEST_F(pcloudsh, a_tls_listener_refuses_plain_connections) {
   daemon_args
     = {"--tls-certificate", cert, "--tls-key", key, "--tls-cafile", cert};
   start_daemon();
-  auto r = sh({"deployable_create", "dep1"});
+  auto port = slurp(dir + "/shell.address");
+  port.pop_back();
+  auto r = sh({"deployable_create", "dep1"}, {},
+              {"--state-dir", dir, "--connect", port});
   EXPECT_EQ(r.rc, exit_of(errc::unavailable)) << r.out << r.err;
-  EXPECT_NE(r.err.find("cannot reach pcloudd"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("during the handshake"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(dir + "/definitions/deployables/dep1.xml"));
-  std::vector<std::string> tls{"--state-dir", dir, "--tls-certificate", cert,
-                               "--tls-key",   key, "--tls-cafile",      cert};
+  std::vector<std::string> tls{
+    "--state-dir", dir, "--connect",     port, "--tls-certificate", cert,
+    "--tls-key",   key, "--tls-cafile", cert};
   r = sh({"deployable_create", "dep1"}, {}, tls);
   EXPECT_EQ(r.rc, 0) << r.out << r.err;
   EXPECT_TRUE(fs::exists(dir + "/definitions/deployables/dep1.xml"));
