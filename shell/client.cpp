@@ -45,8 +45,7 @@ const char* const hint = " (is pcloudd running? --state-dir, --connect and "
                          "$PCLOUDSH_CONNECT choose where)";
 
 /// CAF's own TLS connection: mutual TLS authenticates both sides.
-caf::strong_actor_ptr connect_tls(caf::actor_system& sys,
-                                  const endpoint& where,
+caf::strong_actor_ptr connect_tls(caf::actor_system& sys, const endpoint& where,
                                   std::chrono::milliseconds timeout,
                                   msg::error& error) {
   caf::strong_actor_ptr result;
@@ -70,9 +69,9 @@ caf::strong_actor_ptr connect_tls(caf::actor_system& sys,
                    : err == caf::sec::cannot_connect_to_node
                      ? std::string{"nothing listens there"}
                      : sys.render(err);
-        error = {msg::errc::unavailable,
-                 "cannot reach pcloudd at " + describe(where) + ": " + why
-                   + hint};
+        error
+          = {msg::errc::unavailable,
+             "cannot reach pcloudd at " + describe(where) + ": " + why + hint};
       });
   return result;
 }
@@ -92,8 +91,8 @@ caf::strong_actor_ptr connect_door(caf::actor_system& sys,
     }
     return nullptr;
   }
-  if (auto ok = runtime::control::client_handshake(fd->get(), where.token,
-                                                   timeout);
+  if (auto ok
+      = runtime::control::client_handshake(fd->get(), where.token, timeout);
       !ok) {
     error = msg::with_context(ok.failure_value(), describe(where) + ": ");
     return nullptr;

@@ -12,8 +12,7 @@ namespace pcloud::runtime::control {
 namespace {
 
 caf::actor basp_broker_of(caf::actor_system& sys) {
-  return sys.middleman().named_broker<caf::io::basp_broker>(
-    caf::atom("BASP"));
+  return sys.middleman().named_broker<caf::io::basp_broker>(caf::atom("BASP"));
 }
 
 } // namespace
@@ -24,8 +23,7 @@ void serve_over(caf::actor_system& sys, posix::unique_fd fd,
   // The interface stays unsaid: pcloudsh knows it, and nobody else gets
   // this far.
   caf::anon_send(basp_broker_of(sys), caf::publish_atom::value,
-                 std::move(scribe), basp_label, whom,
-                 std::set<std::string>{});
+                 std::move(scribe), basp_label, whom, std::set<std::string>{});
 }
 
 result<caf::strong_actor_ptr> connect_over(caf::actor_system& sys,

@@ -151,9 +151,9 @@ struct control_door::loop {
   bool serve(session& s) {
     uint8_t buf[hello_size];
     while (s.handshake.wanted() > 0) {
-      auto n = ::recv(s.fd.get(), buf, std::min(sizeof(buf),
-                                                s.handshake.wanted()),
-                      MSG_DONTWAIT);
+      auto n
+        = ::recv(s.fd.get(), buf, std::min(sizeof(buf), s.handshake.wanted()),
+                 MSG_DONTWAIT);
       if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
         return false; // gone before the end: nothing to say
       }
@@ -175,19 +175,18 @@ struct control_door::loop {
       }
     }
     switch (s.handshake.current()) {
-      case server_handshake::state::accepted:
-        ++admitted;
-        spdlog::debug("pcloudd: control: {} proved the token", s.peer);
-        admit(std::move(s.fd), s.peer);
-        return false;
-      case server_handshake::state::refused:
-        ++refused;
-        warn("refused " + cap_key(s.peer), "refused a connection from "
-                                             + s.peer + ": "
-                                             + s.handshake.reason());
-        return false;
-      default:
-        return true;
+    case server_handshake::state::accepted:
+      ++admitted;
+      spdlog::debug("pcloudd: control: {} proved the token", s.peer);
+      admit(std::move(s.fd), s.peer);
+      return false;
+    case server_handshake::state::refused:
+      ++refused;
+      warn("refused " + cap_key(s.peer),
+           "refused a connection from " + s.peer + ": " + s.handshake.reason());
+      return false;
+    default:
+      return true;
     }
   }
 
@@ -212,9 +211,9 @@ struct control_door::loop {
       if (!listening) {
         next = std::min(next, paused_until);
       }
-      auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
-                    next - now)
-                    .count();
+      auto wait
+        = std::chrono::duration_cast<std::chrono::milliseconds>(next - now)
+            .count();
       if (::poll(fds.data(), fds.size(),
                  static_cast<int>(std::max<int64_t>(wait, 0)) + 1)
           < 0) {

@@ -119,18 +119,18 @@ bool proofs_equal(const proof& a, const proof& b) {
 }
 
 server_handshake::server_handshake(std::string token)
-  : token_(std::move(token)) {
+    : token_(std::move(token)) {
   // nop
 }
 
 size_t server_handshake::wanted() const noexcept {
   switch (state_) {
-    case state::awaiting_hello:
-      return hello_size - have_;
-    case state::awaiting_proof:
-      return proof_size - have_;
-    default:
-      return 0;
+  case state::awaiting_hello:
+    return hello_size - have_;
+  case state::awaiting_proof:
+    return proof_size - have_;
+  default:
+    return 0;
   }
 }
 

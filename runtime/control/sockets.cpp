@@ -55,8 +55,8 @@ result<sockaddr_un> unix_address(const std::string& path) {
   if (path.empty() || path.size() >= sizeof(sa.sun_path)) {
     return fail(msg::errc::invalid_argument,
                 "a unix socket path must have 1-"
-                  + std::to_string(sizeof(sa.sun_path) - 1)
-                  + " characters: '" + path + "'");
+                  + std::to_string(sizeof(sa.sun_path) - 1) + " characters: '"
+                  + path + "'");
   }
   std::memcpy(sa.sun_path, path.c_str(), path.size() + 1);
   return sa;
@@ -69,7 +69,7 @@ result<posix::unique_fd> listen_unix(const std::string& path) {
   if (!sa) {
     return sa.failure_value();
   }
-  struct stat st{};
+  struct stat st {};
   if (::lstat(path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) {
       return fail(msg::errc::exists,
@@ -92,8 +92,8 @@ result<posix::unique_fd> listen_unix(const std::string& path) {
   ::umask(old_mask);
   if (bound != 0 || ::listen(fd.get(), 128) != 0) {
     err = bound != 0 ? err : errno;
-    return fail(msg::errc::unavailable, "cannot listen on " + path + ": "
-                                          + std::strerror(err));
+    return fail(msg::errc::unavailable,
+                "cannot listen on " + path + ": " + std::strerror(err));
   }
   return fd;
 }
@@ -111,7 +111,7 @@ result<posix::unique_fd> connect_tcp(const std::string& host, uint16_t port,
                 "cannot resolve " + host + ": " + ::gai_strerror(rc));
   }
   std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> guard{found,
-                                                            ::freeaddrinfo};
+                                                             ::freeaddrinfo};
   posix::unique_fd fd{
     ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)};
   if (!fd) {

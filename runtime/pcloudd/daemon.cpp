@@ -335,8 +335,7 @@ result<std::unique_ptr<daemon>> daemon::start(caf::actor_system& sys,
   // chosen by the system).
   fs::remove(address_path(opts.state_dir), ec);
   if (d->port_ != 0) {
-    auto address
-      = opts.listen_address + ":" + std::to_string(d->port_) + "\n";
+    auto address = opts.listen_address + ":" + std::to_string(d->port_) + "\n";
     if (auto ok
         = write_file_atomically(address_path(opts.state_dir), address, 0644);
         !ok) {
@@ -344,13 +343,12 @@ result<std::unique_ptr<daemon>> daemon::start(caf::actor_system& sys,
       return fail(ok.error());
     }
   }
-  spdlog::info("pcloudd: shell service on {}{}, libvirt {}, state {}",
-               door.socket_path,
-               d->port_ == 0 ? std::string{}
-                             : " and " + opts.listen_address + ":"
-                                 + std::to_string(d->port_)
-                                 + (opts.tls() ? " (TLS)" : ""),
-               hv_opts.uri, opts.state_dir);
+  spdlog::info(
+    "pcloudd: shell service on {}{}, libvirt {}, state {}", door.socket_path,
+    d->port_ == 0 ? std::string{}
+                  : " and " + opts.listen_address + ":"
+                      + std::to_string(d->port_) + (opts.tls() ? " (TLS)" : ""),
+    hv_opts.uri, opts.state_dir);
   return d;
 }
 

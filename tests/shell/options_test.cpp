@@ -47,8 +47,8 @@ TEST(pcloudsh_options, the_unix_socket_is_the_default_and_follows_state_dir) {
   ASSERT_FALSE(parse({"--connect", "h:7", "--state-dir", "/srv/pc"}, tcp));
   EXPECT_EQ(describe(tcp.where), "h:7");
   options path;
-  ASSERT_FALSE(parse({"--state-dir", "/srv/pc", "--connect", "/run/p.sock"},
-                     path));
+  ASSERT_FALSE(
+    parse({"--state-dir", "/srv/pc", "--connect", "/run/p.sock"}, path));
   EXPECT_EQ(describe(path.where), "/run/p.sock");
 }
 

@@ -304,9 +304,9 @@ TEST_F(pcloudsh, a_connection_without_the_token_can_do_nothing) {
   EXPECT_NE(r.err.find("did not prove that it holds this token"),
             std::string::npos)
     << r.err;
-  r = sh({"events"}, {},
-         {"--connect", dir + "/pcloudd.sock", "--token-file",
-          dir + "/wrong.token"});
+  r = sh(
+    {"events"}, {},
+    {"--connect", dir + "/pcloudd.sock", "--token-file", dir + "/wrong.token"});
   EXPECT_EQ(r.rc, exit_of(errc::permission_denied));
   EXPECT_NE(r.err.find("did not prove that it holds this token"),
             std::string::npos)
@@ -431,9 +431,9 @@ TEST_F(pcloudsh, a_tls_listener_refuses_plain_connections) {
   EXPECT_EQ(r.rc, exit_of(errc::unavailable)) << r.out << r.err;
   EXPECT_NE(r.err.find("during the handshake"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(dir + "/definitions/deployables/dep1.xml"));
-  std::vector<std::string> tls{
-    "--state-dir", dir, "--connect",     port, "--tls-certificate", cert,
-    "--tls-key",   key, "--tls-cafile", cert};
+  std::vector<std::string> tls{"--state-dir",       dir,  "--connect", port,
+                               "--tls-certificate", cert, "--tls-key", key,
+                               "--tls-cafile",      cert};
   r = sh({"deployable_create", "dep1"}, {}, tls);
   EXPECT_EQ(r.rc, 0) << r.out << r.err;
   EXPECT_TRUE(fs::exists(dir + "/definitions/deployables/dep1.xml"));
