@@ -13,6 +13,7 @@
 
 #include "actors/context.hpp"
 #include "actors/shell/handlers.hpp"
+#include "messages/names.hpp"
 
 namespace pcloud::actors {
 
@@ -64,6 +65,11 @@ shell::reply dispatch(self_ptr self, const msg::shell_request& req) {
       || req.args.size() > cmd->arguments.size()) {
     return shell::failed(
       {msg::errc::invalid_argument, "usage: " + msg::usage_of(*cmd)});
+  }
+  // Names become file names: one check for every command, before any
+  // handler sees them.
+  if (auto bad = msg::check_arguments(*cmd, req.args)) {
+    return shell::failed(bad);
   }
   return h->second(self, req.args);
 }
@@ -169,6 +175,9 @@ shell_service(self_ptr self, std::string token, shell_services services,
         msg::console_listener_actor listener) -> caf::result<uint64_t> {
       if (!authorized(token, "console")) {
         return msg::make_error(not_authorized);
+      }
+      if (auto bad = msg::check_name("assembly", assembly)) {
+        return msg::make_error(bad);
       }
       return shell::open_console(self, assembly, std::move(listener));
     },

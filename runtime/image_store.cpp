@@ -10,6 +10,8 @@
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
+#include "messages/names.hpp"
+#include "runtime/disk_import.hpp"
 #include "runtime/store.hpp"
 
 namespace pcloud::runtime {
@@ -65,6 +67,11 @@ struct imported_image {
 
 std::string imported_dir(const image_store_options& opts) {
   return opts.directory + "/imported";
+}
+
+/// pcloud's copies of imported images.
+std::string imported_disks_dir(const image_store_options& opts) {
+  return opts.directory + "/imported-disks";
 }
 
 std::optional<imported_image> read_imported(const image_store_options& opts,
@@ -130,48 +137,6 @@ std::vector<msg::jeos_info> list(const image_store_options& opts) {
     result.push_back(std::move(x));
   }
   return result;
-}
-
-/// What jeos_import accepts: qcow2, or a raw disk (a partition table or a
-/// file system at its start). Other formats are named with the way out.
-result<std::string> disk_format_of(const std::string& file) {
-  std::ifstream in{file, std::ios::binary};
-  std::string head(36 * 1024, '\0');
-  if (!in) {
-    return fail(msg::errc::not_found, "cannot read image " + file);
-  }
-  in.read(head.data(), static_cast<std::streamsize>(head.size()));
-  head.resize(static_cast<size_t>(in.gcount()));
-  auto at = [&](size_t offset, const std::string& magic) {
-    return head.size() >= offset + magic.size()
-           && head.compare(offset, magic.size(), magic) == 0;
-  };
-  if (at(0, "QFI\xfb")) {
-    return std::string{"qcow2"};
-  }
-  if (at(510, "\x55\xaa") || at(1080, "\x53\xef")) {
-    return std::string{"raw"};
-  }
-  auto convert = " image: convert it first (qemu-img convert -O qcow2 " + file
-                 + " NEW.qcow2)";
-  if (at(0, "KDMV") || at(0, "# Disk DescriptorFile")) {
-    return fail(msg::errc::invalid_argument, file + " is a VMDK" + convert);
-  }
-  if (at(0x40, "\x7f\x10\xda\xbe")) {
-    return fail(msg::errc::invalid_argument,
-                file + " is a VirtualBox VDI" + convert);
-  }
-  if (at(0, "vhdxfile")) {
-    return fail(msg::errc::invalid_argument, file + " is a VHDX" + convert);
-  }
-  if (at(32769, "CD001")) {
-    return fail(msg::errc::invalid_argument,
-                file + " is an ISO (an installer, not a disk image)");
-  }
-  return fail(msg::errc::invalid_argument,
-              file
-                + " is not a disk image (no qcow2 header, partition "
-                  "table or file system)");
 }
 
 caf::error image_error(msg::errc code, std::string text) {
@@ -301,44 +266,58 @@ image_store(msg::image_store_actor::stateful_pointer<image_store_state> self,
     [=](msg::import_atom, const std::string& name,
         const std::string& file) -> caf::result<msg::jeos_info> {
       auto& o = self->state.opts;
+      if (auto bad = msg::check_name("JEOS", name)) {
+        return msg::make_error(bad);
+      }
       for (auto& x : list(o)) {
         if (x.name == name) {
           return image_error(msg::errc::exists,
                              "JEOS '" + name + "' exists already");
         }
       }
-      auto format = disk_format_of(file);
-      if (!format) {
-        return image_error(format.failure_value());
+      auto disk = import_disk(file, imported_disks_dir(o), name);
+      if (!disk) {
+        return image_error(disk.failure_value());
       }
       std::error_code ec;
-      auto absolute = fs::absolute(file, ec).string();
       fs::create_directories(imported_dir(o), ec);
       auto ok = write_file_atomically(imported_dir(o) + "/" + name,
-                                      absolute + "\n" + *format + "\n");
+                                      disk->path + "\n" + disk->format + "\n");
       if (!ok) {
+        fs::remove(disk->path, ec);
         return image_error(ok.failure_value());
       }
+      spdlog::info("images: imported {} as JEOS {} ({})", file, name,
+                   disk->path);
       msg::jeos_info x;
       x.name = name;
       x.distro = "imported";
       x.arch = supported_arch;
       x.origin = "imported";
       x.built = true;
-      x.path = absolute;
+      x.path = disk->path;
       return x;
     },
     [=](caf::delete_atom,
         const std::string& name) -> caf::result<caf::ok_atom> {
       auto& o = self->state.opts;
+      if (auto bad = msg::check_name("JEOS", name)) {
+        return msg::make_error(bad);
+      }
       std::error_code ec;
-      if (read_imported(o, name)) {
-        // The operator's file stays: only the registration goes.
+      if (auto img = read_imported(o, name)) {
         fs::remove(imported_dir(o) + "/" + name, ec);
+        // pcloud's copy goes too; an image registered before imports were
+        // copied is the operator's file and stays.
+        if (fs::path{img->path}.parent_path() == imported_disks_dir(o)) {
+          fs::remove(img->path, ec);
+        }
         return caf::ok_atom::value;
       }
+      auto known = recipes(o);
       auto dir = o.directory + "/" + name;
-      if (!fs::exists(dir + "/stamp")) {
+      if (std::find(known.begin(), known.end(), name) == known.end()
+          || !fs::exists(dir + "/stamp")) {
         return image_error(msg::errc::not_found,
                            "no built JEOS named '" + name + "'");
       }

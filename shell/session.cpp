@@ -93,7 +93,10 @@ int session::run(const std::vector<std::string>& words) {
   if (name == "assembly_console") {
     return console(args[0]);
   }
-  auto timeout = name == "jeos_create" ? opts_.build_timeout : opts_.timeout;
+  // Builds and image copies take minutes; everything else answers at once.
+  auto timeout = name == "jeos_create" || name == "jeos_import"
+                   ? opts_.build_timeout
+                   : opts_.timeout;
   std::optional<build_progress> progress;
   if (name == "jeos_create" && !opts_.json && ::isatty(STDERR_FILENO)) {
     progress.emplace(*client_, args[0]);

@@ -32,30 +32,8 @@ T* find_named(std::map<std::string, T>& table, const std::string& name,
 
 // -- checks ----------------------------------------------------------------
 
-bool valid_name(const std::string& x) {
-  if (x.empty() || x.size() > 63) {
-    return false;
-  }
-  auto alnum = [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-           || (c >= '0' && c <= '9');
-  };
-  if (!alnum(x[0])) {
-    return false;
-  }
-  return std::all_of(x.begin(), x.end(), [&](char c) {
-    return alnum(c) || c == '_' || c == '.' || c == '-';
-  });
-}
-
 msg::error check_new_name(const std::string& kind, const std::string& name) {
-  if (!valid_name(name)) {
-    return {errc::invalid_argument,
-            "invalid " + kind + " name '" + name
-              + "': use 1-63 letters, digits, '_', '.' or '-', starting with a "
-                "letter or digit"};
-  }
-  return {};
+  return msg::check_name(kind, name);
 }
 
 msg::error check_arch(const std::string& arch) {

@@ -14,6 +14,7 @@
 
 #include "messages/definitions.hpp"
 #include "messages/error.hpp"
+#include "messages/names.hpp"
 #include "messages/shell.hpp"
 #include "messages/status.hpp"
 
@@ -47,7 +48,7 @@ struct catalog {
 
 /// Whether `x` can name an assembly, deployable, resource or JEOS (what
 /// conf/schema/definitions.rng accepts: it also becomes a file name).
-bool valid_name(const std::string& x);
+using msg::valid_name;
 
 /// invalid_argument unless `name` is a valid name for a new `kind`.
 msg::error check_new_name(const std::string& kind, const std::string& name);

@@ -29,7 +29,7 @@ reply jeos_import(self_ptr self, args a) {
   }
   auto rp = self->make_response_promise<msg::shell_reply>();
   self
-    ->request(self->state.services.images, store_timeout,
+    ->request(self->state.services.images, build_timeout,
               msg::import_atom::value, a[0], a[1])
     .then(
       [rp](const msg::jeos_info& info) mutable {

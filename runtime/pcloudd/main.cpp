@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -66,6 +67,18 @@ void usage(FILE* out) {
     "  --help, --version\n"
     "SIGTERM leaves the VMs running; the next start adopts them.\n",
     default_config);
+}
+
+/// Takes the hard limit of open files as the soft one: every VM costs
+/// pcloudd and libvirt descriptors (monitor, channel, console, GLib pipes),
+/// and running out in the middle of a recovery must not happen. The door
+/// keeps unauthenticated peers to a few dozen whatever the limit.
+void raise_descriptor_limit() {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    (void)::setrlimit(RLIMIT_NOFILE, &lim);
+  }
 }
 
 struct cli {
@@ -384,6 +397,7 @@ int main(int argc, char** argv) {
     report(ready, false, err);
     die(err);
   }
+  raise_descriptor_limit();
   daemon_config cfg{c.opts};
   caf::actor_system sys{cfg};
   auto d = pcloud::runtime::daemon::start(sys, c.opts);

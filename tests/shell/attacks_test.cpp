@@ -143,3 +143,90 @@ TEST_F(attacks, idle_connections_and_huge_headers_cost_pcloudd_nothing) {
   EXPECT_LT(fds, 200) << "pcloudd holds the idle connections";
   EXPECT_LT(daemon_rss_kb(), before + 20 * 1024);
 }
+
+TEST_F(attacks, names_never_reach_outside_the_state_directory) {
+  fake_tiny_jeos();
+  start_daemon();
+  // The reproduced attack: jeos_delete ../../DIR removed any directory
+  // holding a file named stamp.
+  auto outside = dir + "-outside";
+  fs::create_directories(outside);
+  std::ofstream{outside + "/stamp"} << "x\n";
+  std::ofstream{outside + "/two-lines"} << "a\nb\n";
+  auto base = fs::path{outside}.filename().string();
+  std::vector<std::string> hostile{"../../" + base,
+                                   "../../" + base + "/two-lines",
+                                   outside,
+                                   "",
+                                   ".",
+                                   "..",
+                                   "a/b",
+                                   std::string(300, 'a'),
+                                   "\xff\xfe",
+                                   "-rf",
+                                   "a b",
+                                   "a\nb"};
+  for (auto& name : hostile) {
+    for (std::vector<std::string> cmd :
+         {std::vector<std::string>{"jeos_delete", name},
+          {"jeos_import", name, outside + "/two-lines"},
+          {"jeos_create", name, "x86_64"},
+          {"assembly_create", name, "tiny", "x86_64"},
+          {"assembly_delete", name},
+          {"assembly_resource_add", name, "httpd", "a1"},
+          {"assembly_resource_add", "web", name, "a1"},
+          {"deployable_create", name},
+          {"deployable_delete", name},
+          {"deployable_start", name},
+          {"deployable_assembly_add", "d1", name}}) {
+      auto r = sh(cmd);
+      EXPECT_EQ(r.rc, 2) << cmd[0] << " '" << name << "': " << r.err;
+      EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1)
+        << "one line: " << r.err;
+    }
+  }
+  EXPECT_TRUE(fs::exists(outside + "/stamp"));
+  EXPECT_TRUE(fs::exists(outside + "/two-lines"));
+  fs::remove_all(outside);
+  operator_still_served();
+}
+
+TEST_F(attacks, jeos_import_takes_only_plain_files_it_can_trust) {
+  start_daemon();
+  std::string mbr(1 << 20, '\0');
+  mbr[510] = '\x55';
+  mbr[511] = '\xaa';
+  std::ofstream{dir + "/disk.img", std::ios::binary} << mbr;
+  fs::create_symlink(dir + "/disk.img", dir + "/link.img");
+  // A qcow2 header (version 3) whose backing file is /etc/shadow.
+  std::string qcow(4096, '\0');
+  qcow.replace(0, 4, "QFI\xfb");
+  qcow[7] = 3;
+  qcow[15] = 104;  // backing_file_offset
+  qcow[19] = 11;   // backing_file_size
+  qcow[103] = 104; // header_length
+  qcow.replace(104, 11, "/etc/shadow");
+  std::ofstream{dir + "/backed.qcow2", std::ios::binary} << qcow;
+  std::ofstream{dir + "/open.img", std::ios::binary} << mbr;
+  fs::permissions(dir + "/open.img", fs::perms::others_write,
+                  fs::perm_options::add);
+  struct attempt {
+    std::string file;
+    int rc;
+    std::string says;
+  };
+  for (auto& a : std::vector<attempt>{
+         {dir + "/link.img", 2, "is a symbolic link"},
+         {"/dev/zero", 2, "is not a regular file"},
+         {dir, 2, "is not a regular file"},
+         {dir + "/backed.qcow2", 2, "has a backing file"},
+         {dir + "/open.img", 4, "writable by others"},
+       }) {
+    auto r = sh({"jeos_import", "x1", a.file});
+    EXPECT_EQ(r.rc, a.rc) << a.file << ": " << r.err;
+    EXPECT_NE(r.err.find(a.says), std::string::npos) << r.err;
+  }
+  EXPECT_FALSE(fs::exists(dir + "/images/imported/x1"));
+  auto r = sh({"jeos_import", "x1", dir + "/disk.img"});
+  EXPECT_EQ(r.rc, 0) << r.err;
+}

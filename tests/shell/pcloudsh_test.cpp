@@ -128,9 +128,13 @@ TEST_F(pcloudsh, jeos_images_are_built_imported_listed_and_deleted) {
     << r.err;
   r = sh({"jeos_import", "mydisk", dir + "/disk.img"});
   EXPECT_EQ(r.rc, 0) << r.err;
-  EXPECT_NE(r.out.find("JEOS mydisk imported from " + dir + "/disk.img"),
+  EXPECT_NE(r.out.find("JEOS mydisk imported from " + dir
+                       + "/images/imported-disks/mydisk.raw"),
             std::string::npos)
     << r.out;
+  EXPECT_EQ(fs::status(dir + "/images/imported-disks/mydisk.raw").permissions(),
+            fs::perms::owner_read | fs::perms::owner_write)
+    << "pcloud's copy, for root only";
   r = sh({"jeos_import", "mydisk", dir + "/disk.img"});
   EXPECT_EQ(r.rc, exit_of(errc::exists));
   EXPECT_NE(r.err.find("JEOS 'mydisk' exists already"), std::string::npos)
@@ -154,6 +158,8 @@ TEST_F(pcloudsh, jeos_images_are_built_imported_listed_and_deleted) {
   EXPECT_EQ(sh({"assembly_delete", "a1"}).rc, 0);
   EXPECT_EQ(sh({"jeos_delete", "mydisk"}).rc, 0);
   EXPECT_TRUE(fs::exists(dir + "/disk.img")) << "the operator's file stays";
+  EXPECT_FALSE(fs::exists(dir + "/images/imported-disks/mydisk.raw"))
+    << "pcloud's copy goes";
   EXPECT_EQ(sh({"jeos_delete", "tiny"}).rc, 0);
   EXPECT_FALSE(fs::exists(dir + "/images/tiny"));
   r = sh({"jeos_list"});
