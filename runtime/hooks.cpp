@@ -15,11 +15,13 @@
 #include <deque>
 #include <filesystem>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
+#include "messages/names.hpp"
 #include "runtime/posix/unique_fd.hpp"
 
 namespace pcloud::runtime {
@@ -159,20 +161,68 @@ void run_hook(const std::string& path, const std::vector<std::string>& env,
   }
 }
 
-std::vector<std::string> hooks_in(const std::string& dir) {
+/// Why `st` may not run as pcloudd's user (root), or empty: it must be
+/// that user's own and writable by nobody else, as must its directory;
+/// else whoever could change it would run code as root.
+std::string untrusted_because(const struct stat& st) {
+  if (st.st_uid != ::geteuid()) {
+    return "owned by uid " + std::to_string(st.st_uid) + ", not "
+           + std::to_string(::geteuid());
+  }
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+    return "writable by its group or by others";
+  }
+  return {};
+}
+
+} // namespace
+
+std::vector<std::string> hooks_in(const std::string& dir,
+                                  std::set<std::string>& warned) {
+  auto skip = [&](const std::string& path, const std::string& why) {
+    if (warned.size() > 1000) {
+      warned.clear(); // a bound, not a memory: at worst a warning again
+    }
+    if (warned.insert(path + ": " + why).second) {
+      spdlog::warn("hooks: not running {}: {}", path, why);
+    }
+  };
   std::vector<std::string> result;
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) {
+    return result;
+  }
+  if (auto why = untrusted_because(st); !why.empty()) {
+    skip(dir, "the directory is " + why);
+    return result;
+  }
   std::error_code ec;
   for (auto& entry : fs::directory_iterator(dir, ec)) {
     auto name = entry.path().filename().string();
-    if (name.empty() || name[0] == '.' || !entry.is_regular_file(ec)
-        || ::access(entry.path().c_str(), X_OK) != 0) {
+    auto path = entry.path().string();
+    if (name.empty() || name[0] == '.') {
       continue;
     }
-    result.push_back(entry.path().string());
+    // The target of a link is what runs: it is checked, and the directory
+    // check above says who could have made the link.
+    if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)
+        || (st.st_mode & S_IXUSR) == 0) {
+      continue; // not an executable: notes, disabled hooks
+    }
+    if (!msg::valid_name(name)) {
+      skip(path, "its name is not a valid name (letters, digits, '_', '.', "
+                 "'-')");
+    } else if (auto why = untrusted_because(st); !why.empty()) {
+      skip(path, "it is " + why);
+    } else {
+      result.push_back(path);
+    }
   }
   std::sort(result.begin(), result.end());
   return result;
 }
+
+namespace {
 
 /// The thread that runs hooks, one event after another.
 class hook_executor {
@@ -225,7 +275,7 @@ private:
         queue_.pop_front();
       }
       auto env = environment_of(ev);
-      for (auto& hook : hooks_in(opts_.directory)) {
+      for (auto& hook : hooks_in(opts_.directory, warned_)) {
         if (stopping()) {
           return;
         }
@@ -240,6 +290,7 @@ private:
   std::deque<msg::event> queue_;
   bool stopping_ = false;
   std::atomic<pid_t> running_{0};
+  std::set<std::string> warned_; // the executor's thread only
   std::thread thread_;
 };
 

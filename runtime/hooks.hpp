@@ -6,7 +6,9 @@
 #pragma once
 
 #include <chrono>
+#include <set>
 #include <string>
+#include <vector>
 
 #include <caf/fwd.hpp>
 
@@ -17,13 +19,20 @@ namespace pcloud::runtime {
 struct hook_options {
   /// Executables here run in name order; files that are not executable
   /// (or start with '.') are skipped. Read anew for every event, so hooks
-  /// can be added without restarting pcloudd.
+  /// can be added without restarting pcloudd. Only files (and a directory)
+  /// owned by pcloudd's user and writable by nobody else run; the
+  /// environment holds only PCLOUD_* and a fixed PATH.
   std::string directory;
   std::chrono::milliseconds timeout{30000};
   /// Events waiting beyond this are dropped (with a warning): a slow hook
   /// must not grow pcloudd without bound.
   size_t max_queued = 1000;
 };
+
+/// The hooks in `dir` that may run, in name order; what is skipped for
+/// trust and why is logged once per file and reason (`warned` remembers).
+std::vector<std::string> hooks_in(const std::string& dir,
+                                  std::set<std::string>& warned);
 
 /// Whether `ev` runs the hooks.
 bool triggers_hooks(const msg::event& ev);

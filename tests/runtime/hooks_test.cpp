@@ -157,5 +157,35 @@ TEST_F(hooks_test, a_failing_hook_changes_nothing_else) {
   EXPECT_EQ(slurp(log()), "fail\nafter 7\nfail\nafter 8\n");
 }
 
+// Hooks run as root: only what root alone can change may run.
+using hooks_security = hooks_test;
+
+TEST_F(hooks_security, hooks_others_can_change_never_run) {
+  hook("10-open", "echo open >> " + log());
+  ::chmod((dir + "/hooks/10-open").c_str(), 0757);
+  hook("20-group", "echo group >> " + log());
+  ::chmod((dir + "/hooks/20-group").c_str(), 0775);
+  hook("30-nobody", "echo nobody >> " + log());
+  ASSERT_EQ(::chown((dir + "/hooks/30-nobody").c_str(), 65534, 65534), 0);
+  hook("bad name", "echo badname >> " + log());
+  hook("90-fine", "echo \"fine $PCLOUD_SEQUENCE\" >> " + log());
+  start();
+  send(make("assy1", "web", msg::state::failed, 1));
+  ASSERT_TRUE(wait_for_text(log(), "fine 1")) << slurp(log());
+  EXPECT_EQ(slurp(log()), "fine 1\n");
+}
+
+TEST_F(hooks_security, a_directory_others_can_change_runs_nothing) {
+  hook("10-any", "true");
+  std::set<std::string> warned;
+  EXPECT_EQ(hooks_in(dir + "/hooks", warned),
+            std::vector<std::string>{dir + "/hooks/10-any"});
+  ::chmod((dir + "/hooks").c_str(), 0777);
+  EXPECT_TRUE(hooks_in(dir + "/hooks", warned).empty());
+  EXPECT_EQ(warned.size(), 1u) << "said once";
+  EXPECT_TRUE(hooks_in(dir + "/hooks", warned).empty());
+  EXPECT_EQ(warned.size(), 1u);
+}
+
 } // namespace
 } // namespace pcloud::runtime
