@@ -230,3 +230,20 @@ TEST_F(attacks, jeos_import_takes_only_plain_files_it_can_trust) {
   auto r = sh({"jeos_import", "x1", dir + "/disk.img"});
   EXPECT_EQ(r.rc, 0) << r.err;
 }
+
+TEST_F(attacks, a_jeos_in_use_is_neither_rebuilt_nor_deleted) {
+  // A rebuild under an assembly lost the guest's data at the next
+  // recovery, with only "VM restarted" said.
+  fake_tiny_jeos();
+  start_daemon();
+  ASSERT_EQ(sh({"assembly_create", "a1", "tiny", "x86_64"}).rc, 0);
+  auto stamp = slurp(dir + "/images/tiny/stamp");
+  for (auto cmd : {std::vector<std::string>{"jeos_create", "tiny", "x86_64"},
+                   {"jeos_delete", "tiny"}}) {
+    auto r = sh(cmd);
+    EXPECT_EQ(r.rc, 7) << cmd[0] << ": " << r.err;
+    EXPECT_NE(r.err.find("JEOS 'tiny' is used by a1"), std::string::npos)
+      << r.err;
+  }
+  EXPECT_EQ(slurp(dir + "/images/tiny/stamp"), stamp);
+}
