@@ -78,10 +78,12 @@ virt::domain_config plan_domain(const hypervisor_options& opts,
   cfg.console_log = opts.state_dir + "/log/" + spec.name + ".console.log";
   cfg.channel_socket = channel_path(opts, spec);
   cfg.metadata = {spec.name, spec.uuid, "", next.number};
-  if (!opts.agent_key.empty()) {
-    cfg.agent_secret = agent_secret(opts.agent_key, spec.name);
-  }
   if (spec.agent_transport == msg::tcp_transport) {
+    // Only an agent that comes over TCP needs to prove its assembly; a
+    // channel is the VM's own. Nothing secret on other VMs' command lines.
+    if (!opts.agent_key.empty()) {
+      cfg.agent_secret = agent_secret(opts.agent_key, spec.name);
+    }
     // The host as the guest sees it: its default gateway (10.0.2.2 is the
     // host's loopback under user-mode networking; a libvirt network's
     // bridge address otherwise).

@@ -222,6 +222,13 @@ private:
       return false;
     }
     auto& attached = *i->second;
+    if (!attached.info.agent_channel.empty()) {
+      // Its agent talks through the VM's own channel: a TCP peer claiming
+      // it (at a restart, before the channel agent speaks) is an impostor.
+      why = "assembly '" + h.assembly
+            + "' uses the channel: its agent does not come over TCP";
+      return false;
+    }
     if (attached.hello_seen) {
       why = "assembly '" + h.assembly + "' has its agent connected already";
       return false;

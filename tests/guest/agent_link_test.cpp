@@ -199,8 +199,9 @@ TEST_F(agent_link_test, resource_of_an_agent_on_tcp_only_is_restarted) {
   spawn_gateway(opts);
   agents.push_back(std::make_unique<test::agent_thread>(
     tcp, "a1", "boot-1", runtime::agent_secret(opts.agent_key, "a1")));
-  start({assembly("a1", {resource("worker", "exec", "sleep 1000")})}, true,
-        false);
+  auto a1 = assembly("a1", {resource("worker", "exec", "sleep 1000")});
+  a1.agent_transport = msg::tcp_transport;
+  start({a1}, true, false);
   expect_worker_restarted_after_sigkill();
 }
 

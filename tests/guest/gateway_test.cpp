@@ -142,7 +142,9 @@ public:
   }
 
   /// Attaches assembly `name` (resources: "worker", `sleep 1000`).
-  test::relayed& attach(const std::string& name) {
+  /// Attaches `name` with a channel, or as a domain without one whose
+  /// agent comes over TCP.
+  test::relayed& attach(const std::string& name, bool over_tcp = false) {
     if (!gateway) {
       spawn_gateway();
     }
@@ -155,7 +157,7 @@ public:
     worker.type = "sleep 1000";
     caf::anon_send(gateway, msg::attach_atom::value,
                    msg::domain_info{name, 1, "pcloud-" + name, "uuid", false,
-                                    "socketpair:" + name},
+                                    over_tcp ? "" : "socketpair:" + name},
                    std::vector<msg::resource_spec>{worker}, l);
     return r;
   }
@@ -308,7 +310,7 @@ TEST_F(gateway_test, tcp_agents_prove_their_assembly_with_its_secret) {
   auto opts = test::tcp_gateway_options(tcp, error);
   ASSERT_GE(opts.tcp_listener, 0) << error;
   spawn_gateway(opts);
-  auto& r = attach("a1");
+  auto& r = attach("a1", true);
   auto secret = runtime::agent_secret(opts.agent_key, "a1");
   // Refused first: no secret, another assembly's secret, a secret for an
   // assembly that is not running here.
@@ -336,6 +338,25 @@ TEST_F(gateway_test, tcp_agents_prove_their_assembly_with_its_secret) {
   EXPECT_TRUE(r.gone->items().empty()) << "refusals never end a1's link";
 }
 
+using gateway_security = gateway_test;
+
+TEST_F(gateway_security, a_tcp_claim_never_takes_an_assembly_on_its_channel) {
+  // Even with the right secret (stolen, or from an older pcloud that gave
+  // every VM one): a channel assembly's agent is on its channel.
+  captured_log log;
+  test::tcp_channel tcp;
+  std::string error;
+  auto opts = test::tcp_gateway_options(tcp, error);
+  ASSERT_GE(opts.tcp_listener, 0) << error;
+  spawn_gateway(opts);
+  auto& r = attach("a1");
+  test::agent_thread impostor{tcp, "a1", "impostor",
+                              runtime::agent_secret(opts.agent_key, "a1")};
+  ASSERT_TRUE(log.wait_for("assembly 'a1' uses the channel: its agent does "
+                           "not come over TCP"));
+  EXPECT_TRUE(r.hellos->items().empty());
+}
+
 TEST_F(gateway_test, tcp_connections_that_never_say_hello_are_dropped) {
   captured_log log;
   test::tcp_channel tcp;
@@ -357,7 +378,7 @@ TEST_F(gateway_test, tcp_connections_that_never_say_hello_are_dropped) {
     ::close(fd);
   }
   // Room again: a real agent still gets in.
-  auto& r = attach("a1");
+  auto& r = attach("a1", true);
   test::agent_thread agent{tcp, "a1", "boot-1",
                            runtime::agent_secret(opts.agent_key, "a1")};
   EXPECT_TRUE(r.wait_hellos(1));
