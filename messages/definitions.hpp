@@ -116,6 +116,10 @@ typename Inspector::result_type inspect(Inspector& f, resource_spec& x) {
 
 bool operator==(const resource_spec& x, const resource_spec& y);
 
+/// The most resources one assembly has: what the guest link carries in one
+/// configuration (guest/link/wire.hpp's limits::max_resources).
+inline constexpr size_t max_resources_per_assembly = 256;
+
 /// One VM: a JEOS image plus its identity and its resources. `uuid` is
 /// pcloud's identity of the assembly; libvirt domains come and go under it.
 struct assembly_spec {

@@ -4,6 +4,10 @@
 #include <chrono>
 #include <cstdint>
 
+static_assert(pcloud::msg::max_resources_per_assembly
+                <= pcloud::wire::limits::max_resources,
+              "the shell allows more resources than the guest link carries");
+
 namespace pcloud::runtime {
 
 wire::resource_definition definition_of(const msg::resource_spec& spec) {

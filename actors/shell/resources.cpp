@@ -62,6 +62,12 @@ reply assembly_resource_add(self_ptr self, args a) {
          "assembly '" + assembly + "' has a resource '" + name + "' already"});
     }
   }
+  if (x->resources.size() >= msg::max_resources_per_assembly) {
+    return failed({errc::invalid_argument,
+                   "assembly '" + assembly + "' has "
+                     + std::to_string(x->resources.size())
+                     + " resources, the most one assembly can have"});
+  }
   if (auto bad = check_not_running(defs, assembly)) {
     return failed(bad);
   }

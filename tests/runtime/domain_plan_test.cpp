@@ -177,3 +177,27 @@ TEST(agent_configuration, an_assembly_without_resources) {
   spec.resources.clear();
   expect_configuration("no-resources", spec);
 }
+
+TEST(agent_configuration, the_most_resources_an_assembly_has_fit_one_message) {
+  // assembly_resource_add refuses more than max_resources_per_assembly: a
+  // configuration of that many, with names as long as names go, must
+  // still be one message the agent accepts.
+  auto spec = debian12_assembly();
+  auto base = spec.resources;
+  spec.resources.clear();
+  for (size_t i = 0; i < msg::max_resources_per_assembly; ++i) {
+    auto r = base[i % base.size()];
+    auto n = std::to_string(i);
+    r.name = std::string(63 - n.size(), 'r') + n;
+    spec.resources.push_back(r);
+  }
+  auto m = wire::encode(configuration_for(spec.name, spec.resources));
+  std::vector<char> bytes;
+  m.encode(bytes);
+  EXPECT_LE(bytes.size(), wire::limits::max_message_bytes);
+  auto back = wire::decode_from_host(m);
+  ASSERT_TRUE(back.ok()) << "the agent would refuse it: " << back.error;
+  ASSERT_TRUE(std::holds_alternative<wire::configure>(back.value));
+  EXPECT_EQ(std::get<wire::configure>(back.value).resources.size(),
+            msg::max_resources_per_assembly);
+}

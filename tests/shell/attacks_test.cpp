@@ -247,3 +247,23 @@ TEST_F(attacks, a_jeos_in_use_is_neither_rebuilt_nor_deleted) {
   }
   EXPECT_EQ(slurp(dir + "/images/tiny/stamp"), stamp);
 }
+
+TEST_F(attacks, an_assembly_takes_no_more_resources_than_its_agent_can) {
+  // 300 resources stayed STARTING for ever: the agent refused the
+  // configuration. The 257th is refused when it is added.
+  fake_tiny_jeos();
+  start_daemon();
+  std::string script = "assembly_create a1 tiny x86_64\n";
+  for (int i = 0; i < 300; ++i) {
+    script += "assembly_resource_add r" + std::to_string(i) + " httpd a1\n";
+  }
+  auto r = sh({}, script);
+  EXPECT_EQ(r.rc, 2) << r.err;
+  EXPECT_NE(r.err.find("assembly 'a1' has 256 resources, the most one "
+                       "assembly can have"),
+            std::string::npos)
+    << r.err;
+  EXPECT_NE(r.err.find("stopped at line 258"), std::string::npos) << r.err;
+  r = sh({"assembly_resource_list", "a1"});
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 257) << r.out;
+}
