@@ -5,6 +5,7 @@
 // same name see one success and one "exists".
 #include "actors/shell_service.hpp"
 
+#include <algorithm>
 #include <functional>
 #include <map>
 
@@ -97,6 +98,46 @@ void restart_running(self_ptr self) {
   }
 }
 
+/// A deployable's actor died (a bug): if the deployable should run, a new
+/// actor takes over and adopts its VMs, within the restart budget.
+void supervise(self_ptr self, const std::string& name,
+               const caf::error& reason) {
+  auto& st = self->state;
+  auto d = st.defs.deployables.find(name);
+  if (d == st.defs.deployables.end() || !d->second.running) {
+    return;
+  }
+  auto now = self->clock().now();
+  auto& times = st.tree_restarts[name];
+  times.erase(std::remove_if(
+                times.begin(), times.end(),
+                [&](auto t) { return now - t > shell::tree_restart_window; }),
+              times.end());
+  tree_context ctx{name, st.services.bus, {}, {}};
+  if (times.size() >= shell::max_tree_restarts) {
+    auto why = "its actor died " + std::to_string(times.size() + 1)
+               + " times within a minute: not watched until deployable_stop "
+                 "and deployable_start";
+    spdlog::error("shell: {}: {}", name, why);
+    self->send(st.services.bus, caf::publish_atom::value,
+               make_event(ctx, {}, {}, msg::state::failed, why));
+    return;
+  }
+  msg::error err;
+  auto spec = spec_of(st.defs, d->second, err);
+  if (err) {
+    spdlog::error("shell: cannot restart {}: {}", name, err.message);
+    return;
+  }
+  times.push_back(now);
+  spdlog::warn("shell: restarting {}'s actor; it adopts the running VMs", name);
+  self->send(st.services.bus, caf::publish_atom::value,
+             make_event(ctx, {}, {}, msg::state::recovering,
+                        "its actor died: " + describe(self->system(), reason),
+                        "restarting its supervision (VMs are adopted)"));
+  shell::launch(self, spec);
+}
+
 } // namespace
 
 bool tokens_equal(const std::string& x, const std::string& y) {
@@ -133,11 +174,13 @@ shell_service(self_ptr self, std::string token, shell_services services,
     auto& running = self->state.running;
     for (auto i = running.begin(); i != running.end(); ++i) {
       if (i->second.address() == em.source) {
-        if (em.reason) {
-          spdlog::error("shell: deployable actor {} ended: {}", i->first,
-                        describe(self->system(), em.reason));
-        }
+        auto name = i->first;
         running.erase(i);
+        if (em.reason) {
+          spdlog::error("shell: deployable actor {} ended: {}", name,
+                        describe(self->system(), em.reason));
+          supervise(self, name, em.reason);
+        }
         return;
       }
     }

@@ -288,8 +288,18 @@ reply deployable_stop(self_ptr self, args a) {
                         auto& running = self->state.running;
                         auto dep = running.find(name);
                         if (dep == running.end()) {
-                          rp.deliver(ok("deployable " + name + " stopped"));
-                          return;
+                          // Its actor died and was given up on: its VMs
+                          // may run still. A new actor adopts and stops
+                          // them, so "stopped" is true.
+                          msg::error bad;
+                          auto d = self->state.defs.deployables.at(name);
+                          auto spec = spec_of(self->state.defs, d, bad);
+                          if (bad) {
+                            rp.deliver(failed(bad));
+                            return;
+                          }
+                          launch(self, spec);
+                          dep = running.find(name);
                         }
                         self->send(dep->second, msg::stop_atom::value);
                         reply_when_stopped(self, rp, name, dep->second,

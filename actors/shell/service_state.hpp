@@ -38,6 +38,10 @@ struct shell_service_state {
   /// Deployable actors, from deployable_start until the next start replaces
   /// them (a stopped deployable keeps its actor for status).
   std::map<std::string, msg::deployable_actor> running;
+  /// When each deployable's actor was last restarted after it died (the
+  /// supervisor's budget: a tree that keeps dying is given up on).
+  std::map<std::string, std::vector<caf::actor_clock::time_point>>
+    tree_restarts;
   /// Makes UUIDs; seeded by the caller (actors/ reads no devices).
   std::mt19937_64 random;
   /// Open console sessions by number.
@@ -52,6 +56,12 @@ using self_ptr
 using reply_promise = caf::typed_response_promise<msg::shell_reply>;
 using args = const std::vector<std::string>&;
 using reply = caf::result<msg::shell_reply>;
+
+/// A deployable's actor that dies is restarted (adopting its VMs) at most
+/// this often in this window; beyond that it is a bug that a restart does
+/// not cure, and the deployable is left alone with an error logged.
+inline constexpr size_t max_tree_restarts = 5;
+inline constexpr auto tree_restart_window = std::chrono::minutes(1);
 
 inline constexpr auto store_timeout = std::chrono::seconds(30);
 inline constexpr auto status_timeout = std::chrono::seconds(5);

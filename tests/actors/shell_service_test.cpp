@@ -322,6 +322,52 @@ TEST_F(shell_service_test, starts_and_stops_a_deployable_and_persists_it) {
   EXPECT_EQ(call("deployable_status", {"dep1"}).rows[0][1], "STOPPED");
 }
 
+using shell_service_security = shell_service_test;
+
+TEST_F(shell_service_security, a_dead_tree_is_restarted_and_really_stops) {
+  ASSERT_TRUE(call("assembly_create", {"assy1", "tiny", "x86_64"}).ok());
+  ASSERT_TRUE(call("assembly_resource_add", {"web", "dummy", "assy1"}).ok());
+  ASSERT_TRUE(call("deployable_create", {"dep1"}).ok());
+  ASSERT_TRUE(call("deployable_assembly_add", {"dep1", "assy1"}).ok());
+  ASSERT_TRUE(call("deployable_start", {"dep1"}).ok());
+  ASSERT_EQ(hv->count("start assy1"), 1u);
+  // The assembly actor dies by a bug (an exception: kill would pass
+  // through every link): its deployable goes down with it,
+  // and the shell service, its supervisor, starts a new tree that adopts
+  // the VM.
+  caf::anon_send_exit(hv->listeners.at("assy1"),
+                      caf::exit_reason::unhandled_exception);
+  sched.run();
+  EXPECT_EQ(hv->count("start assy1"), 2u)
+    << "a new tree took over" << ::testing::PrintToString(hv->calls);
+  auto status = call("deployable_status", {"dep1"});
+  ASSERT_EQ(status.rows.size(), 3u) << status.message;
+  EXPECT_EQ(status.rows[2][1], "ACTIVE");
+  auto r = call("deployable_stop", {"dep1"});
+  ASSERT_TRUE(r.ok()) << r.message;
+  EXPECT_EQ(hv->count("shutdown assy1"), 1u) << "the stop really happened";
+  // A tree that keeps dying is given up on after the budget; a stop then
+  // still stops its VM.
+  ASSERT_TRUE(call("deployable_start", {"dep1"}).ok());
+  for (size_t i = 0; i < 10; ++i) {
+    caf::anon_send_exit(hv->listeners.at("assy1"),
+                        caf::exit_reason::unhandled_exception);
+    sched.run();
+  }
+  EXPECT_EQ(hv->count("start assy1"), 3u + 4u) << "5 restarts a minute";
+  auto said = [&](msg::state state, const std::string& text) {
+    return std::any_of(events->begin(), events->end(), [&](auto& ev) {
+      return ev.deployable == "dep1" && ev.assembly.empty() && ev.state == state
+             && ev.reason.find(text) != std::string::npos;
+    });
+  };
+  EXPECT_TRUE(said(msg::state::recovering, "its actor died"));
+  EXPECT_TRUE(said(msg::state::failed, "not watched until deployable_stop"));
+  r = call("deployable_stop", {"dep1"});
+  ASSERT_TRUE(r.ok()) << r.message;
+  EXPECT_EQ(hv->count("shutdown assy1"), 2u);
+}
+
 TEST_F(shell_service_test, template_ports_get_host_ports_that_never_collide) {
   ASSERT_TRUE(call("assembly_create", {"assy1", "tiny", "x86_64"}).ok());
   auto r = call("assembly_resource_add", {"www", "web", "assy1"});
