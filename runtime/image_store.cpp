@@ -361,10 +361,14 @@ result<std::string> overlay_for(const image_store_options& opts,
   auto overlay = opts.disks + "/" + spec.name + ".qcow2";
   auto marker = opts.disks + "/" + spec.name + ".base";
   auto identity = spec.uuid + " " + base + " " + base_version;
+  // The guest's data: readable by its owner only (root, or libvirt-qemu
+  // once libvirt has handed the disk to QEMU).
+  auto owner_only = fs::perms::owner_read | fs::perms::owner_write;
+  std::error_code ec;
   if (fs::exists(overlay) && read_first_line(marker) == identity) {
+    fs::permissions(overlay, owner_only, ec);
     return overlay;
   }
-  std::error_code ec;
   fs::create_directories(opts.disks, ec);
   if (fs::exists(overlay)) {
     spdlog::warn("images: {}: its disk was made for another assembly or an "
@@ -378,6 +382,7 @@ result<std::string> overlay_for(const image_store_options& opts,
     fs::remove(tmp, ec);
     return fail("cannot create the overlay " + overlay + " on " + base);
   }
+  fs::permissions(tmp, owner_only, ec);
   fs::rename(tmp, overlay, ec);
   if (ec) {
     return fail("cannot create the overlay " + overlay + ": " + ec.message());

@@ -1,6 +1,10 @@
 #include "runtime/logging.hpp"
 
-#include <spdlog/sinks/basic_file_sink.h>
+#include <sys/stat.h>
+
+#include <cstdio>
+
+#include <spdlog/sinks/rotating_file_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -21,7 +25,14 @@ std::string configure_logging(const log_options& opts) {
     if (opts.file.empty()) {
       sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
     } else {
-      sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(opts.file);
+      // The log tells what guests and peers did: for root only, and kept
+      // to max_size x (max_files + 1) bytes however long pcloudd runs.
+      spdlog::file_event_handlers handlers;
+      handlers.after_open = [](const spdlog::filename_t&, std::FILE* f) {
+        ::fchmod(::fileno(f), 0600);
+      };
+      sink = std::make_shared<spdlog::sinks::rotating_file_sink_mt>(
+        opts.file, opts.max_size, opts.max_files, false, handlers);
     }
     logger = std::make_shared<spdlog::logger>("pcloud", std::move(sink));
   } catch (const spdlog::spdlog_ex& ex) {

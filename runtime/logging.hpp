@@ -1,6 +1,7 @@
 // The one place where pcloud's programs set up spdlog.
 #pragma once
 
+#include <cstddef>
 #include <string>
 
 namespace pcloud::runtime {
@@ -8,8 +9,13 @@ namespace pcloud::runtime {
 struct log_options {
   /// trace, debug, info, warn, error, critical or off.
   std::string level = "info";
-  /// Empty: standard error. Otherwise appended to this file.
+  /// Empty: standard error. Otherwise appended to this file (mode 0600),
+  /// which is renamed (pcloudd.log to pcloudd.1.log, that one to
+  /// pcloudd.2.log, ...) once it reaches max_size bytes; at most max_files
+  /// old ones are kept.
   std::string file;
+  size_t max_size = 10 * 1024 * 1024;
+  size_t max_files = 5;
 };
 
 /// Configures the default logger. Returns an error message for an unknown

@@ -84,7 +84,10 @@ std::string kvm_unusable_by_qemu() {
 }
 
 void ensure_qemu_dir(const std::string& path) {
-  ::mkdir(path.c_str(), 0755);
+  // Console logs and channel sockets: the guest's output and its link are
+  // QEMU's and root's only.
+  ::mkdir(path.c_str(), 0700);
+  ::chmod(path.c_str(), 0700);
   if (auto* pw = ::getpwnam("libvirt-qemu")) {
     if (::chown(path.c_str(), pw->pw_uid, pw->pw_gid) < 0) {
       spdlog::warn("hypervisor: cannot hand {} to libvirt-qemu: {}", path,

@@ -169,13 +169,12 @@ result<std::unique_ptr<daemon>> daemon::start(caf::actor_system& sys,
     return fail("cannot create state directory " + opts.state_dir + ": "
                 + ec.message());
   }
-  // QEMU runs as libvirt-qemu even under root: it must reach images,
-  // sockets and logs below the state directory.
-  fs::permissions(opts.state_dir,
-                  fs::perms::owner_all | fs::perms::group_read
-                    | fs::perms::group_exec | fs::perms::others_read
-                    | fs::perms::others_exec,
-                  ec);
+  // QEMU runs as libvirt-qemu even under root: it must pass through to
+  // images, sockets and logs below the state directory, and nobody else
+  // may list it. What is private inside is 0700 or 0600 of its own.
+  fs::permissions(
+    opts.state_dir,
+    fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec, ec);
   std::unique_ptr<daemon> d{new daemon(sys)};
   // One pcloudd per state directory: two would write the same files and
   // fight over the same VMs.
@@ -217,6 +216,8 @@ result<std::unique_ptr<daemon>> daemon::start(caf::actor_system& sys,
     return fail(store.error());
   }
   d->actors_.push_back(caf::actor_cast<caf::actor>(*store));
+  // The operator's definitions are nobody else's to read.
+  fs::permissions(opts.state_dir + "/definitions", fs::perms::owner_all, ec);
   image_store_options images{opts.state_dir + "/images",
                              opts.conf_dir + "/jeos", opts.agent_bundle,
                              opts.state_dir + "/disks"};

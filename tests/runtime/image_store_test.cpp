@@ -119,6 +119,9 @@ TEST_F(image_store_test, each_assembly_gets_an_overlay_made_for_it) {
   auto img = resolve(a);
   ASSERT_TRUE(img) << img.error();
   EXPECT_EQ(img->disk, dir + "/disks/a1.qcow2");
+  EXPECT_EQ(fs::status(img->disk).permissions(),
+            fs::perms::owner_read | fs::perms::owner_write)
+    << "the guest's data is nobody else's";
   EXPECT_EQ(img->kernel, opts.directory + "/disky/vmlinuz");
   EXPECT_EQ(img->cmdline, "console=ttyS0 root=/dev/vda1");
   // The assembly's writes live in its overlay: kept across restarts.

@@ -267,3 +267,19 @@ TEST_F(attacks, an_assembly_takes_no_more_resources_than_its_agent_can) {
   r = sh({"assembly_resource_list", "a1"});
   EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 257) << r.out;
 }
+
+TEST_F(attacks, nothing_private_in_the_state_directory_is_open_to_others) {
+  start_daemon();
+  ASSERT_EQ(sh({"deployable_create", "d1"}).rc, 0);
+  auto mode = [&](const std::string& path) {
+    return fs::status(dir + path).permissions();
+  };
+  using p = fs::perms;
+  EXPECT_EQ(mode(""), p::owner_all | p::group_exec | p::others_exec)
+    << "others pass through (QEMU) but cannot list";
+  EXPECT_EQ(mode("/definitions"), p::owner_all);
+  for (auto secret : {"/shell.token", "/agent.key", "/pcloudd.sock"}) {
+    EXPECT_EQ(mode(secret), p::owner_read | p::owner_write) << secret;
+  }
+  EXPECT_EQ(mode("/pcloudd.log") & (p::group_all | p::others_all), p::none);
+}
