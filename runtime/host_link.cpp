@@ -71,13 +71,34 @@ void host_link::on_connection_open(proton::connection& c) {
   }
 }
 
+bool host_link::within_endpoint_limits(size_t& count, size_t most,
+                                       const char* what) {
+  if (++count > most) {
+    violation("more than " + std::to_string(most) + " " + what
+              + " (an agent opens one session and two links)");
+    return false;
+  }
+  return true;
+}
+
+void host_link::on_session_open(proton::session& s) {
+  if (within_endpoint_limits(sessions_, wire::limits::max_sessions, "sessions")
+      && !s.active()) {
+    s.open();
+  }
+}
+
 void host_link::on_receiver_open(proton::receiver& r) {
-  if (!r.active()) {
+  if (within_endpoint_limits(links_, wire::limits::max_links, "links")
+      && !r.active()) {
     r.open(proton::receiver_options().credit_window(64));
   }
 }
 
 void host_link::on_sender_open(proton::sender& s) {
+  if (!within_endpoint_limits(links_, wire::limits::max_links, "links")) {
+    return;
+  }
   if (!s.active()) {
     s.open();
   }

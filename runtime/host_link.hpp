@@ -90,6 +90,7 @@ public:
 
 private:
   void on_connection_open(proton::connection& c) override;
+  void on_session_open(proton::session& s) override;
   void on_receiver_open(proton::receiver& r) override;
   void on_sender_open(proton::sender& s) override;
   void on_sendable(proton::sender& s) override;
@@ -103,12 +104,18 @@ private:
   void violation(const std::string& why);
   void flush();
 
+  /// False (and the link ended) once the guest opened more sessions or
+  /// links than an agent uses: each costs memory in proton.
+  bool within_endpoint_limits(size_t& count, size_t most, const char* what);
+
   void on_hello(const wire::hello& h);
   void on_state(const wire::resource_state& s);
   void on_addresses(const wire::address_change& x);
 
   token_bucket bytes_;
   token_bucket messages_;
+  size_t sessions_ = 0;
+  size_t links_ = 0;
   wire::configure config_;
   std::set<std::string> names_;
   proton::sender sender_;

@@ -43,6 +43,10 @@ struct limits {
   static constexpr size_t max_addresses = 16;
   static constexpr size_t max_resources = 256;
   static constexpr size_t max_parameters = 64;
+  /// AMQP endpoints one connection may open: an agent needs one session
+  /// and two links (a reconnect within a connection never happens).
+  static constexpr size_t max_sessions = 2;
+  static constexpr size_t max_links = 4;
 };
 
 /// The agent introduces itself after every (re)connect.

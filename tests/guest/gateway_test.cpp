@@ -37,8 +37,9 @@ class scripted_peer : private proton::messaging_handler {
 public:
   scripted_peer(test::fake_channel& channel, std::string assembly,
                 proton::message then = {}, size_t extra = 0,
-                std::string prefix = {})
-      : assembly_(std::move(assembly)), then_(std::move(then)), extra_(extra) {
+                std::string prefix = {}, size_t extra_links = 0)
+      : assembly_(std::move(assembly)), then_(std::move(then)), extra_(extra),
+        extra_links_(extra_links) {
     thread_ = std::thread{[this, &channel, prefix] {
       std::string error;
       int fd = -1;
@@ -87,6 +88,11 @@ private:
   void on_connection_open(proton::connection& c) override {
     c.open_sender("pcloud.host");
     c.open_receiver("pcloud.agent");
+    // A guest that opens endpoints without end, each on a session of its
+    // own.
+    for (size_t i = 0; i < extra_links_; ++i) {
+      c.open_session().open_receiver("flood-" + std::to_string(i));
+    }
   }
 
   void on_sendable(proton::sender& s) override {
@@ -111,6 +117,7 @@ private:
   std::string assembly_;
   proton::message then_;
   size_t extra_;
+  size_t extra_links_;
   size_t sent_ = 0;
   bool hello_sent_ = false;
   guest::event_loop loop_;
@@ -476,6 +483,17 @@ TEST_F(gateway_test, flooding_guest_is_cut_off_and_others_are_unaffected) {
   EXPECT_NE(bad.wait_gone().find("flooding"), std::string::npos)
     << bad.wait_gone();
   EXPECT_LE(bad.reports->items().size(), 100u);
+  expect_healthy("good");
+}
+
+TEST_F(gateway_security, a_guest_opening_sessions_without_end_is_cut_off) {
+  auto& good = attach("good");
+  test::agent_thread agent{channels["good"], "good"};
+  ASSERT_TRUE(good.wait_hellos(1));
+  auto& bad = attach("bad");
+  scripted_peer flood{channels["bad"], "bad", {}, 0, {}, 10000};
+  EXPECT_NE(bad.wait_gone().find("more than 2 sessions"), std::string::npos)
+    << bad.wait_gone();
   expect_healthy("good");
 }
 
