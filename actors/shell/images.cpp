@@ -40,8 +40,9 @@ reply jeos_import(self_ptr self, args a) {
     ->request(self->state.services.images, build_timeout,
               msg::import_atom::value, a[0], a[1])
     .then(
-      [rp](const msg::jeos_info& info) mutable {
-        rp.deliver(ok("JEOS " + info.name + " imported from " + info.path));
+      [rp, file = a[1]](const msg::jeos_info& info) mutable {
+        rp.deliver(ok("JEOS " + info.name + " imported from " + file
+                      + " (pcloud's copy: " + info.path + ")"));
       },
       [rp](const caf::error& err) mutable { rp.deliver(failed(err)); });
   return rp;

@@ -62,6 +62,7 @@ struct control_door::loop {
 
   struct session {
     posix::unique_fd fd;
+    bool via_unix;
     std::string peer;
     clock_type::time_point deadline;
     server_handshake handshake;
@@ -98,9 +99,11 @@ struct control_door::loop {
     return sessions.erase(i);
   }
 
-  void evict_oldest_of(const std::string& key) {
+  /// Drops the oldest waiting session that `matches`.
+  template <class Predicate>
+  void evict_oldest(Predicate matches) {
     for (auto i = sessions.begin(); i != sessions.end(); ++i) {
-      if (key.empty() || cap_key(i->peer) == key) {
+      if (matches(*i)) {
         warn("evicted " + cap_key(i->peer),
              "too many handshakes waiting, dropped the oldest, from "
                + i->peer);
@@ -134,13 +137,20 @@ struct control_door::loop {
       auto peer = peer_of(fd.get(), l.is_unix);
       auto key = cap_key(peer);
       if (pending_per_peer[key] >= opts.max_pending_per_peer) {
-        evict_oldest_of(key);
+        evict_oldest([&](const session& x) { return cap_key(x.peer) == key; });
       }
-      if (sessions.size() >= opts.max_pending) {
-        evict_oldest_of({});
+      // Counted per listener: a flood over TCP (where a local user can
+      // take any 127.x.y.z as source) never pushes out root's handshake on
+      // the unix socket.
+      auto same_door
+        = [&](const session& x) { return x.via_unix == l.is_unix; };
+      if (static_cast<size_t>(
+            std::count_if(sessions.begin(), sessions.end(), same_door))
+          >= opts.max_pending) {
+        evict_oldest(same_door);
       }
       ++pending_per_peer[key];
-      sessions.push_back(session{std::move(fd), std::move(peer),
+      sessions.push_back(session{std::move(fd), l.is_unix, std::move(peer),
                                  now + opts.handshake_timeout,
                                  server_handshake{opts.token}});
     }

@@ -31,8 +31,8 @@ struct door_options {
   uint16_t tcp_port = 0;
   /// A peer that has not finished the handshake by then is dropped.
   std::chrono::milliseconds handshake_timeout{std::chrono::seconds(5)};
-  /// Handshakes in progress, all peers together and per peer (a TCP source
-  /// address, a unix socket peer's uid).
+  /// Handshakes in progress per listener, all peers together, and per
+  /// peer (a TCP source address, a unix socket peer's uid).
   size_t max_pending = 64;
   size_t max_pending_per_peer = 16;
 };

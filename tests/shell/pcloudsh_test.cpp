@@ -129,7 +129,8 @@ TEST_F(pcloudsh, jeos_images_are_built_imported_listed_and_deleted) {
   r = sh({"jeos_import", "mydisk", dir + "/disk.img"});
   EXPECT_EQ(r.rc, 0) << r.err;
   EXPECT_NE(r.out.find("JEOS mydisk imported from " + dir
-                       + "/images/imported-disks/mydisk.raw"),
+                       + "/disk.img (pcloud's copy: " + dir
+                       + "/images/imported-disks/mydisk.raw)"),
             std::string::npos)
     << r.out;
   EXPECT_EQ(fs::status(dir + "/images/imported-disks/mydisk.raw").permissions(),
