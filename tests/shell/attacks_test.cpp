@@ -5,6 +5,10 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 
+#include <iterator>
+#include <set>
+#include <sstream>
+
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
@@ -282,4 +286,56 @@ TEST_F(attacks, nothing_private_in_the_state_directory_is_open_to_others) {
     EXPECT_EQ(mode(secret), p::owner_read | p::owner_write) << secret;
   }
   EXPECT_EQ(mode("/pcloudd.log") & (p::group_all | p::others_all), p::none);
+}
+
+namespace {
+
+/// Socket inodes of `pid` that listen on TCP (IPv4 or IPv6).
+std::vector<std::string> tcp_listeners_of(pid_t pid) {
+  std::set<std::string> mine;
+  auto fds = "/proc/" + std::to_string(pid) + "/fd";
+  for (auto& entry : fs::directory_iterator{fds}) {
+    std::error_code ec;
+    auto target = fs::read_symlink(entry.path(), ec).string();
+    if (target.rfind("socket:[", 0) == 0) {
+      mine.insert(target.substr(8, target.size() - 9));
+    }
+  }
+  std::vector<std::string> found;
+  for (auto table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+    std::istringstream lines{slurp(table)};
+    std::string line;
+    std::getline(lines, line); // the header
+    while (std::getline(lines, line)) {
+      std::istringstream words{line};
+      std::vector<std::string> w{std::istream_iterator<std::string>{words},
+                                 std::istream_iterator<std::string>{}};
+      // sl local rem st tx:rx tr:when retrnsmt uid timeout inode
+      if (w.size() > 9 && w[3] == "0A" && mine.count(w[9]) > 0) {
+        found.push_back(w[1]);
+      }
+    }
+  }
+  return found;
+}
+
+} // namespace
+
+TEST_F(attacks, by_default_no_tcp_port_is_open_to_guests) {
+  // User-mode guests reach the host's loopback at 10.0.2.2: a loopback
+  // listener would be open to every guest. By default there is none, for
+  // pcloudsh or for agents; pcloudsh uses the unix socket.
+  daemon_pid = ::fork();
+  if (daemon_pid == 0) {
+    ::execl(PCLOUDD_BINARY, PCLOUDD_BINARY, "--state-dir", dir.c_str(), "--uri",
+            "test:///default", "--log-file", (dir + "/pcloudd.log").c_str(),
+            nullptr);
+    ::_exit(127);
+  }
+  ASSERT_TRUE(wait_until([&] { return fs::exists(dir + "/pcloudd.sock"); }))
+    << slurp(dir + "/pcloudd.log");
+  operator_still_served();
+  EXPECT_TRUE(tcp_listeners_of(daemon_pid).empty())
+    << ::testing::PrintToString(tcp_listeners_of(daemon_pid));
+  EXPECT_FALSE(fs::exists(dir + "/shell.address"));
 }
