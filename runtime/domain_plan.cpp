@@ -40,6 +40,11 @@ virt::nic_config nic_of(const hypervisor_options& opts,
   return nic;
 }
 
+std::string console_log_path(const hypervisor_options& opts,
+                             const std::string& assembly) {
+  return opts.state_dir + "/log/" + assembly + ".console.log";
+}
+
 std::string channel_path(const hypervisor_options& opts,
                          const msg::assembly_spec& spec) {
   if (spec.agent_transport == msg::tcp_transport) {
@@ -75,7 +80,7 @@ virt::domain_config plan_domain(const hypervisor_options& opts,
   }
   cfg.disk = image.disk;
   cfg.disk_format = image.disk_format;
-  cfg.console_log = opts.state_dir + "/log/" + spec.name + ".console.log";
+  cfg.console_log = console_log_path(opts, spec.name);
   cfg.channel_socket = channel_path(opts, spec);
   cfg.metadata = {spec.name, spec.uuid, "", next.number};
   if (spec.agent_transport == msg::tcp_transport) {

@@ -42,4 +42,8 @@ virt::nic_config nic_of(const hypervisor_options& opts,
 std::string channel_path(const hypervisor_options& opts,
                          const msg::assembly_spec& spec);
 
+/// The assembly's serial console log, kept across incarnations.
+std::string console_log_path(const hypervisor_options& opts,
+                             const std::string& assembly);
+
 } // namespace pcloud::runtime

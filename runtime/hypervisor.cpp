@@ -16,6 +16,7 @@
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
+#include "runtime/console_log.hpp"
 #include "runtime/domain_plan.hpp"
 #include "runtime/hypervisor_state.hpp"
 #include "runtime/qemu_host.hpp"
@@ -27,6 +28,19 @@ namespace pcloud::runtime {
 namespace detail {
 
 namespace {
+
+/// Keeps a console log within its cap (console_log.hpp); a failure is
+/// logged, never a reason not to run the VM.
+void cap_console(const hypervisor_options& opts, const std::string& assembly) {
+  auto path = console_log_path(opts, assembly);
+  auto rotated = cap_console_log(path, opts.console_log_max);
+  if (!rotated) {
+    spdlog::warn("hypervisor: {}", rotated.error());
+  } else if (*rotated) {
+    spdlog::info("hypervisor: {}: console log over {} bytes, moved to {}.1",
+                 assembly, opts.console_log_max, path);
+  }
+}
 
 std::string new_uuid() {
   std::ifstream in{"/proc/sys/kernel/random/uuid"};
@@ -103,6 +117,7 @@ caf::result<msg::domain_info> start(self_ptr self, msg::assembly_spec spec,
   ::mkdir(st.opts.state_dir.c_str(), 0755);
   ensure_qemu_dir(st.opts.state_dir + "/run");
   ensure_qemu_dir(st.opts.state_dir + "/log");
+  cap_console(st.opts, spec.name);
   auto cfg
     = plan_domain(st.opts, spec, *image, {new_uuid(), t.incarnation + 1});
   auto xml = virt::domain_xml(cfg);
@@ -277,6 +292,7 @@ result<msg::hypervisor_actor> spawn_hypervisor(caf::actor_system& sys,
       st.conn = std::move(shared);
       st.watcher = std::make_unique<pid_watcher>();
       register_callbacks(self);
+      self->delayed_send(self, st.opts.console_check, console_log_tick{});
       return {
         [=](msg::start_atom, msg::assembly_spec spec,
             msg::domain_listener_actor listener) {
@@ -391,6 +407,13 @@ result<msg::hypervisor_actor> spawn_hypervisor(caf::actor_system& sys,
           if (!self->state.connected) {
             try_reconnect(self);
           }
+        },
+        [=](console_log_tick) {
+          for (auto& [name, t] : self->state.assemblies) {
+            cap_console(self->state.opts, name);
+          }
+          self->delayed_send(self, self->state.opts.console_check,
+                             console_log_tick{});
         },
       };
     });

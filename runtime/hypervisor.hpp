@@ -51,6 +51,10 @@ struct hypervisor_options {
   /// How long a start retries while libvirt still cleans up the previous
   /// incarnation under the same name ("domain ... already exists").
   caf::timespan start_retry{std::chrono::seconds(10)};
+  /// A console log past this many bytes moves to LOG.1 (checked at every
+  /// start and every `console_check`).
+  size_t console_log_max = 4 * 1024 * 1024;
+  caf::timespan console_check{std::chrono::seconds(30)};
 };
 
 /// Opens the connection and spawns the hypervisor actor (on a thread of its

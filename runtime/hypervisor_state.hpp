@@ -49,6 +49,9 @@ struct connection_lost_note {
 /// Time to try reconnecting.
 struct reconnect_tick {};
 
+/// Time to cap the console logs of the VMs that run.
+struct console_log_tick {};
+
 } // namespace pcloud::runtime::detail
 
 // Local-only messages: they never cross a process boundary.
@@ -57,13 +60,14 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(pcloud::runtime::detail::qemu_exit_note)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(pcloud::runtime::detail::shutdown_deadline)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(pcloud::runtime::detail::connection_lost_note)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(pcloud::runtime::detail::reconnect_tick)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(pcloud::runtime::detail::console_log_tick)
 
 namespace pcloud::runtime::detail {
 
 using hypervisor_impl = msg::hypervisor_actor::extend<
   caf::reacts_to<lifecycle_note>, caf::reacts_to<qemu_exit_note>,
   caf::reacts_to<shutdown_deadline>, caf::reacts_to<connection_lost_note>,
-  caf::reacts_to<reconnect_tick>>;
+  caf::reacts_to<reconnect_tick>, caf::reacts_to<console_log_tick>>;
 
 /// What the hypervisor knows of one assembly's domain.
 struct tracked {

@@ -256,6 +256,7 @@ result<std::unique_ptr<daemon>> daemon::start(caf::actor_system& sys,
   hv_opts.forward_address = opts.forward_address;
   hv_opts.agent_key = *agent_key;
   hv_opts.agent_port = agent_port;
+  hv_opts.console_log_max = opts.console_log_max;
   if (auto root = embed_root_of(hv_opts.uri); !root.empty()) {
     if (auto ok = prepare_embed_root(root); !ok) {
       d->stop();

@@ -59,6 +59,8 @@ struct daemon_options {
   std::string conf_dir;
   /// pcloud-agent and its libraries for the images that carry it.
   std::string agent_bundle;
+  /// A guest's console log past this moves to LOG.1.
+  size_t console_log_max = 4 * 1024 * 1024;
   /// Notification hooks; empty: STATE/hooks.
   std::string hooks_dir;
   std::chrono::milliseconds hooks_timeout{30000};

@@ -227,6 +227,13 @@ void read_config(const std::string& path, cli& c) {
     }
     c.log.max_size = static_cast<size_t>(*mib) * 1024 * 1024;
   }
+  if (auto mib
+      = caf::get_if<int64_t>(&*settings, "pcloud.console-log-max-mib")) {
+    if (*mib < 1 || *mib > 4096) {
+      die(path + ": pcloud.console-log-max-mib must be 1-4096");
+    }
+    c.opts.console_log_max = static_cast<size_t>(*mib) * 1024 * 1024;
+  }
   if (auto n = caf::get_if<int64_t>(&*settings, "pcloud.log-max-files")) {
     if (*n < 1 || *n > 100) {
       die(path + ": pcloud.log-max-files must be 1-100");
