@@ -296,6 +296,20 @@ result<std::unique_ptr<daemon>> daemon::start(caf::actor_system& sys,
   // The service first, so it stops its deployables before the services
   // they use go away.
   d->actors_.insert(d->actors_.begin(), caf::actor_cast<caf::actor>(shell));
+  // The shell service supervises the deployables' trees, which end with
+  // it. If it ends by anything but this daemon's stop, pcloudd ends too,
+  // with an error, so that its own supervisor (systemd: Restart=on-failure)
+  // starts a new one that adopts the running VMs: never a daemon that looks
+  // alive and watches nothing.
+  shell->attach_functor([stopping = d->stopping_](const caf::error& reason) {
+    if (!*stopping) {
+      spdlog::critical("pcloudd: the shell service ended ({}): exiting so "
+                       "that a new pcloudd adopts the VMs",
+                       caf::to_string(reason));
+      spdlog::default_logger()->flush();
+      std::_Exit(exit_status_shell_lost);
+    }
+  });
   if (opts.tls()) {
     // CAF's own TLS listener: mutual TLS authenticates the peer before
     // BASP (not yet bounded like the door: doc/security.md).
@@ -363,6 +377,7 @@ void daemon::stop() {
     return;
   }
   stopped_ = true;
+  *stopping_ = true;
   // No new shell connections while the tree goes away.
   door_.reset();
   if (tls_published_ && !actors_.empty()) {

@@ -6,6 +6,7 @@
 // token.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -93,6 +94,10 @@ result<std::string> load_or_create_secret(const std::string& path);
 /// The resolved libvirt URI of `opts`.
 std::string libvirt_uri_of(const daemon_options& opts);
 
+/// pcloudd's exit status when its shell service (the deployables'
+/// supervisor) ended without being asked (EX_SOFTWARE).
+constexpr int exit_status_shell_lost = 70;
+
 class daemon {
 public:
   /// Wires and starts everything; deployables that were running start
@@ -122,6 +127,9 @@ private:
   std::vector<caf::actor> actors_;
   std::unique_ptr<control::control_door> door_;
   bool stopped_ = false;
+  /// Set before stop() ends the actors: their end is then expected.
+  std::shared_ptr<std::atomic<bool>> stopping_
+    = std::make_shared<std::atomic<bool>>(false);
   /// The shell service is also published by CAF's TLS module.
   bool tls_published_ = false;
   /// Held (flock) while this daemon runs on its state directory; closed

@@ -14,6 +14,7 @@
 
 #include <gtest/gtest.h>
 
+#include "runtime/control/basp.hpp"
 #include "runtime/control/handshake.hpp"
 #include "runtime/control/sockets.hpp"
 #include "tests/support/daemon_process.hpp"
@@ -338,4 +339,40 @@ TEST_F(attacks, by_default_no_tcp_port_is_open_to_guests) {
   EXPECT_TRUE(tcp_listeners_of(daemon_pid).empty())
     << ::testing::PrintToString(tcp_listeners_of(daemon_pid));
   EXPECT_FALSE(fs::exists(dir + "/shell.address"));
+}
+
+TEST_F(attacks, pcloudd_never_lives_on_without_its_supervisor) {
+  // The reproduced attack ended the shell service and left pcloudd up,
+  // watching nothing. Only a holder of the token can reach it now; if it
+  // still ends, pcloudd exits with an error so that systemd starts a new
+  // one, which adopts the VMs.
+  start_daemon();
+  caf::actor_system_config cfg;
+  cfg.load<caf::io::middleman>();
+  cfg.set("logger.verbosity", caf::atom("quiet"));
+  {
+    caf::actor_system sys{cfg};
+    auto fd = runtime::connect_unix(dir + "/pcloudd.sock");
+    ASSERT_TRUE(fd) << fd.error();
+    auto token = slurp(dir + "/shell.token");
+    token.pop_back();
+    ASSERT_TRUE(runtime::control::client_handshake(fd->get(), token,
+                                                   std::chrono::seconds(5)));
+    auto service = runtime::control::connect_over(sys, std::move(*fd),
+                                                  std::chrono::seconds(5));
+    ASSERT_TRUE(service) << service.error();
+    caf::anon_send_exit(caf::actor_cast<caf::actor>(*service),
+                        caf::exit_reason::kill);
+    int status = 0;
+    ASSERT_TRUE(wait_until(
+      [&] { return ::waitpid(daemon_pid, &status, WNOHANG) == daemon_pid; }));
+    daemon_pid = -1;
+    EXPECT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 70);
+  }
+  EXPECT_NE(slurp(dir + "/pcloudd.log").find("the shell service ended"),
+            std::string::npos)
+    << slurp(dir + "/pcloudd.log");
+  start_daemon();
+  operator_still_served();
 }
