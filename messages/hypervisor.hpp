@@ -21,12 +21,16 @@ struct domain_info {
   /// The host end of the agent's virtio-serial channel (a unix socket);
   /// empty when the domain has none.
   std::string agent_channel;
+  /// Without a channel: the secret this incarnation's agent proves itself
+  /// with over TCP (random per incarnation).
+  std::string agent_secret;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, domain_info& x) {
   return f(caf::meta::type_name("domain_info"), x.assembly, x.incarnation,
-           x.domain_name, x.domain_uuid, x.adopted, x.agent_channel);
+           x.domain_name, x.domain_uuid, x.adopted, x.agent_channel,
+           x.agent_secret);
 }
 
 enum class domain_event_kind : uint8_t {

@@ -1,8 +1,9 @@
 #include "runtime/agent_secret.hpp"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include <cstdlib>
 
 namespace pcloud::runtime {
 
@@ -16,14 +17,12 @@ std::string to_hex(const unsigned char* bytes, size_t n) {
   return result;
 }
 
-std::string agent_secret(const std::string& key, const std::string& assembly) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  const std::string message = "pcloud-agent:" + assembly;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(message.data()), message.size(),
-       digest, &size);
-  return to_hex(digest, size);
+std::string random_secret() {
+  unsigned char bytes[32];
+  if (RAND_bytes(bytes, sizeof(bytes)) != 1) {
+    std::abort(); // no entropy, no secret worth the name
+  }
+  return to_hex(bytes, sizeof(bytes));
 }
 
 bool same_secret(const std::string& a, const std::string& b) {

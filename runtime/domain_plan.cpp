@@ -1,7 +1,6 @@
 #include "runtime/domain_plan.hpp"
 
 #include "guest/link/wire.hpp"
-#include "runtime/agent_secret.hpp"
 
 namespace pcloud::runtime {
 
@@ -38,6 +37,11 @@ virt::nic_config nic_of(const hypervisor_options& opts,
     }
   }
   return nic;
+}
+
+std::string boot_settings_path(const hypervisor_options& opts,
+                               const std::string& assembly) {
+  return opts.state_dir + "/run/" + assembly + ".boot";
 }
 
 std::string console_log_path(const hypervisor_options& opts,
@@ -86,9 +90,8 @@ virt::domain_config plan_domain(const hypervisor_options& opts,
   if (spec.agent_transport == msg::tcp_transport) {
     // Only an agent that comes over TCP needs to prove its assembly; a
     // channel is the VM's own. Nothing secret on other VMs' command lines.
-    if (!opts.agent_key.empty()) {
-      cfg.agent_secret = agent_secret(opts.agent_key, spec.name);
-    }
+    cfg.agent_secret = next.agent_secret;
+    cfg.boot_settings_file = boot_settings_path(opts, spec.name);
     // The host as the guest sees it: its default gateway (10.0.2.2 is the
     // host's loopback under user-mode networking; a libvirt network's
     // bridge address otherwise).

@@ -17,6 +17,9 @@ namespace pcloud::runtime {
 struct incarnation_id {
   std::string domain_uuid;
   uint64_t number = 1;
+  /// Its agent's secret, when the agent comes over TCP (random per
+  /// incarnation: a secret seen once is worth nothing at the next start).
+  std::string agent_secret;
 };
 
 /// The domain of `spec`'s incarnation `next` booting `image` under `opts`.
@@ -41,6 +44,11 @@ virt::nic_config nic_of(const hypervisor_options& opts,
 /// transport.
 std::string channel_path(const hypervisor_options& opts,
                          const msg::assembly_spec& spec);
+
+/// The file QEMU gives the guest through fw_cfg (virt::boot_settings):
+/// pcloud.secret and pcloud.host for an agent on the TCP transport.
+std::string boot_settings_path(const hypervisor_options& opts,
+                               const std::string& assembly);
 
 /// The assembly's serial console log, kept across incarnations.
 std::string console_log_path(const hypervisor_options& opts,

@@ -211,17 +211,20 @@ private:
       why = "a hello over TCP must name its assembly";
       return false;
     }
-    if (!same_secret(h.secret, agent_secret(opts_.agent_key, h.assembly))) {
-      why = (h.secret.empty() ? "no secret" : "a wrong secret")
-            + std::string{" for assembly '"} + h.assembly + "'";
-      return false;
-    }
     auto i = links_.find(h.assembly);
+    // The same answer whether or not the assembly runs here: nothing about
+    // the assemblies is revealed to a peer without the secret.
+    auto wrong = (h.secret.empty() ? "no secret" : "a wrong secret")
+                 + std::string{" for assembly '"} + h.assembly + "'";
     if (i == links_.end()) {
-      why = "assembly '" + h.assembly + "' is not running here";
+      why = wrong;
       return false;
     }
     auto& attached = *i->second;
+    if (!same_secret(h.secret, attached.info.agent_secret)) {
+      why = wrong;
+      return false;
+    }
     if (!attached.info.agent_channel.empty()) {
       // Its agent talks through the VM's own channel: a TCP peer claiming
       // it (at a restart, before the channel agent speaks) is an impostor.

@@ -1,7 +1,7 @@
 // The guest gateway: the host end of every agent link. One AMQP connection
 // per running assembly, over the domain's virtio-serial channel socket, or
-// accepted on a TCP listener from an agent that proves its assembly with the
-// assembly's agent secret (runtime/agent_secret.hpp); what
+// accepted on a TCP listener from an agent that proves its assembly with its
+// incarnation's secret (runtime/agent_secret.hpp); what
 // an agent says reaches that assembly's actors as msg::agent_hello and
 // msg::resource_report, and the end of a link (EOF, idle timeout of a hung
 // guest, a protocol violation) as msg::agent_gone. Everything a guest sends
@@ -46,9 +46,6 @@ struct guest_gateway_options {
   /// A listening TCP socket (listen_tcp) for agents without a channel; the
   /// gateway owns and closes it. -1: no TCP transport.
   int tcp_listener = -1;
-  /// pcloudd's agent key: a TCP hello must carry agent_secret(key, its
-  /// assembly).
-  std::string agent_key;
   /// An accepted TCP connection must say hello within this, and at most
   /// `max_pending` connections may wait for theirs.
   caf::timespan hello_timeout{std::chrono::seconds(5)};

@@ -16,6 +16,7 @@
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
+#include "runtime/agent_secret.hpp"
 #include "runtime/console_log.hpp"
 #include "runtime/domain_plan.hpp"
 #include "runtime/hypervisor_state.hpp"
@@ -83,9 +84,22 @@ caf::result<msg::domain_info> try_adopt(self_ptr self,
   watch_qemu(self, spec.name, t, dom.name());
   spdlog::info("hypervisor: adopted {} (incarnation {})", dom.name(),
                t.incarnation);
+  std::string secret;
+  if (spec.agent_transport == msg::tcp_transport) {
+    // What this incarnation was started with: its boot settings stay until
+    // the next start.
+    std::ifstream in{boot_settings_path(st.opts, spec.name)};
+    std::string word;
+    while (in >> word) {
+      if (word.rfind("pcloud.secret=", 0) == 0) {
+        secret = word.substr(14);
+      }
+    }
+  }
   return msg::domain_info{spec.name,  t.incarnation,
                           dom.name(), t.domain_uuid,
-                          true,       channel_path(st.opts, spec)};
+                          true,       channel_path(st.opts, spec),
+                          secret};
 }
 
 caf::result<msg::domain_info> start(self_ptr self, msg::assembly_spec spec,
@@ -100,7 +114,7 @@ caf::result<msg::domain_info> start(self_ptr self, msg::assembly_spec spec,
     return try_adopt(self, spec, listener, **existing);
   }
   auto tcp = spec.agent_transport == msg::tcp_transport;
-  if (tcp && (st.opts.agent_port == 0 || st.opts.agent_key.empty())) {
+  if (tcp && st.opts.agent_port == 0) {
     return make_failure(msg::errc::wrong_state,
                         "assembly " + spec.name
                           + " uses the tcp transport, and pcloudd has no agent "
@@ -118,8 +132,16 @@ caf::result<msg::domain_info> start(self_ptr self, msg::assembly_spec spec,
   ensure_qemu_dir(st.opts.state_dir + "/run");
   ensure_qemu_dir(st.opts.state_dir + "/log");
   cap_console(st.opts, spec.name);
-  auto cfg
-    = plan_domain(st.opts, spec, *image, {new_uuid(), t.incarnation + 1});
+  auto cfg = plan_domain(
+    st.opts, spec, *image,
+    {new_uuid(), t.incarnation + 1, tcp ? random_secret() : std::string{}});
+  if (!cfg.boot_settings_file.empty()) {
+    if (auto ok
+        = write_for_qemu(cfg.boot_settings_file, virt::boot_settings(cfg));
+        !ok) {
+      return make_failure(ok.failure_value());
+    }
+  }
   auto xml = virt::domain_xml(cfg);
   auto deadline = std::chrono::steady_clock::now() + st.opts.start_retry;
   auto dom = st.conn->create(xml);
@@ -147,8 +169,9 @@ caf::result<msg::domain_info> start(self_ptr self, msg::assembly_spec spec,
   st.by_uuid[cfg.uuid] = spec.name;
   watch_qemu(self, spec.name, t, name);
   spdlog::info("hypervisor: started {} (incarnation {})", name, t.incarnation);
-  return msg::domain_info{spec.name, t.incarnation, name,
-                          cfg.uuid,  false,         cfg.channel_socket};
+  return msg::domain_info{spec.name,       t.incarnation, name,
+                          cfg.uuid,        false,         cfg.channel_socket,
+                          cfg.agent_secret};
 }
 
 caf::result<caf::ok_atom> destroy(self_ptr self, const std::string& assembly) {

@@ -42,9 +42,6 @@ struct hypervisor_options {
   std::string default_network;
   /// Where user-mode networking's host port forwards listen.
   std::string forward_address = "127.0.0.1";
-  /// pcloudd's agent key: each domain carries its assembly's agent secret
-  /// (SMBIOS) for the TCP transport. None when empty.
-  std::string agent_key;
   /// The port of pcloudd's agent listener; 0 when there is none. Domains of
   /// assemblies on the TCP transport name it to their agent (SMBIOS).
   uint16_t agent_port = 0;

@@ -2,6 +2,7 @@
 #include "runtime/qemu_host.hpp"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <netinet/in.h>
 #include <pwd.h>
@@ -94,6 +95,26 @@ void ensure_qemu_dir(const std::string& path) {
                    std::strerror(errno));
     }
   }
+}
+
+result<void> write_for_qemu(const std::string& path, const std::string& text) {
+  ::unlink(path.c_str()); // a fresh inode: never one someone else holds
+  posix::unique_fd fd{::open(
+    path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600)};
+  if (!fd) {
+    return fail("cannot write " + path + ": " + std::strerror(errno));
+  }
+  if (::write(fd.get(), text.data(), text.size())
+      != static_cast<ssize_t>(text.size())) {
+    return fail("cannot write " + path + ": " + std::strerror(errno));
+  }
+  if (auto* pw = ::getpwnam("libvirt-qemu")) {
+    if (::fchown(fd.get(), pw->pw_uid, pw->pw_gid) < 0) {
+      return fail("cannot hand " + path
+                  + " to libvirt-qemu: " + std::strerror(errno));
+    }
+  }
+  return {};
 }
 
 bool port_free(const std::string& address, const msg::service_port& port) {

@@ -25,6 +25,10 @@ std::string kvm_unusable_by_qemu();
 /// libvirt-qemu even under an embedded driver, so that user must own it.
 void ensure_qemu_dir(const std::string& path);
 
+/// Writes `text` to `path` for QEMU (libvirt-qemu) and root only: mode
+/// 0600, owned by libvirt-qemu where that user exists.
+result<void> write_for_qemu(const std::string& path, const std::string& text);
+
 /// Whether QEMU could bind `port` on `address` now. SO_REUSEADDR as QEMU's
 /// own listeners use it: a port with connections in TIME_WAIT is free.
 bool port_free(const std::string& address, const msg::service_port& port);

@@ -47,14 +47,15 @@ copy_modules() {
   depmod -b "$root" "$kver"
 }
 
-# What every virtio guest needs: console channel, disk, network, and the ACPI
-# power button (a graceful shutdown from the host).
+# What every virtio guest needs: console channel, disk, network, the ACPI
+# power button (a graceful shutdown from the host) and fw_cfg (the boot
+# settings of an agent that reaches pcloudd over TCP).
 virtio_modules=(
   drivers/virtio/virtio_ring drivers/virtio/virtio drivers/virtio/virtio_pci
   drivers/virtio/virtio_pci_legacy_dev drivers/virtio/virtio_pci_modern_dev
   drivers/char/virtio_console drivers/block/virtio_blk drivers/net/virtio_net
   drivers/net/net_failover net/core/failover
-  drivers/acpi/button drivers/input/evdev
+  drivers/acpi/button drivers/input/evdev drivers/firmware/qemu_fw_cfg
 )
 
 # busybox_tree ROOT: busybox-static and a link for each of its applets.

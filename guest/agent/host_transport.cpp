@@ -32,9 +32,9 @@ std::string value_in_words(std::istream& in, const std::string& key) {
 } // namespace
 
 std::string boot_setting(const std::string& key, const std::string& cmdline,
-                         const std::string& dmi) {
-  {
-    std::ifstream in{cmdline};
+                         const std::string& dmi, const std::string& fw_cfg) {
+  for (auto& words : {cmdline, fw_cfg}) {
+    std::ifstream in{words};
     if (auto v = value_in_words(in, key); !v.empty()) {
       return v;
     }

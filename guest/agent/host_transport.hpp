@@ -1,7 +1,7 @@
 // How the agent finds and reaches its host: settings from the boot (the
-// kernel command line of a direct-boot guest, the SMBIOS OEM strings libvirt
-// gives every pcloud domain) and the TCP transport, for guests without the
-// virtio-serial channel.
+// kernel command line of a direct-boot guest, the fw_cfg entry pcloudd gives
+// a domain whose agent comes over TCP) and the TCP transport, for guests
+// without the virtio-serial channel.
 #pragma once
 
 #include <chrono>
@@ -15,11 +15,18 @@ namespace pcloud::guest {
 /// The port pcloudd's agent listener uses unless told otherwise.
 constexpr uint16_t default_agent_port = 49000;
 
-/// `KEY=VALUE` from the kernel command line, else from the SMBIOS type 11
-/// (OEM strings) entries under `dmi`; empty when neither has it.
+/// Where QEMU's fw_cfg shows pcloud's boot settings (root only).
+inline constexpr const char* fw_cfg_boot_settings
+  = "/sys/firmware/qemu_fw_cfg/by_name/opt/org.pcloud/boot/raw";
+
+/// `KEY=VALUE` from the kernel command line, else from pcloud's fw_cfg
+/// entry (what pcloudd gives an agent on the TCP transport: its secret and
+/// where to connect), else from the SMBIOS type 11 (OEM strings) entries
+/// under `dmi` (older pcloudd); empty when none has it.
 std::string boot_setting(const std::string& key,
                          const std::string& cmdline = "/proc/cmdline",
-                         const std::string& dmi = "/sys/firmware/dmi/entries");
+                         const std::string& dmi = "/sys/firmware/dmi/entries",
+                         const std::string& fw_cfg = fw_cfg_boot_settings);
 
 /// The HOST that means the default route's gateway (wire::gateway_host).
 inline constexpr const char* gateway_host = wire::gateway_host;

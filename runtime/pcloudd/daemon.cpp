@@ -15,7 +15,7 @@
 
 #include "actors/event_bus.hpp"
 #include "actors/shell_service.hpp"
-#include "runtime/agent_secret.hpp"
+#include "runtime/agent_secret.hpp" // to_hex
 #include "runtime/console.hpp"
 #include "runtime/control/basp.hpp"
 #include "runtime/definitions_xml.hpp"
@@ -121,7 +121,7 @@ std::string address_path(const std::string& state_dir) {
 }
 
 /// A random secret of 64 hex digits at `path` (0600), made once: the shell
-/// token, the agent key.
+/// token.
 result<std::string> load_or_create_secret(const std::string& path) {
   if (fs::exists(path)) {
     auto text = read_file(path);
@@ -199,12 +199,6 @@ result<std::unique_ptr<daemon>> daemon::start(caf::actor_system& sys,
     return fail(token.error());
   }
   d->token_ = *token;
-  // Agents' secrets derive from it (agent_secret.hpp): kept across restarts,
-  // so running guests keep theirs.
-  auto agent_key = load_or_create_secret(opts.state_dir + "/agent.key");
-  if (!agent_key) {
-    return fail(agent_key.error());
-  }
   auto schema = opts.conf_dir + "/schema/definitions.rng";
   auto templates = load_templates(opts.conf_dir + "/templates", schema);
   if (!templates) {
@@ -234,7 +228,6 @@ result<std::unique_ptr<daemon>> daemon::start(caf::actor_system& sys,
   caf::anon_send(bus, caf::subscribe_atom::value, hook_runner);
   d->actors_.push_back(caf::actor_cast<caf::actor>(hook_runner));
   auto gateway_opts = opts.gateway;
-  gateway_opts.agent_key = *agent_key;
   uint16_t agent_port = 0;
   if (!opts.agent_listen_address.empty()) {
     auto fd = listen_tcp(opts.agent_listen_address, opts.agent_listen_port);
@@ -254,7 +247,6 @@ result<std::unique_ptr<daemon>> daemon::start(caf::actor_system& sys,
   hv_opts.virt_type = opts.virt_type;
   hv_opts.default_network = opts.network;
   hv_opts.forward_address = opts.forward_address;
-  hv_opts.agent_key = *agent_key;
   hv_opts.agent_port = agent_port;
   hv_opts.console_log_max = opts.console_log_max;
   if (auto root = embed_root_of(hv_opts.uri); !root.empty()) {

@@ -87,7 +87,7 @@ std::string address_path(const std::string& state_dir);
 /// The control socket of `opts`.
 std::string socket_path_of(const daemon_options& opts);
 
-/// Reads a secret file (the shell token, the agent key), or creates it with
+/// Reads a secret file (the shell token), or creates it with
 /// 64 random hex digits, mode 0600.
 result<std::string> load_or_create_secret(const std::string& path);
 

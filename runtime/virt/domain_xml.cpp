@@ -47,6 +47,11 @@ void add_user_network(xml::node& dom, const nic_config& nic) {
 
 } // namespace
 
+std::string boot_settings(const domain_config& cfg) {
+  return "pcloud.assembly=" + cfg.metadata.assembly + " pcloud.secret="
+         + cfg.agent_secret + " pcloud.host=" + cfg.agent_host + "\n";
+}
+
 std::string domain_xml(const domain_config& cfg) {
   xml::document doc{"domain"};
   auto dom = doc.root();
@@ -72,14 +77,14 @@ std::string domain_xml(const domain_config& cfg) {
       os.child("cmdline", cfg.cmdline);
     }
   }
-  if (!cfg.agent_secret.empty()) {
-    os.child("smbios").attr("mode", "sysinfo");
-    auto oem = dom.child("sysinfo").attr("type", "smbios").child("oemStrings");
-    oem.child("entry", "pcloud.assembly=" + cfg.metadata.assembly);
-    oem.child("entry", "pcloud.secret=" + cfg.agent_secret);
-    if (!cfg.agent_host.empty()) {
-      oem.child("entry", "pcloud.host=" + cfg.agent_host);
-    }
+  if (!cfg.boot_settings_file.empty()) {
+    // QEMU reads the file itself: its path is on the command line, the
+    // secret is not.
+    dom.child("sysinfo")
+      .attr("type", "fwcfg")
+      .child("entry")
+      .attr("name", boot_settings_name)
+      .attr("file", cfg.boot_settings_file);
   }
   auto features = dom.child("features");
   features.child("acpi");

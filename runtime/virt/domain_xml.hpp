@@ -82,17 +82,23 @@ struct domain_config {
   /// creates); no channel when empty.
   std::string channel_socket;
   nic_config nic;
-  /// The assembly's agent secret (runtime/agent_secret.hpp), given to the
-  /// guest as an SMBIOS OEM string `pcloud.secret=...` (with
-  /// `pcloud.assembly=NAME`): in the guest only root reads it
-  /// (/sys/firmware/dmi/entries/11-*/raw), unlike the kernel command line.
-  /// None when empty.
+  /// For an agent that reaches pcloudd over TCP: this incarnation's random
+  /// secret and where to connect. They go into `boot_settings_file`
+  /// (boot_settings() writes its text), which QEMU hands the guest through
+  /// fw_cfg as opt/org.pcloud/boot: on no command line, and in the guest
+  /// readable by root only (/sys/firmware/qemu_fw_cfg). None when empty.
   std::string agent_secret;
-  /// Where the agent reaches pcloudd over TCP (`pcloud.host=`, with the
-  /// secret): for domains without the channel. None when empty.
   std::string agent_host;
+  std::string boot_settings_file;
   domain_metadata metadata;
 };
+
+/// The fw_cfg name of the boot settings.
+inline constexpr const char* boot_settings_name = "opt/org.pcloud/boot";
+
+/// What `cfg.boot_settings_file` holds: "pcloud.assembly=NAME
+/// pcloud.secret=SECRET pcloud.host=HOST:PORT", as the agent reads it.
+std::string boot_settings(const domain_config& cfg);
 
 /// The domain XML for `cfg`. on_crash and on_poweroff are `destroy`: pcloud,
 /// not libvirt, decides what happens to a VM that went away.

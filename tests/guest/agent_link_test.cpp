@@ -15,7 +15,6 @@
 
 #include "actors/deployable.hpp"
 #include "actors/event_bus.hpp"
-#include "runtime/agent_secret.hpp"
 #include "runtime/guest_gateway.hpp"
 #include "tests/support/fakes.hpp"
 #include "tests/support/guest_link.hpp"
@@ -198,7 +197,7 @@ TEST_F(agent_link_test, resource_of_an_agent_on_tcp_only_is_restarted) {
   ASSERT_GE(opts.tcp_listener, 0) << error;
   spawn_gateway(opts);
   agents.push_back(std::make_unique<test::agent_thread>(
-    tcp, "a1", "boot-1", runtime::agent_secret(opts.agent_key, "a1")));
+    tcp, "a1", "boot-1", test::fake_agent_secret("a1")));
   auto a1 = assembly("a1", {resource("worker", "exec", "sleep 1000")});
   a1.agent_transport = msg::tcp_transport;
   start({a1}, true, false);

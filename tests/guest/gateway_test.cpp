@@ -18,7 +18,6 @@
 #include <spdlog/spdlog.h>
 
 #include "guest/link/amqp_stream.hpp"
-#include "runtime/agent_secret.hpp"
 #include "runtime/guest_gateway.hpp"
 #include "tests/support/guest_link.hpp"
 #include "tests/support/live.hpp"
@@ -148,10 +147,18 @@ public:
     gateway = runtime::spawn_guest_gateway(sys, opts);
   }
 
-  /// Attaches assembly `name` (resources: "worker", `sleep 1000`).
-  /// Attaches `name` with a channel, or as a domain without one whose
-  /// agent comes over TCP.
-  test::relayed& attach(const std::string& name, bool over_tcp = false) {
+  /// The secret of `name`'s incarnation `n` (the hypervisor makes random
+  /// ones; these differ as much).
+  static std::string secret_of(const std::string& name, uint64_t n = 1) {
+    auto x = name + "-" + std::to_string(n) + "-";
+    return x + std::string(64 - x.size(), 's');
+  }
+
+  /// Attaches assembly `name` (resources: "worker", `sleep 1000`) with a
+  /// channel, or as incarnation `n` of a domain without one, whose agent
+  /// comes over TCP with secret_of(name, n).
+  test::relayed& attach(const std::string& name, bool over_tcp = false,
+                        uint64_t n = 1) {
     if (!gateway) {
       spawn_gateway();
     }
@@ -163,8 +170,9 @@ public:
     worker.resource_class = "exec";
     worker.type = "sleep 1000";
     caf::anon_send(gateway, msg::attach_atom::value,
-                   msg::domain_info{name, 1, "pcloud-" + name, "uuid", false,
-                                    over_tcp ? "" : "socketpair:" + name},
+                   msg::domain_info{name, n, "pcloud-" + name, "uuid", false,
+                                    over_tcp ? "" : "socketpair:" + name,
+                                    over_tcp ? secret_of(name, n) : ""},
                    std::vector<msg::resource_spec>{worker}, l);
     return r;
   }
@@ -318,19 +326,19 @@ TEST_F(gateway_test, tcp_agents_prove_their_assembly_with_its_secret) {
   ASSERT_GE(opts.tcp_listener, 0) << error;
   spawn_gateway(opts);
   auto& r = attach("a1", true);
-  auto secret = runtime::agent_secret(opts.agent_key, "a1");
+  auto secret = secret_of("a1");
   // Refused first: no secret, another assembly's secret, a secret for an
-  // assembly that is not running here.
+  // assembly that is not running here (the same answer: a peer without the
+  // secret learns nothing about what runs here).
   test::agent_thread bare{tcp, "a1", "bare"};
   ASSERT_TRUE(log.wait_for("closed: protocol violation: no secret for "
                            "assembly 'a1'"));
-  test::agent_thread wrong{tcp, "a1", "wrong",
-                           runtime::agent_secret(opts.agent_key, "a2")};
+  test::agent_thread wrong{tcp, "a1", "wrong", secret_of("a2")};
   ASSERT_TRUE(log.wait_for("closed: protocol violation: a wrong secret for "
                            "assembly 'a1'"));
-  test::agent_thread elsewhere{tcp, "a3", "elsewhere",
-                               runtime::agent_secret(opts.agent_key, "a3")};
-  ASSERT_TRUE(log.wait_for("assembly 'a3' is not running here"));
+  test::agent_thread elsewhere{tcp, "a3", "elsewhere", secret_of("a3")};
+  ASSERT_TRUE(log.wait_for("closed: protocol violation: a wrong secret for "
+                           "assembly 'a3'"));
   EXPECT_TRUE(r.hellos->items().empty());
   // The agent with a1's secret is a1's link, and the only one.
   test::agent_thread agent{tcp, "a1", "right", secret};
@@ -348,8 +356,8 @@ TEST_F(gateway_test, tcp_agents_prove_their_assembly_with_its_secret) {
 using gateway_security = gateway_test;
 
 TEST_F(gateway_security, a_tcp_claim_never_takes_an_assembly_on_its_channel) {
-  // Even with the right secret (stolen, or from an older pcloud that gave
-  // every VM one): a channel assembly's agent is on its channel.
+  // A channel assembly has no secret at all: its agent is on its channel,
+  // and whatever a TCP peer says, it is refused.
   captured_log log;
   test::tcp_channel tcp;
   std::string error;
@@ -357,11 +365,31 @@ TEST_F(gateway_security, a_tcp_claim_never_takes_an_assembly_on_its_channel) {
   ASSERT_GE(opts.tcp_listener, 0) << error;
   spawn_gateway(opts);
   auto& r = attach("a1");
-  test::agent_thread impostor{tcp, "a1", "impostor",
-                              runtime::agent_secret(opts.agent_key, "a1")};
-  ASSERT_TRUE(log.wait_for("assembly 'a1' uses the channel: its agent does "
-                           "not come over TCP"));
+  test::agent_thread impostor{tcp, "a1", "impostor", secret_of("a1")};
+  ASSERT_TRUE(log.wait_for("closed: protocol violation: a wrong secret for "
+                           "assembly 'a1'"));
   EXPECT_TRUE(r.hellos->items().empty());
+}
+
+TEST_F(gateway_security, a_secret_seen_once_is_worth_nothing_after_a_restart) {
+  // An agent run by another user with the secret of an earlier VM
+  // incarnation (read from wherever it leaked) loses: every start makes a
+  // new one.
+  captured_log log;
+  test::tcp_channel tcp;
+  std::string error;
+  auto opts = test::tcp_gateway_options(tcp, error);
+  ASSERT_GE(opts.tcp_listener, 0) << error;
+  spawn_gateway(opts);
+  attach("a1", true, 1);
+  auto& r = attach("a1", true, 2); // the VM was restarted
+  test::agent_thread stale{tcp, "a1", "stale", secret_of("a1", 1)};
+  ASSERT_TRUE(log.wait_for("closed: protocol violation: a wrong secret for "
+                           "assembly 'a1'"));
+  EXPECT_TRUE(r.hellos->items().empty());
+  test::agent_thread agent{tcp, "a1", "fresh", secret_of("a1", 2)};
+  ASSERT_TRUE(r.wait_hellos(1));
+  EXPECT_EQ(r.hellos->items().front().boot_id, "fresh");
 }
 
 TEST_F(gateway_test, tcp_connections_that_never_say_hello_are_dropped) {
@@ -386,8 +414,7 @@ TEST_F(gateway_test, tcp_connections_that_never_say_hello_are_dropped) {
   }
   // Room again: a real agent still gets in.
   auto& r = attach("a1", true);
-  test::agent_thread agent{tcp, "a1", "boot-1",
-                           runtime::agent_secret(opts.agent_key, "a1")};
+  test::agent_thread agent{tcp, "a1", "boot-1", secret_of("a1")};
   EXPECT_TRUE(r.wait_hellos(1));
 }
 

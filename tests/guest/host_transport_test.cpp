@@ -52,6 +52,20 @@ TEST_F(host_transport, settings_come_from_the_command_line_then_smbios) {
   EXPECT_EQ(boot_setting("pcloud.secret", dir + "/none", dir + "/none"), "");
 }
 
+TEST_F(host_transport, fw_cfg_holds_the_settings_of_an_agent_on_tcp) {
+  // What pcloudd writes (virt::boot_settings), as the guest reads it.
+  std::ofstream{dir + "/fw_cfg"} << "pcloud.assembly=web1 pcloud.secret=s3 "
+                                    "pcloud.host=gateway:49000\n";
+  oem_strings(0, {"pcloud.secret=older"});
+  EXPECT_EQ(
+    boot_setting("pcloud.secret", dir + "/none", dir + "/dmi", dir + "/fw_cfg"),
+    "s3")
+    << "fw_cfg before SMBIOS";
+  EXPECT_EQ(
+    boot_setting("pcloud.host", dir + "/none", dir + "/dmi", dir + "/fw_cfg"),
+    "gateway:49000");
+}
+
 TEST_F(host_transport, a_truncated_smbios_entry_is_read_safely) {
   auto entry = dir + "/dmi/11-0";
   fs::create_directories(entry);

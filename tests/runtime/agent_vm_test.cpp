@@ -7,6 +7,9 @@
 
 #include <deque>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
 
 #include "tests/support/guest_link.hpp"
 #include "tests/support/vm_tree.hpp"
@@ -74,6 +77,26 @@ TEST_F(agent_tcp_vm_test, agent_on_tcp_alone_is_served_and_a_kill_recovered) {
        std::filesystem::directory_iterator{env.state_dir + "/run"}) {
     EXPECT_NE(entry.path().extension(), ".agent")
       << "a tcp-transport domain has a channel: " << entry.path();
+  }
+  // The agent proved itself with this incarnation's secret, which no
+  // process's command line shows (ps as any user reads them all).
+  std::ifstream boot{env.state_dir + "/run/agenttcp.boot"};
+  std::string word, secret;
+  while (boot >> word) {
+    if (word.rfind("pcloud.secret=", 0) == 0) {
+      secret = word.substr(14);
+    }
+  }
+  ASSERT_EQ(secret.size(), 64u);
+  EXPECT_EQ(
+    std::filesystem::status(env.state_dir + "/run/agenttcp.boot").permissions(),
+    std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  for (auto& entry : std::filesystem::directory_iterator{"/proc"}) {
+    std::ifstream in{entry.path() / "cmdline", std::ios::binary};
+    std::string cmdline{std::istreambuf_iterator<char>(in),
+                        std::istreambuf_iterator<char>()};
+    EXPECT_EQ(cmdline.find(secret), std::string::npos)
+      << "the secret is on the command line of " << entry.path();
   }
 }
 

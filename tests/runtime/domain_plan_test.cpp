@@ -27,7 +27,6 @@ hypervisor_options embed() {
   hypervisor_options opts;
   opts.uri = "qemu:///embed?root=" + state + "/embed";
   opts.state_dir = state;
-  opts.agent_key = std::string(32, 'k');
   return opts;
 }
 
@@ -102,7 +101,8 @@ msg::assembly_spec debian12_assembly() {
   return x;
 }
 
-const incarnation_id third{"6f1f3b4e-0c2a-4a57-9a55-3d0f5a6c1e01", 3};
+const incarnation_id third{"6f1f3b4e-0c2a-4a57-9a55-3d0f5a6c1e01", 3,
+                           std::string(64, 's')};
 
 void expect_domain(const std::string& name, const hypervisor_options& opts,
                    const msg::assembly_spec& spec, const boot_image& image) {
@@ -156,7 +156,7 @@ TEST(domain_plan, imported_disk_without_a_network) {
 TEST(domain_plan, every_incarnation_keeps_the_channel_and_console) {
   auto a = plan_domain(embed(), tiny_assembly(), tiny_image(), third);
   auto b = plan_domain(embed(), tiny_assembly(), tiny_image(),
-                       {"11111111-2222-4333-8444-555555555555", 4});
+                       {"11111111-2222-4333-8444-555555555555", 4, {}});
   EXPECT_EQ(a.channel_socket, b.channel_socket);
   EXPECT_EQ(a.console_log, b.console_log);
   EXPECT_EQ(a.name, b.name);

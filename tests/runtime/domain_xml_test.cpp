@@ -73,30 +73,28 @@ TEST(domain_xml, the_mac_follows_the_assembly_uuid) {
             mac_for("1e8f44aa-5a36-4f4b-8a0f-2d5f0c1c9b7e"));
 }
 
-TEST(domain_xml, the_agent_secret_goes_to_smbios_not_the_command_line) {
+TEST(domain_xml, the_agent_secret_goes_to_fw_cfg_not_the_command_line) {
   auto cfg = tiny();
   EXPECT_EQ(domain_xml(cfg).find("sysinfo"), std::string::npos)
-    << "no secret, no sysinfo";
-  cfg.agent_secret = std::string(64, 'a');
-  auto xml = domain_xml(cfg);
-  EXPECT_NE(xml.find("<smbios mode=\"sysinfo\"/>"), std::string::npos) << xml;
-  EXPECT_NE(xml.find("<sysinfo type=\"smbios\">\n    <oemStrings>\n      "
-                     "<entry>pcloud.assembly=assy1</entry>\n      "
-                     "<entry>pcloud.secret="
-                     + cfg.agent_secret + "</entry>"),
-            std::string::npos)
-    << xml;
-  EXPECT_EQ(xml.find("<cmdline>console=ttyS0 pcloud"), std::string::npos)
-    << "the kernel command line is readable by every guest process";
-  EXPECT_EQ(xml.find("pcloud.host="), std::string::npos);
-  // The TCP transport: no channel, and the agent is told where to go.
+    << "no TCP agent, no boot settings";
+  // The TCP transport: no channel; the agent's secret and where to go in a
+  // file that QEMU reads and hands the guest through fw_cfg.
   cfg.channel_socket.clear();
+  cfg.agent_secret = std::string(64, 'a');
   cfg.agent_host = "gateway:49000";
-  xml = domain_xml(cfg);
-  EXPECT_NE(xml.find("<entry>pcloud.host=gateway:49000</entry>"),
+  cfg.boot_settings_file = "/var/lib/pcloud/run/assy1.boot";
+  auto xml = domain_xml(cfg);
+  EXPECT_NE(xml.find("<sysinfo type=\"fwcfg\">\n    <entry "
+                     "name=\"opt/org.pcloud/boot\" "
+                     "file=\"/var/lib/pcloud/run/assy1.boot\"/>"),
             std::string::npos)
     << xml;
+  EXPECT_EQ(xml.find(cfg.agent_secret), std::string::npos)
+    << "the XML (and so qemu's command line) never holds the secret";
   EXPECT_EQ(xml.find("<channel"), std::string::npos) << xml;
+  EXPECT_EQ(boot_settings(cfg),
+            "pcloud.assembly=assy1 pcloud.secret=" + cfg.agent_secret
+              + " pcloud.host=gateway:49000\n");
 }
 
 TEST(domain_xml, text_is_escaped_not_pasted) {

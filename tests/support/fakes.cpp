@@ -48,10 +48,14 @@ fake_hypervisor(msg::hypervisor_actor::pointer self,
       return msg::domain_info{spec.name, inc,
                               spec.name + "-" + std::to_string(inc),
                               "uuid-" + std::to_string(inc), false,
-                              // As the real one: a channel unless on TCP.
+                              // As the real one: a channel unless on TCP,
+                              // and then a secret (fake_agent_secret).
                               spec.agent_transport == msg::tcp_transport
                                 ? ""
-                                : "fake-channel:" + spec.name};
+                                : "fake-channel:" + spec.name,
+                              spec.agent_transport == msg::tcp_transport
+                                ? fake_agent_secret(spec.name)
+                                : ""};
     },
     [=](msg::destroy_atom, const std::string& name) {
       domain_gone(name, "destroy");

@@ -66,6 +66,12 @@ struct gateway_script {
   size_t count(const std::string& call) const;
 };
 
+/// The secret the fake hypervisor gives every incarnation of a TCP-transport
+/// `assembly` (the real one makes a random one per incarnation).
+inline std::string fake_agent_secret(const std::string& assembly) {
+  return "fake-secret-of-" + assembly;
+}
+
 msg::hypervisor_actor spawn_fake_hypervisor(caf::actor_system& sys,
                                             std::shared_ptr<hypervisor_script>);
 

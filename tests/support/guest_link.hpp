@@ -186,8 +186,8 @@ struct tcp_channel {
   }
 };
 
-/// Gateway options with a TCP listener on a free loopback port and a test
-/// agent key; `channel` is then how agents reach it. No listener (and
+/// Gateway options with a TCP listener on a free loopback port; `channel`
+/// is then how agents reach it. No listener (and
 /// `error` says why) when none could be opened.
 inline runtime::guest_gateway_options tcp_gateway_options(tcp_channel& channel,
                                                           std::string& error) {
@@ -199,7 +199,6 @@ inline runtime::guest_gateway_options tcp_gateway_options(tcp_channel& channel,
   }
   channel.port = runtime::bound_port(*fd);
   opts.tcp_listener = *fd;
-  opts.agent_key = std::string(64, 'k');
   return opts;
 }
 

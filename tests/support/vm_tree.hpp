@@ -47,7 +47,6 @@ public:
       std::string error;
       gateway_opts = tcp_gateway_options(listener, error);
       EXPECT_GE(gateway_opts.tcp_listener, 0) << error;
-      agent_key = gateway_opts.agent_key;
       agent_port = listener.port;
     }
     gateway = real_agent ? runtime::spawn_guest_gateway(sys, gateway_opts)
@@ -79,7 +78,6 @@ public:
   /// open the root).
   void open_hypervisor() {
     auto opts = env.options();
-    opts.agent_key = agent_key;
     opts.agent_port = agent_port;
     auto hv_res = runtime::spawn_hypervisor(sys, opts);
     ASSERT_TRUE(hv_res) << hv_res.error();
@@ -157,9 +155,6 @@ public:
   msg::event_listener_actor recorder;
   msg::deployable_actor dep;
   std::string name;
-  /// Every domain gets its agent secret under this key (SMBIOS); the TCP
-  /// listener checks hellos against it.
-  std::string agent_key = std::string(64, 'k');
   /// The gateway's TCP listener; 0 without one.
   uint16_t agent_port = 0;
 };
