@@ -283,7 +283,7 @@ TEST_F(attacks, nothing_private_in_the_state_directory_is_open_to_others) {
   EXPECT_EQ(mode(""), p::owner_all | p::group_exec | p::others_exec)
     << "others pass through (QEMU) but cannot list";
   EXPECT_EQ(mode("/definitions"), p::owner_all);
-  for (auto secret : {"/shell.token", "/agent.key", "/pcloudd.sock"}) {
+  for (auto secret : {"/shell.token", "/pcloudd.sock"}) {
     EXPECT_EQ(mode(secret), p::owner_read | p::owner_write) << secret;
   }
   EXPECT_EQ(mode("/pcloudd.log") & (p::group_all | p::others_all), p::none);
