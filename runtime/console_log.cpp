@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "runtime/posix/copy.hpp"
 #include "runtime/posix/unique_fd.hpp"
 
 namespace pcloud::runtime {
@@ -27,14 +28,8 @@ result<bool> cap_console_log(const std::string& path, size_t max) {
   if (!in || !out) {
     return fail("cannot rotate " + path + ": " + std::strerror(errno));
   }
-  off_t offset = 0;
-  while (offset < st.st_size) {
-    auto n = ::copy_file_range(in.get(), &offset, out.get(), nullptr,
-                               static_cast<size_t>(st.st_size - offset), 0);
-    if (n <= 0) {
-      break; // shrank meanwhile: keep what was copied
-    }
-  }
+  // Fewer bytes when QEMU's log shrank meanwhile: keep what was copied.
+  (void)posix::copy_bytes(in.get(), out.get(), st.st_size);
   if (::rename(partial.c_str(), old.c_str()) != 0
       || ::truncate(path.c_str(), 0) != 0) {
     auto err = errno;

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "runtime/posix/copy.hpp"
 #include "runtime/posix/unique_fd.hpp"
 
 namespace pcloud::runtime {
@@ -127,15 +128,11 @@ result<imported_disk> import_disk(const std::string& file,
   if (!copy) {
     return fail("cannot create " + partial + ": " + std::strerror(errno));
   }
-  off_t offset = 0;
-  while (offset < st.st_size) {
-    auto chunk = ::copy_file_range(in.get(), &offset, copy.get(), nullptr,
-                                   static_cast<size_t>(st.st_size - offset), 0);
-    if (chunk <= 0) {
-      auto err = chunk < 0 ? std::strerror(errno) : "the file shrank";
-      ::unlink(partial.c_str());
-      return fail("cannot copy " + file + ": " + err);
-    }
+  errno = 0;
+  if (posix::copy_bytes(in.get(), copy.get(), st.st_size) != st.st_size) {
+    auto err = errno != 0 ? std::strerror(errno) : "the file shrank";
+    ::unlink(partial.c_str());
+    return fail("cannot copy " + file + ": " + err);
   }
   if (::fsync(copy.get()) != 0
       || ::rename(partial.c_str(), out.path.c_str()) != 0) {

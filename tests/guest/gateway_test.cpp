@@ -147,6 +147,14 @@ public:
     gateway = runtime::spawn_guest_gateway(sys, opts);
   }
 
+  /// Gateway options with a TCP listener that agents reach through `tcp`.
+  runtime::guest_gateway_options tcp_options() {
+    std::string error;
+    auto opts = test::tcp_gateway_options(tcp, error);
+    EXPECT_GE(opts.tcp_listener, 0) << error;
+    return opts;
+  }
+
   /// The secret of `name`'s incarnation `n` (the hypervisor makes random
   /// ones; these differ as much).
   static std::string secret_of(const std::string& name, uint64_t n = 1) {
@@ -210,6 +218,8 @@ public:
   caf::actor_system sys;
   msg::guest_gateway_actor gateway;
   std::map<std::string, test::fake_channel> channels;
+  /// For agents on the TCP transport (tcp_options).
+  test::tcp_channel tcp;
   std::map<std::string, test::relayed> relays;
   std::vector<msg::guest_listener_actor> listeners;
   std::vector<int> raw_fds;
@@ -320,10 +330,7 @@ private:
 
 TEST_F(gateway_test, tcp_agents_prove_their_assembly_with_its_secret) {
   captured_log log;
-  test::tcp_channel tcp;
-  std::string error;
-  auto opts = test::tcp_gateway_options(tcp, error);
-  ASSERT_GE(opts.tcp_listener, 0) << error;
+  auto opts = tcp_options();
   spawn_gateway(opts);
   auto& r = attach("a1", true);
   auto secret = secret_of("a1");
@@ -359,10 +366,7 @@ TEST_F(gateway_security, a_tcp_claim_never_takes_an_assembly_on_its_channel) {
   // A channel assembly has no secret at all: its agent is on its channel,
   // and whatever a TCP peer says, it is refused.
   captured_log log;
-  test::tcp_channel tcp;
-  std::string error;
-  auto opts = test::tcp_gateway_options(tcp, error);
-  ASSERT_GE(opts.tcp_listener, 0) << error;
+  auto opts = tcp_options();
   spawn_gateway(opts);
   auto& r = attach("a1");
   test::agent_thread impostor{tcp, "a1", "impostor", secret_of("a1")};
@@ -376,10 +380,7 @@ TEST_F(gateway_security, a_secret_seen_once_is_worth_nothing_after_a_restart) {
   // incarnation (read from wherever it leaked) loses: every start makes a
   // new one.
   captured_log log;
-  test::tcp_channel tcp;
-  std::string error;
-  auto opts = test::tcp_gateway_options(tcp, error);
-  ASSERT_GE(opts.tcp_listener, 0) << error;
+  auto opts = tcp_options();
   spawn_gateway(opts);
   attach("a1", true, 1);
   auto& r = attach("a1", true, 2); // the VM was restarted
@@ -394,13 +395,11 @@ TEST_F(gateway_security, a_secret_seen_once_is_worth_nothing_after_a_restart) {
 
 TEST_F(gateway_test, tcp_connections_that_never_say_hello_are_dropped) {
   captured_log log;
-  test::tcp_channel tcp;
-  std::string error;
-  auto opts = test::tcp_gateway_options(tcp, error);
-  ASSERT_GE(opts.tcp_listener, 0) << error;
+  auto opts = tcp_options();
   opts.hello_timeout = 300ms;
   opts.max_pending = 2;
   spawn_gateway(opts);
+  std::string error;
   std::vector<int> silent;
   for (int i = 0; i < 3; ++i) {
     silent.push_back(tcp.agent_open(error));
@@ -442,12 +441,10 @@ bool closed_by_peer(int fd, std::chrono::milliseconds limit) {
 
 TEST_F(gateway_test, the_same_refusal_from_one_address_is_logged_once) {
   captured_log log;
-  test::tcp_channel tcp;
-  std::string error;
-  auto opts = test::tcp_gateway_options(tcp, error);
-  ASSERT_GE(opts.tcp_listener, 0) << error;
+  auto opts = tcp_options();
   opts.hello_timeout = 100ms;
   spawn_gateway(opts);
+  std::string error;
   // A misconfigured client reconnecting again and again: each connection is
   // refused, one line says so (the next, a minute on, counts the others).
   for (int i = 0; i < 5; ++i) {

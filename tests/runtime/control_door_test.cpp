@@ -4,7 +4,6 @@
 // locks operators out nor holds more than the cap of descriptors.
 #include "runtime/control/control_door.hpp"
 
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -18,6 +17,7 @@
 
 #include "runtime/control/handshake.hpp"
 #include "runtime/control/sockets.hpp"
+#include "tests/support/descriptors.hpp"
 
 using namespace pcloud;
 using namespace pcloud::runtime;
@@ -187,12 +187,9 @@ TEST_F(control_door_test, a_huge_basp_header_is_never_read_as_one) {
 TEST_F(control_door_test, a_flood_of_idle_connections_locks_nobody_out) {
   // 2,000 connections that never speak, as in the attack: the door keeps
   // at most its cap of them, and an operator still gets in at once.
-  rlimit lim{};
-  ::getrlimit(RLIMIT_NOFILE, &lim);
-  lim.rlim_cur = lim.rlim_max;
-  ::setrlimit(RLIMIT_NOFILE, &lim);
   size_t flood = 2000;
-  ASSERT_GE(lim.rlim_cur, flood + 200) << "this test needs the descriptors";
+  ASSERT_TRUE(test::allow_descriptors(flood + 200))
+    << "this test needs the descriptors";
   door_options opts;
   opts.max_pending = 64;
   opts.max_pending_per_peer = 16;

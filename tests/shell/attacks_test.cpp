@@ -2,7 +2,6 @@
 // them: each asserts that the attacker got nothing and that pcloudd still
 // serves its operator afterwards.
 #include <poll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <iterator>
@@ -18,6 +17,7 @@
 #include "runtime/control/handshake.hpp"
 #include "runtime/control/sockets.hpp"
 #include "tests/support/daemon_process.hpp"
+#include "tests/support/descriptors.hpp"
 
 using namespace pcloud;
 using namespace pcloud::test;
@@ -113,12 +113,9 @@ TEST_F(attacks, an_impostor_on_the_socket_is_told_nothing) {
 
 TEST_F(attacks, idle_connections_and_huge_headers_cost_pcloudd_nothing) {
   start_daemon();
-  rlimit lim{};
-  ::getrlimit(RLIMIT_NOFILE, &lim);
-  lim.rlim_cur = lim.rlim_max;
-  ::setrlimit(RLIMIT_NOFILE, &lim);
   size_t flood = 2000;
-  ASSERT_GE(lim.rlim_cur, flood + 200) << "this test needs the descriptors";
+  ASSERT_TRUE(test::allow_descriptors(flood + 200))
+    << "this test needs the descriptors";
   operator_still_served();
   auto before = daemon_rss_kb();
   std::vector<unique_fd> idle;
