@@ -13,10 +13,10 @@ reply jeos_create(self_ptr self, args a) {
   // A rebuilt image is a new base disk: the next recovery of an assembly
   // on the old one would start it on a fresh overlay, its data gone.
   if (auto users = users_of_jeos(self->state.defs, a[0]); !users.empty()) {
-    return failed({msg::errc::in_use,
-                   "JEOS '" + a[0] + "' is used by " + join(users)
-                     + ": rebuilding it would replace their disks "
-                       "(assembly_delete them first)"});
+    return failed(
+      {msg::errc::in_use, "JEOS '" + a[0] + "' is used by " + join(users)
+                            + ": rebuilding it would replace their disks "
+                              "(assembly_delete them first)"});
   }
   auto rp = self->make_response_promise<msg::shell_reply>();
   self
