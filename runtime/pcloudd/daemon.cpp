@@ -224,6 +224,10 @@ result<std::unique_ptr<daemon>> daemon::start(caf::actor_system& sys,
     = opts.hooks_dir.empty() ? opts.state_dir + "/hooks" : opts.hooks_dir;
   hooks.timeout = opts.hooks_timeout;
   fs::create_directories(hooks.directory, ec);
+  if (opts.hooks_dir.empty()) {
+    // pcloud's own: what runs as root is nobody else's to list or change.
+    fs::permissions(hooks.directory, fs::perms::owner_all, ec);
+  }
   auto hook_runner = spawn_hook_runner(sys, hooks);
   caf::anon_send(bus, caf::subscribe_atom::value, hook_runner);
   d->actors_.push_back(caf::actor_cast<caf::actor>(hook_runner));
@@ -350,6 +354,7 @@ result<std::unique_ptr<daemon>> daemon::start(caf::actor_system& sys,
       d->stop();
       return fail(ok.error());
     }
+    d->address_file_ = address_path(opts.state_dir);
   }
   spdlog::info(
     "pcloudd: shell service on {}{}, libvirt {}, state {}", door.socket_path,
@@ -370,8 +375,12 @@ void daemon::stop() {
   }
   stopped_ = true;
   *stopping_ = true;
-  // No new shell connections while the tree goes away.
+  // No new shell connections while the tree goes away, and no address
+  // that points at nothing.
   door_.reset();
+  if (!address_file_.empty()) {
+    ::unlink(address_file_.c_str());
+  }
   if (tls_published_ && !actors_.empty()) {
     (void)sys_.middleman().unpublish(actors_[0], port_);
   }

@@ -126,6 +126,8 @@ private:
   std::string token_;
   std::vector<caf::actor> actors_;
   std::unique_ptr<control::control_door> door_;
+  /// STATE/shell.address, when written (removed at stop).
+  std::string address_file_;
   bool stopped_ = false;
   /// Set before stop() ends the actors: their end is then expected.
   std::shared_ptr<std::atomic<bool>> stopping_

@@ -280,6 +280,7 @@ TEST_F(attacks, nothing_private_in_the_state_directory_is_open_to_others) {
   EXPECT_EQ(mode(""), p::owner_all | p::group_exec | p::others_exec)
     << "others pass through (QEMU) but cannot list";
   EXPECT_EQ(mode("/definitions"), p::owner_all);
+  EXPECT_EQ(mode("/hooks"), p::owner_all) << "what runs as root";
   for (auto secret : {"/shell.token", "/pcloudd.sock"}) {
     EXPECT_EQ(mode(secret), p::owner_read | p::owner_write) << secret;
   }

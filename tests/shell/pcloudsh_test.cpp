@@ -490,11 +490,15 @@ TEST_F(pcloudsh, daemonize_returns_once_started_or_failed) {
 
 TEST_F(pcloudsh, sigterm_is_a_clean_exit) {
   start_daemon();
+  ASSERT_TRUE(fs::exists(dir + "/pcloudd.sock"));
   auto status = stop_daemon(SIGTERM);
   ASSERT_TRUE(WIFEXITED(status)) << status;
   EXPECT_EQ(WEXITSTATUS(status), 0);
   EXPECT_NE(slurp(dir + "/pcloudd.log").find("VMs stay running"),
             std::string::npos);
+  // Nothing left that points at a pcloudd that is gone.
+  EXPECT_FALSE(fs::exists(dir + "/pcloudd.sock"));
+  EXPECT_FALSE(fs::exists(dir + "/shell.address"));
 }
 
 TEST_F(pcloudsh, a_deployable_runs_recovers_and_stops_with_scripted_agents) {
