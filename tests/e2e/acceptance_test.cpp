@@ -13,12 +13,14 @@
 //   5. deployable_stop -> every VM gone, nothing restarted.
 // "Serving again" is HTTP 200 from the host where deployable_status says
 // the httpd answers: its port forward on embed, the guest's DHCP address on
-// libvirt's `default` network on system. The times from each failure to
-// ACTIVE and to the first 200 are printed.
+// system, on a libvirt network of the test's own, asked from a network
+// namespace of its own (never the host's `default` network or namespace).
+// The times from each failure to ACTIVE and to the first 200 are printed.
 #include <regex>
 #include <set>
 
 #include "tests/support/http.hpp"
+#include "tests/support/private_network.hpp"
 #include "tests/support/terminal.hpp"
 
 namespace {
@@ -66,9 +68,15 @@ protected:
     auto first = 21000 + (::getpid() % 50) * 100;
     daemon_args = {"--forward-ports",
                    std::to_string(first) + "-" + std::to_string(first + 99)};
-    // On qemu:///system the guests join libvirt's `default` network (setup
-    // starts it): DHCP from its dnsmasq, httpd reached at the guest's own
-    // address. On embed: user-mode networking and a port forward each.
+    // On qemu:///system the guests join a libvirt network of this test's
+    // own: DHCP from its dnsmasq, httpd reached at the guest's own address
+    // from the test's own namespace. On embed: user-mode networking and a
+    // port forward each.
+    if (system) {
+      network = std::make_unique<private_network>("e2e");
+      daemon_args.push_back("--network");
+      daemon_args.push_back(network->name());
+    }
     ::setenv("PCLOUD_JEOS_DOWNLOADS", PCLOUD_JEOS_DOWNLOADS_DIR, 1);
   }
 
@@ -145,9 +153,15 @@ protected:
     return wait_until(
       [&] {
         auto [address, port] = endpoint(i);
-        return port != 0 && http_get(address, port).status == 200;
+        return port != 0 && get(address, port).status == 200;
       },
       vm_timeout);
+  }
+
+  /// GET / as a client sees it: on the host for a forward, from the test's
+  /// namespace on its libvirt network.
+  http_answer get(const std::string& address, uint16_t port) const {
+    return network ? network->http_get(address, port) : http_get(address, port);
   }
 
   /// Types `line` into the guest's shell and waits until it has run there,
@@ -183,6 +197,8 @@ protected:
   }
 
   bool system = false;
+  /// system only: the guests' network and the client's namespace.
+  std::unique_ptr<private_network> network;
   std::vector<std::string> assemblies;
   std::vector<std::string> resources;
   std::unique_ptr<terminal> follower;
@@ -191,6 +207,10 @@ protected:
 TEST_P(acceptance, the_original_walk_through_with_its_failures) {
   const auto& a = assemblies;
   const auto& r = resources;
+  if (network) {
+    ASSERT_TRUE(network->ok()) << "could not make the test's libvirt network "
+                                  "and client namespace";
+  }
   start_daemon();
   follow_events();
   auto script = "jeos_create tiny x86_64\n"
@@ -239,7 +259,7 @@ TEST_P(acceptance, the_original_walk_through_with_its_failures) {
   for (int i = 0; i < 3; ++i) {
     auto [address, port] = endpoint(i);
     auto where = system
-                   ? "http 192\\.168\\.122\\.[0-9]+:80\\b"
+                   ? "http 10\\.213\\.[0-9]+\\.[0-9]+:80\\b"
                    : "http 127\\.0\\.0\\.1:" + std::to_string(port) + " -> 80";
     EXPECT_TRUE(
       std::regex_search(s, std::regex{path(i) + " +ACTIVE +0 +" + where}))
@@ -350,7 +370,7 @@ TEST_P(acceptance, the_original_walk_through_with_its_failures) {
   }
   EXPECT_TRUE(status_matches("(^|\n)dep1 +STOPPED", 10s)) << status();
   for (int i = 0; i < 3; ++i) {
-    EXPECT_EQ(http_get(served[i].first, served[i].second).status, 0)
+    EXPECT_EQ(get(served[i].first, served[i].second).status, 0)
       << "no VM, no answer";
   }
 }

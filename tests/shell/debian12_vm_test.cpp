@@ -8,6 +8,7 @@
 #include <regex>
 
 #include "tests/support/http.hpp"
+#include "tests/support/private_network.hpp"
 #include "tests/support/terminal.hpp"
 
 namespace {
@@ -204,12 +205,17 @@ deployable_start dep1
   EXPECT_EQ(r.rc, 0) << r.err;
 }
 
-/// qemu:///system and libvirt's `default` network (setup starts it): the
-/// guest asks its dnsmasq by DHCP through systemd-networkd, its agent tells
-/// pcloud the address, and apache2 answers there, no forward in between.
+/// qemu:///system and a libvirt NAT network of the test's own: the guest
+/// asks its dnsmasq by DHCP through systemd-networkd, its agent tells
+/// pcloud the address, and apache2 answers there, no forward in between,
+/// to a client in the test's own network namespace.
 class debian12_system_vm : public debian12_vm {
 protected:
-  debian12_system_vm() { uri = "qemu:///system"; }
+  debian12_system_vm() {
+    uri = "qemu:///system";
+    daemon_args.push_back("--network");
+    daemon_args.push_back(network.name());
+  }
 
   ~debian12_system_vm() override {
     if (daemon_pid > 0) {
@@ -220,13 +226,15 @@ protected:
                   .c_str());
   }
 
+  private_network network{"d12"};
   // Names of their own: libvirtd's domains are everybody's.
   std::string assembly = "d12net" + std::to_string(::getpid());
   std::string deployable = "dep" + std::to_string(::getpid());
 };
 
-TEST_F(debian12_system_vm,
-       a_guest_on_the_default_network_serves_at_its_address) {
+TEST_F(debian12_system_vm, a_guest_on_a_libvirt_network_serves_at_its_address) {
+  ASSERT_TRUE(network.ok()) << "could not make the test's libvirt network "
+                               "and client namespace";
   start_daemon();
   auto r = sh({"jeos_create", "debian12", "x86_64"});
   ASSERT_EQ(r.rc, 0) << r.out << r.err << slurp(dir + "/pcloudd.log");
@@ -244,13 +252,14 @@ TEST_F(debian12_system_vm,
                  "deployable_start "
                + deployable + "\n");
   ASSERT_EQ(r.rc, 0) << r.out << r.err;
-  EXPECT_TRUE(std::regex_search(sh({"assembly_list"}).out,
-                                std::regex{"\n" + assembly + " .* default "}))
+  EXPECT_TRUE(std::regex_search(
+    sh({"assembly_list"}).out,
+    std::regex{"\n" + assembly + " .* " + network.name() + " "}))
     << sh({"assembly_list"}).out;
   // pcloudsh shows where www answers once the guest has its lease.
   auto row = deployable + "/" + assembly
              + "/www +ACTIVE +0 +http "
-               "(192\\.168\\.122\\.[0-9]+):80\\b";
+               "(10\\.213\\.[0-9]+\\.[0-9]+):80\\b";
   std::smatch m;
   std::string s;
   ASSERT_TRUE(wait_until(
@@ -265,15 +274,15 @@ TEST_F(debian12_system_vm,
   EXPECT_NE(json.find("\"service\": \"http " + address + ":80\""),
             std::string::npos)
     << json;
-  std::printf(
-    "debian12 on libvirt's default network: %s (%s)\n", address.c_str(),
-    slurp(dir + "/pcloudd.log").find("guest addresses now") != std::string::npos
-      ? "told after the hello"
-      : "in the hello");
+  std::printf("debian12 on a libvirt network: %s (%s)\n", address.c_str(),
+              slurp(dir + "/pcloudd.log").find("guest addresses now")
+                  != std::string::npos
+                ? "told after the hello"
+                : "in the hello");
   std::fflush(stdout); // before pcloudsh's next fork copies the buffer
   EXPECT_TRUE(wait_until(
     [&] {
-      auto answer = http_get(address, 80);
+      auto answer = network.http_get(address, 80);
       return answer.status == 200
              && answer.body.find("pcloud-debian12") != std::string::npos;
     },
@@ -281,7 +290,8 @@ TEST_F(debian12_system_vm,
     << "apache2 at " << address;
   r = sh({"deployable_stop", deployable});
   EXPECT_EQ(r.rc, 0) << r.err;
-  EXPECT_TRUE(wait_until([&] { return http_get(address, 80).status == 0; }))
+  EXPECT_TRUE(
+    wait_until([&] { return network.http_get(address, 80).status == 0; }))
     << "no VM, no answer";
 }
 
