@@ -25,6 +25,14 @@ using pcloud::posix::unique_fd;
 
 namespace {
 
+/// A bare CAF system with the middleman, as a peer of pcloudd would run.
+struct remote_client_config : caf::actor_system_config {
+  remote_client_config() {
+    load<caf::io::middleman>();
+    set("logger.verbosity", caf::atom("quiet"));
+  }
+};
+
 class attacks : public daemon_fixture {
 protected:
   attacks() : daemon_fixture("/tmp/pcloud-attack-XXXXXX", "test:///default") {
@@ -55,9 +63,7 @@ TEST_F(attacks, a_caf_client_without_the_token_reaches_no_actor) {
   start_daemon();
   // CAF's own remote_actor, as the reproduced attack used: with no handle
   // there is nothing to send exit, kill or a link to.
-  caf::actor_system_config cfg;
-  cfg.load<caf::io::middleman>();
-  cfg.set("logger.verbosity", caf::atom("quiet"));
+  remote_client_config cfg;
   {
     caf::actor_system sys{cfg};
     auto service = sys.middleman().remote_actor("127.0.0.1", tcp_port());
@@ -345,9 +351,7 @@ TEST_F(attacks, pcloudd_never_lives_on_without_its_supervisor) {
   // still ends, pcloudd exits with an error so that systemd starts a new
   // one, which adopts the VMs.
   start_daemon();
-  caf::actor_system_config cfg;
-  cfg.load<caf::io::middleman>();
-  cfg.set("logger.verbosity", caf::atom("quiet"));
+  remote_client_config cfg;
   {
     caf::actor_system sys{cfg};
     auto fd = runtime::connect_unix(dir + "/pcloudd.sock");
