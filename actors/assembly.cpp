@@ -264,6 +264,22 @@ void on_child_exit(self_ptr self, const caf::exit_msg& em) {
   self->quit(em.reason);
 }
 
+/// Hands what the agent said of one resource to that resource's actor.
+template <class Report>
+void to_resource(self_ptr self, const Report& rep) {
+  auto& st = self->state;
+  if (!is_current(self, rep.assembly, rep.incarnation) || !is_running(self)) {
+    return;
+  }
+  auto* child = st.resources.find(rep.resource);
+  if (child == nullptr) {
+    spdlog::warn("{}: report for unknown resource '{}' dropped", qualified(st),
+                 rep.resource);
+    return;
+  }
+  self->send(child->actor, rep);
+}
+
 } // namespace
 
 msg::assembly_actor::behavior_type
@@ -290,20 +306,8 @@ assembly(msg::assembly_actor::stateful_pointer<assembly_state> self,
         on_vm_failure(self, "agent link lost: " + gone.reason);
       }
     },
-    [=](const msg::resource_report& rep) {
-      auto& st = self->state;
-      if (!is_current(self, rep.assembly, rep.incarnation)
-          || !is_running(self)) {
-        return;
-      }
-      auto* child = st.resources.find(rep.resource);
-      if (child == nullptr) {
-        spdlog::warn("{}: report for unknown resource '{}' dropped",
-                     qualified(st), rep.resource);
-        return;
-      }
-      self->send(child->actor, rep);
-    },
+    [=](const msg::resource_report& rep) { to_resource(self, rep); },
+    [=](const msg::probe_report& rep) { to_resource(self, rep); },
     [=](const msg::domain_event& ev) {
       auto& st = self->state;
       if (ev.requested || !msg::is_death(ev.kind)

@@ -22,8 +22,13 @@ using msg::state;
 
 msg::resource_status status_of(const resource_state& st,
                                caf::actor_clock::time_point now) {
-  return {st.resource, st.current, st.reason, st.restarts,
-          st.tracker.failures_in_window(now)};
+  return {st.resource,
+          st.current,
+          st.reason,
+          st.restarts,
+          st.tracker.failures_in_window(now),
+          st.probe,
+          st.probe_at_ms};
 }
 
 /// Enters `next` and tells the bus and the assembly. Every state change goes
@@ -160,6 +165,29 @@ void on_report(self_ptr self, const msg::resource_report& rep) {
   }
 }
 
+/// Keeps the probe's verdict for status and says in the log when it turns;
+/// the failure itself comes as a report once the agent has killed the
+/// resource.
+void on_probe(self_ptr self, const msg::probe_report& rep) {
+  auto& st = self->state;
+  auto name = st.ctx.deployable + "/" + st.assembly + "/" + st.resource;
+  if (rep.ok) {
+    if (!st.probe.empty() && st.probe.rfind("ok", 0) != 0) {
+      spdlog::info("{}: probe passes again ({})", name, rep.detail);
+    }
+    st.probe = "ok: " + rep.detail;
+  } else {
+    st.probe = "failing " + std::to_string(rep.failures) + "/"
+               + std::to_string(st.probe_failures) + ": " + rep.detail;
+    spdlog::warn("{}: probe {}", name, st.probe);
+  }
+  st.probe_at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                     caf::make_timestamp().time_since_epoch())
+                     .count();
+  self->send(st.parent, caf::update_atom::value,
+             status_of(st, self->clock().now()));
+}
+
 } // namespace
 
 msg::resource_actor::behavior_type
@@ -170,6 +198,7 @@ resource(msg::resource_actor::stateful_pointer<resource_state> self,
   st.tracker
     = restart_tracker{spec.escalation.value_or(msg::default_resource_policy())};
   st.resource = std::move(spec.name);
+  st.probe_failures = spec.probe.kind.empty() ? 0 : spec.probe.failures;
   st.assembly = std::move(assembly);
   st.ctx = std::move(ctx);
   st.parent = std::move(parent);
@@ -211,6 +240,7 @@ resource(msg::resource_actor::stateful_pointer<resource_state> self,
       transition(self, state::recovering, std::move(reason), "waiting for VM");
     },
     [=](const msg::resource_report& rep) { on_report(self, rep); },
+    [=](const msg::probe_report& rep) { on_probe(self, rep); },
     [=](msg::backoff_atom, uint64_t generation) {
       auto& st = self->state;
       if (generation != st.generation

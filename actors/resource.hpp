@@ -39,6 +39,11 @@ struct resource_state {
   std::string reason;
   /// When the failure being recovered from was seen.
   std::optional<caf::actor_clock::time_point> failed_at;
+  /// The probe's failures that fail the resource (0: no probe), and its
+  /// last verdict as status shows it.
+  uint32_t probe_failures = 0;
+  std::string probe;
+  int64_t probe_at_ms = 0;
 };
 
 /// Keeps one resource inside one guest running. `spec.escalation` must be set

@@ -37,6 +37,7 @@ const std::map<std::string, handler>& handlers() {
     {"assembly_resource_remove", shell::assembly_resource_remove},
     {"assembly_resource_list", shell::assembly_resource_list},
     {"assembly_port_set", shell::assembly_port_set},
+    {"assembly_probe_set", shell::assembly_probe_set},
     {"assembly_port_remove", shell::assembly_port_remove},
     {"assembly_network_set", shell::assembly_network_set},
     {"assembly_set", shell::assembly_set},

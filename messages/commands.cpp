@@ -56,6 +56,12 @@ std::vector<command_info> make_commands() {
      {"ASSEMBLY", "RESOURCE", "PORT[/udp]"},
      {k::assembly, k::resource, k::text},
      "stop forwarding a guest port of a resource"},
+    {"assembly_probe_set",
+     {"ASSEMBLY", "RESOURCE", "SETTING", "VALUE"},
+     {k::assembly, k::resource, k::text, k::text},
+     "set how a resource's answers are checked: kind (none tcp http "
+     "command), url, port, path, status, body, command, interval, timeout, "
+     "failures, initial_delay"},
     {"assembly_network_set",
      {"ASSEMBLY", "NETWORK"},
      {k::assembly, k::text},

@@ -13,6 +13,8 @@
 #include <caf/optional.hpp>
 #include <caf/timespan.hpp>
 
+#include "messages/error.hpp"
+
 namespace pcloud::msg {
 
 /// How often a level may fail before it stops recovering by itself, and how
@@ -89,6 +91,56 @@ bool operator==(const service_port& x, const service_port& y);
 std::string describe_port(const service_port& x, const std::string& address,
                           bool forwarded);
 
+/// How the agent checks that a resource's service answers, besides the
+/// check of its class (the process alive and not stopped, the OCF monitor,
+/// the LSB status, the systemd unit state). Run inside the guest against
+/// its loopback. The first pass makes the resource ACTIVE (readiness);
+/// afterwards `failures` failures in a row mean it is hung: it is killed and
+/// restarted (liveness). Failures count from the end of `initial_delay`.
+struct probe_spec {
+  /// tcp (a connect), http (a GET), command (exit status 0); empty: none.
+  std::string kind;
+  /// tcp, http: the guest port.
+  uint16_t port = 0;
+  /// http: the path, and the status range that passes.
+  std::string path = "/";
+  uint16_t status_min = 200;
+  uint16_t status_max = 399;
+  /// http: text the body must contain (empty: any).
+  std::string body;
+  /// command: run by /bin/sh -c in the guest.
+  std::string command;
+  caf::timespan interval{std::chrono::seconds(1)};
+  /// Below the interval, so one check ends before the next begins.
+  caf::timespan timeout{std::chrono::milliseconds(500)};
+  uint32_t failures = 3;
+  caf::timespan initial_delay{0};
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, probe_spec& x) {
+  return f(caf::meta::type_name("probe_spec"), x.kind, x.port, x.path,
+           x.status_min, x.status_max, x.body, x.command, x.interval, x.timeout,
+           x.failures, x.initial_delay);
+}
+
+bool operator==(const probe_spec& x, const probe_spec& y);
+
+/// The probe settings `probe_set` takes, in the order help lists them.
+const std::vector<std::string>& probe_settings();
+
+/// Sets one setting of `x` from text, checking it alone (`check_probe`
+/// checks the whole). The error names the setting.
+error set_probe_setting(probe_spec& x, const std::string& setting,
+                        const std::string& value);
+
+/// Why `x` cannot run, naming the setting; none when it can. A probe of
+/// kind "" (none) always can.
+error check_probe(const probe_spec& x);
+
+/// "http :80/ every 1s, timeout 500ms, 3 failures", "none".
+std::string describe_probe(const probe_spec& x);
+
 /// A managed service inside a guest, e.g. httpd. `name` is unique within its
 /// assembly only: three assemblies may each run a resource called "httpd".
 struct resource_spec {
@@ -105,13 +157,15 @@ struct resource_spec {
   caf::optional<escalation_policy> escalation;
   /// Where the service listens; templates declare them (httpd: 80/tcp).
   std::vector<service_port> ports;
+  /// Templates give one to services with a port (httpd: HTTP GET /).
+  probe_spec probe;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, resource_spec& x) {
   return f(caf::meta::type_name("resource_spec"), x.name, x.resource_class,
            x.type, x.parameters, x.monitor_interval, x.monitor_timeout,
-           x.escalation, x.ports);
+           x.escalation, x.ports, x.probe);
 }
 
 bool operator==(const resource_spec& x, const resource_spec& y);

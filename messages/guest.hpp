@@ -92,6 +92,25 @@ typename Inspector::result_type inspect(Inspector& f, resource_report& x) {
            x.resource, x.condition, x.cause);
 }
 
+/// A resource's probe changed its verdict inside the guest: it passed
+/// after failing (or for the first time), or it failed once more.
+struct probe_report {
+  std::string assembly;
+  uint64_t incarnation = 0;
+  std::string resource;
+  bool ok = false;
+  /// Consecutive failures so far (0 when ok).
+  uint32_t failures = 0;
+  /// "status 200", "connection refused", "timed out after 500ms".
+  std::string detail;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, probe_report& x) {
+  return f(caf::meta::type_name("probe_report"), x.assembly, x.incarnation,
+           x.resource, x.ok, x.failures, x.detail);
+}
+
 enum class resource_operation : uint8_t {
   start,
   stop,

@@ -23,7 +23,8 @@ using domain_listener_actor = caf::typed_actor<caf::reacts_to<domain_event>>;
 using guest_listener_actor
   = caf::typed_actor<caf::reacts_to<agent_hello>, caf::reacts_to<agent_gone>,
                      caf::reacts_to<agent_addresses>,
-                     caf::reacts_to<resource_report>>;
+                     caf::reacts_to<resource_report>,
+                     caf::reacts_to<probe_report>>;
 
 // -- services -----------------------------------------------------------------
 
@@ -127,6 +128,7 @@ using resource_actor = caf::typed_actor<
   caf::reacts_to<start_atom>, caf::reacts_to<stop_atom>,
   /// The VM is being recovered: drop any own recovery and wait for start.
   caf::reacts_to<vm_lost_atom, std::string>, caf::reacts_to<resource_report>,
+  caf::reacts_to<probe_report>,
   /// Timer: a backoff of the given generation has elapsed.
   caf::reacts_to<backoff_atom, uint64_t>>;
 

@@ -75,10 +75,11 @@ std::string describe_port(const service_port& x, const std::string& address,
 
 bool operator==(const resource_spec& x, const resource_spec& y) {
   return std::tie(x.name, x.resource_class, x.type, x.parameters,
-                  x.monitor_interval, x.monitor_timeout, x.escalation, x.ports)
+                  x.monitor_interval, x.monitor_timeout, x.escalation, x.ports,
+                  x.probe)
          == std::tie(y.name, y.resource_class, y.type, y.parameters,
                      y.monitor_interval, y.monitor_timeout, y.escalation,
-                     y.ports);
+                     y.ports, y.probe);
 }
 
 bool operator==(const assembly_spec& x, const assembly_spec& y) {

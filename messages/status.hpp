@@ -19,12 +19,18 @@ struct resource_status {
   std::string reason;
   uint32_t restarts = 0;
   uint32_t failures_in_window = 0;
+  /// The probe's last verdict ("ok: status 200", "failing 2/3: timed out
+  /// after 500ms"), empty before its first; and when the agent reported it
+  /// (milliseconds since the epoch). The agent reports changes only: a
+  /// verdict stays true until the next.
+  std::string probe;
+  int64_t probe_at_ms = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, resource_status& x) {
   return f(caf::meta::type_name("resource_status"), x.name, x.state, x.reason,
-           x.restarts, x.failures_in_window);
+           x.restarts, x.failures_in_window, x.probe, x.probe_at_ms);
 }
 
 struct assembly_status {

@@ -17,8 +17,28 @@ wire::resource_definition definition_of(const msg::resource_spec& spec) {
     auto n = duration_cast<milliseconds>(d).count();
     return static_cast<uint32_t>(std::clamp<int64_t>(n, 0, UINT32_MAX));
   };
-  return {spec.name,       spec.resource_class,       spec.type,
-          spec.parameters, ms(spec.monitor_interval), ms(spec.monitor_timeout)};
+  wire::resource_definition x{spec.name,
+                              spec.resource_class,
+                              spec.type,
+                              spec.parameters,
+                              ms(spec.monitor_interval),
+                              ms(spec.monitor_timeout),
+                              {}};
+  auto& p = spec.probe;
+  if (!p.kind.empty()) {
+    x.probe = {p.kind,
+               p.port,
+               p.path,
+               p.status_min,
+               p.status_max,
+               p.body,
+               p.command,
+               ms(p.interval),
+               ms(p.timeout),
+               p.failures,
+               ms(p.initial_delay)};
+  }
+  return x;
 }
 
 wire::configure

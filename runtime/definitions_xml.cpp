@@ -20,6 +20,28 @@ void write_escalation(xml::node parent, const std::string& element,
     .attr("backoff-reset", format_exact_duration(x.backoff_reset));
 }
 
+void write_probe(xml::node out, const msg::probe_spec& x) {
+  out.attr("kind", x.kind);
+  if (x.port != 0) {
+    out.attr("port", std::to_string(x.port));
+  }
+  if (x.kind == "http") {
+    out.attr("path", x.path)
+      .attr("status",
+            std::to_string(x.status_min) + "-" + std::to_string(x.status_max));
+    if (!x.body.empty()) {
+      out.attr("body", x.body);
+    }
+  }
+  if (!x.command.empty()) {
+    out.attr("command", x.command);
+  }
+  out.attr("interval", format_exact_duration(x.interval))
+    .attr("timeout", format_exact_duration(x.timeout))
+    .attr("failures", std::to_string(x.failures))
+    .attr("initial-delay", format_exact_duration(x.initial_delay));
+}
+
 void write_resource_body(xml::node& out, const msg::resource_spec& x) {
   out.attr("class", x.resource_class)
     .attr("type", x.type)
@@ -36,6 +58,9 @@ void write_resource_body(xml::node& out, const msg::resource_spec& x) {
     if (p.host_port != 0) {
       port.attr("host", std::to_string(p.host_port));
     }
+  }
+  if (!x.probe.kind.empty()) {
+    write_probe(out.child("probe"), x.probe);
   }
 }
 
@@ -101,6 +126,32 @@ result<void> read_resource_body(const xml::node& n, msg::resource_spec& x,
       }
     }
     x.ports.push_back(std::move(port));
+  }
+  for (auto& p : n.find_all("probe")) {
+    // The shell's own checks: a file says no more than pcloudsh may.
+    msg::probe_spec probe;
+    auto err = msg::set_probe_setting(probe, "kind", p.attribute("kind"));
+    for (auto [attr, setting] : {std::pair{"port", "port"},
+                                 {"path", "path"},
+                                 {"status", "status"},
+                                 {"body", "body"},
+                                 {"command", "command"},
+                                 {"interval", "interval"},
+                                 {"timeout", "timeout"},
+                                 {"failures", "failures"},
+                                 {"initial-delay", "initial_delay"}}) {
+      if (!err && p.has_attribute(attr)) {
+        err = msg::set_probe_setting(probe, setting, p.attribute(attr));
+      }
+    }
+    if (!err) {
+      err = msg::check_probe(probe);
+    }
+    if (err) {
+      return fail(origin + ": line " + std::to_string(p.line()) + ": "
+                  + err.message);
+    }
+    x.probe = std::move(probe);
   }
   return {};
 }

@@ -44,6 +44,9 @@ host_link::host_link(msg::domain_info info,
   config_ = configuration_for(this->info.assembly, specs);
   for (auto& s : specs) {
     names_.insert(s.name);
+    if (!s.probe.kind.empty()) {
+      probed_.insert(s.name);
+    }
   }
 }
 
@@ -52,6 +55,7 @@ void host_link::adopt(const host_link& attached) {
   listener = attached.listener;
   config_ = attached.config_;
   names_ = attached.names_;
+  probed_ = attached.probed_;
 }
 
 void host_link::account(size_t n) {
@@ -127,6 +131,8 @@ void host_link::on_message(proton::delivery&, proton::message& m) {
     on_hello(*h);
   } else if (auto* a = std::get_if<wire::address_change>(&decoded.value)) {
     on_addresses(*a);
+  } else if (auto* p = std::get_if<wire::probe_result>(&decoded.value)) {
+    on_probe(*p);
   } else {
     on_state(std::get<wire::resource_state>(decoded.value));
   }
@@ -217,6 +223,21 @@ void host_link::on_hello(const wire::hello& h) {
   caf::anon_send(listener,
                  msg::agent_hello{info.assembly, info.incarnation, h.version,
                                   h.agent_version, h.boot_id, h.addresses});
+}
+
+void host_link::on_probe(const wire::probe_result& p) {
+  if (!hello_seen) {
+    violation("a probe result before hello");
+    return;
+  }
+  if (probed_.count(p.resource) == 0) {
+    violation("probe result for resource '" + p.resource
+              + "', which has no probe in assembly " + info.assembly);
+    return;
+  }
+  caf::anon_send(listener,
+                 msg::probe_report{info.assembly, info.incarnation, p.resource,
+                                   p.ok, p.failures, p.detail});
 }
 
 void host_link::on_state(const wire::resource_state& s) {

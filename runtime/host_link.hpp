@@ -110,6 +110,7 @@ private:
 
   void on_hello(const wire::hello& h);
   void on_state(const wire::resource_state& s);
+  void on_probe(const wire::probe_result& p);
   void on_addresses(const wire::address_change& x);
 
   token_bucket bytes_;
@@ -118,6 +119,8 @@ private:
   size_t links_ = 0;
   wire::configure config_;
   std::set<std::string> names_;
+  /// The resources that have a probe: only they may report probe results.
+  std::set<std::string> probed_;
   proton::sender sender_;
   std::deque<proton::message> outbox_;
 };

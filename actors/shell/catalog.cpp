@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <ctime>
 
 namespace pcloud::actors {
 
@@ -414,14 +415,27 @@ msg::shell_reply deployable_rows(const catalog& defs) {
   return r;
 }
 
+/// The probe's last verdict and when the agent reported it.
+static std::string probe_cell(const msg::resource_status& x) {
+  if (x.probe.empty()) {
+    return "";
+  }
+  auto t = static_cast<time_t>(x.probe_at_ms / 1000);
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char at[16];
+  std::strftime(at, sizeof(at), "%H:%M:%S", &tm);
+  return x.probe + " (" + at + ")";
+}
+
 void add_status_rows(const catalog& defs, msg::shell_reply& r,
                      const msg::deployable_status& s) {
   r.rows.push_back({s.name, msg::to_string(s.state), std::to_string(s.restarts),
-                    "", "", s.reason});
+                    "", "", "", s.reason});
   for (auto& a : s.assemblies) {
     auto path = s.name + "/" + a.name;
     r.rows.push_back({path, msg::to_string(a.state), std::to_string(a.restarts),
-                      a.domain_name, "", a.reason});
+                      a.domain_name, "", "", a.reason});
     auto spec = defs.assemblies.find(a.name);
     for (auto& res : a.resources) {
       std::string where;
@@ -433,7 +447,8 @@ void add_status_rows(const catalog& defs, msg::shell_reply& r,
         }
       }
       r.rows.push_back({path + "/" + res.name, msg::to_string(res.state),
-                        std::to_string(res.restarts), "", where, res.reason});
+                        std::to_string(res.restarts), "", where,
+                        probe_cell(res), res.reason});
     }
   }
 }

@@ -322,8 +322,8 @@ reply deployable_status(self_ptr self, args a) {
     }
   }
   struct gather {
-    msg::shell_reply reply
-      = table({"path", "state", "restarts", "domain", "service", "reason"});
+    msg::shell_reply reply = table(
+      {"path", "state", "restarts", "domain", "service", "probe", "reason"});
     std::map<std::string, msg::deployable_status> found;
     size_t pending = 0;
   };

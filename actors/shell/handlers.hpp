@@ -27,6 +27,7 @@ reply assembly_resource_remove(self_ptr self, args a);
 reply assembly_resource_list(self_ptr self, args a);
 reply assembly_port_set(self_ptr self, args a);
 reply assembly_port_remove(self_ptr self, args a);
+reply assembly_probe_set(self_ptr self, args a);
 reply template_list(self_ptr self, args a);
 
 // deployables.cpp

@@ -143,13 +143,48 @@ reply assembly_resource_list(self_ptr self, args a) {
   if (x == nullptr) {
     return failed(err);
   }
-  auto r = table({"name", "class", "type", "monitor", "ports"});
+  auto r = table({"name", "class", "type", "monitor", "ports", "probe"});
   for (auto& res : x->resources) {
     r.rows.push_back({res.name, res.resource_class, res.type,
                       "every " + msg::format_duration(res.monitor_interval),
-                      endpoints_of(self->state.defs, *x, res)});
+                      endpoints_of(self->state.defs, *x, res),
+                      msg::describe_probe(res.probe)});
   }
   return r;
+}
+
+reply assembly_probe_set(self_ptr self, args a) {
+  return edit_assembly(
+    self, a[0], [self, a](msg::assembly_spec& x, std::string& message) {
+      msg::error err;
+      auto* res = find_resource(x, a[1], err);
+      if (res == nullptr) {
+        return err;
+      }
+      if (auto bad = check_not_running(self->state.defs, x.name)) {
+        return bad;
+      }
+      auto probe = res->probe;
+      if (auto bad = msg::set_probe_setting(probe, a[2], a[3])) {
+        return bad;
+      }
+      if (probe.port == 0 && (probe.kind == "tcp" || probe.kind == "http")) {
+        // The port the service declares, when it has one over TCP.
+        for (auto& p : res->ports) {
+          if (p.protocol == "tcp") {
+            probe.port = p.guest_port;
+            break;
+          }
+        }
+      }
+      if (auto bad = msg::check_probe(probe)) {
+        return bad;
+      }
+      res->probe = probe;
+      message = "probe of " + x.name + "/" + res->name + ": "
+                + msg::describe_probe(probe);
+      return msg::error{};
+    });
 }
 
 reply assembly_port_set(self_ptr self, args a) {

@@ -32,7 +32,7 @@ bool same_definition(const wire::resource_definition& x,
   return x.name == y.name && x.resource_class == y.resource_class
          && x.type == y.type && x.parameters == y.parameters
          && x.monitor_interval_ms == y.monitor_interval_ms
-         && x.monitor_timeout_ms == y.monitor_timeout_ms;
+         && x.monitor_timeout_ms == y.monitor_timeout_ms && x.probe == y.probe;
 }
 
 } // namespace
@@ -331,6 +331,13 @@ void agent::handle(const wire::configure& cfg) {
         auto i = resources_.find(name);
         if (i != resources_.end() && i->second.serial == serial) {
           report(name, condition, cause);
+        }
+      },
+      [this, name, serial](const wire::probe_result& result) {
+        auto i = resources_.find(name);
+        if (i != resources_.end() && i->second.serial == serial
+            && configured_) {
+          send(wire::encode(result));
         }
       },
       error, opts_.ocf_root);

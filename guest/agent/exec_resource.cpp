@@ -4,13 +4,15 @@
 #include <sys/epoll.h>
 
 #include <cstring>
+#include <fstream>
+#include <utility>
 
 namespace pcloud::guest {
 
 exec_resource::exec_resource(event_loop& loop, wire::resource_definition def,
                              reporter report, launch_spec spec)
     : managed_resource(loop, std::move(def), std::move(report)),
-      spec_(std::move(spec)), kill_timer_(loop) {
+      spec_(std::move(spec)), kill_timer_(loop), check_timer_(loop) {
   auto i = def_.parameters.find("stop_timeout_ms");
   if (i != def_.parameters.end()) {
     stop_timeout_
@@ -51,12 +53,51 @@ bool exec_resource::parse(const wire::resource_definition& def,
   return true;
 }
 
+char process_state(pid_t pid) {
+  std::ifstream in{"/proc/" + std::to_string(pid) + "/stat"};
+  std::string line;
+  std::getline(in, line);
+  // "PID (COMM) S ...": COMM may hold blanks and parentheses, the state
+  // follows the last ')'.
+  auto close = line.rfind(')');
+  if (close == std::string::npos || close + 2 >= line.size()) {
+    return 0;
+  }
+  return line[close + 2];
+}
+
 void exec_resource::set(phase next, const std::string& condition,
                         const std::string& cause) {
   phase_ = next;
   condition_ = condition;
   cause_ = cause;
+  if (next == phase::running) {
+    schedule_check();
+  } else {
+    check_timer_.cancel();
+  }
   report_(condition, cause);
+}
+
+void exec_resource::schedule_check() {
+  check_timer_.set(std::chrono::milliseconds{def_.monitor_interval_ms},
+                   [this] { check_not_stopped(); });
+}
+
+void exec_resource::check_not_stopped() {
+  if (phase_ != phase::running) {
+    return;
+  }
+  auto state = process_state(proc_.pid());
+  if (state == 'T' || state == 't') {
+    // Stopped, it serves no one and SIGTERM would wait for a SIGCONT.
+    killed_because_ = "process " + std::to_string(proc_.pid())
+                      + " is stopped (state " + std::string(1, state)
+                      + "); killed";
+    proc_.signal_group(SIGKILL);
+    return;
+  }
+  schedule_check();
 }
 
 void exec_resource::probe() {
@@ -84,6 +125,7 @@ void exec_resource::start() {
 
 void exec_resource::launch() {
   std::string error;
+  killed_because_.clear();
   exec_error_ = 0;
   proc_ = spawn(spec_, error);
   if (!proc_.running()) {
@@ -127,6 +169,9 @@ void exec_resource::on_exit() {
         "cannot execute " + spec_.argv[0] + ": " + strerror(exec_error_));
     return;
   }
+  if (!killed_because_.empty()) {
+    how = std::exchange(killed_because_, {});
+  }
   set(phase::failed, "failed", how);
 }
 
@@ -149,6 +194,20 @@ void exec_resource::stop() {
   case phase::failed:
     set(phase::stopped, "stopped", "not running");
     break;
+  }
+}
+
+void exec_resource::kill() {
+  start_after_stop_ = false;
+  if (phase_ == phase::running || phase_ == phase::starting) {
+    phase_ = phase::stopping;
+    check_timer_.cancel();
+    proc_.signal_group(SIGKILL);
+  } else if (phase_ == phase::stopping) {
+    proc_.signal_group(SIGKILL);
+  } else {
+    set(phase_ == phase::failed ? phase::failed : phase::stopped, condition_,
+        cause_);
   }
 }
 

@@ -1,5 +1,7 @@
 // The exec class: the agent runs a command line itself and holds its pidfd,
-// so a death is reported the moment it happens (no monitor, no polling).
+// so a death is reported the moment it happens. A process that is alive but
+// stopped (SIGSTOP, a debugger) gives no event: the monitor reads its state
+// every monitor interval and kills a stopped one.
 //
 // Parameters: user, directory, env.NAME=value, stop_timeout_ms (SIGTERM to
 // the process group, then SIGKILL after this long; default 10000).
@@ -22,6 +24,7 @@ public:
   void restart() override;
   void monitor() override;
   void report_again() override;
+  void kill() override;
   bool idle() const override;
 
   /// Builds the launch spec from a definition, or says why it cannot.
@@ -35,6 +38,8 @@ private:
   void on_exec_result();
   void on_exit();
   void set(phase next, const std::string& condition, const std::string& cause);
+  void schedule_check();
+  void check_not_stopped();
 
   launch_spec spec_;
   child_process proc_;
@@ -45,6 +50,12 @@ private:
   std::string cause_ = "not started";
   std::chrono::milliseconds stop_timeout_{10000};
   scoped_timer kill_timer_;
+  scoped_timer check_timer_;
+  /// Why the monitor killed it, reported when it is gone.
+  std::string killed_because_;
 };
+
+/// The state letter of /proc/PID/stat ('R', 'S', 'T' stopped, ...), or 0.
+char process_state(pid_t pid);
 
 } // namespace pcloud::guest

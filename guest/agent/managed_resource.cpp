@@ -4,6 +4,7 @@
 
 #include "guest/agent/exec_resource.hpp"
 #include "guest/agent/operation_resource.hpp"
+#include "guest/agent/probed_resource.hpp"
 
 namespace pcloud::guest {
 
@@ -19,10 +20,12 @@ void managed_resource::kill_child(child_process& proc) {
   proc.reap();
 }
 
+namespace {
+
 std::unique_ptr<managed_resource>
-make_resource(event_loop& loop, wire::resource_definition def,
-              managed_resource::reporter report, std::string& error,
-              const std::string& ocf_root) {
+make_class_resource(event_loop& loop, wire::resource_definition def,
+                    managed_resource::reporter report, std::string& error,
+                    const std::string& ocf_root) {
   auto& cls = def.resource_class;
   if (cls == "exec") {
     launch_spec spec;
@@ -53,6 +56,31 @@ make_resource(event_loop& loop, wire::resource_definition def,
   }
   error = "unknown resource class '" + cls + "'";
   return nullptr;
+}
+
+} // namespace
+
+std::unique_ptr<managed_resource>
+make_resource(event_loop& loop, wire::resource_definition def,
+              managed_resource::reporter report,
+              managed_resource::probe_reporter probe_report, std::string& error,
+              const std::string& ocf_root) {
+  if (def.probe.kind.empty()) {
+    return make_class_resource(loop, std::move(def), std::move(report), error,
+                               ocf_root);
+  }
+  if (auto why = wire::check_probe(def.probe); !why.empty()) {
+    error = "probe: " + why;
+    return nullptr;
+  }
+  auto inner_def = def;
+  auto r = std::make_unique<probed_resource>(
+    loop, std::move(def), std::move(report), std::move(probe_report),
+    [&](managed_resource::reporter inner_report) {
+      return make_class_resource(loop, inner_def, std::move(inner_report),
+                                 error, ocf_root);
+    });
+  return r->built() ? std::move(r) : nullptr;
 }
 
 } // namespace pcloud::guest

@@ -18,6 +18,7 @@ public:
   /// condition: running, stopped, failed or start_failed (wire protocol).
   using reporter
     = std::function<void(const std::string& condition, const std::string&)>;
+  using probe_reporter = std::function<void(const wire::probe_result&)>;
 
   virtual ~managed_resource() = default;
 
@@ -30,6 +31,10 @@ public:
   virtual void restart() = 0;
   /// Runs the monitor now (exec: checks the process) and reports.
   virtual void monitor() = 0;
+  /// Ends it now, because it is hung (its probe failed): a graceful stop
+  /// would wait on a process that no longer answers. Reports stopped (or
+  /// failed) once it is gone. Classes without a faster way stop it.
+  virtual void kill() { stop(); }
   /// Reports the last known condition again (after a reconnect).
   virtual void report_again() = 0;
   /// Stopped and nothing in flight: safe to destroy.
@@ -52,11 +57,13 @@ protected:
   reporter report_;
 };
 
-/// Builds the resource of the class its definition names; on a definition
-/// that cannot work (an unparsable command line) `error` says why.
+/// Builds the resource of the class its definition names, wrapped in its
+/// probe when it has one; on a definition that cannot work (an unparsable
+/// command line, a bad probe) `error` says why.
 std::unique_ptr<managed_resource>
 make_resource(event_loop& loop, wire::resource_definition def,
-              managed_resource::reporter report, std::string& error,
+              managed_resource::reporter report,
+              managed_resource::probe_reporter probe_report, std::string& error,
               const std::string& ocf_root);
 
 } // namespace pcloud::guest

@@ -19,6 +19,7 @@ constexpr const char* subject_addresses = "addresses";
 constexpr const char* subject_resource = "resource";
 constexpr const char* subject_configure = "configure";
 constexpr const char* subject_command = "command";
+constexpr const char* subject_probe = "probe";
 
 proton::message make(const char* subject, body_map body) {
   proton::message m;
@@ -107,6 +108,15 @@ public:
     }
     throw refused(std::string{what_} + ": field '" + key
                   + "' is not a 32-bit unsigned number");
+  }
+
+  bool flag(const char* key) const {
+    auto i = map_.find(key);
+    if (i == map_.end() || i->second.type() != proton::BOOLEAN) {
+      throw refused(std::string{what_} + ": field '" + key
+                    + "' is not a boolean");
+    }
+    return proton::get<bool>(i->second);
   }
 
   const proton::value* find(const char* key) const {
@@ -224,10 +234,57 @@ resource_state decode_resource_state(const proton::message& m) {
   return x;
 }
 
+probe_result decode_probe_result(const proton::message& m) {
+  fields f{m.body(), subject_probe};
+  f.only({"resource", "ok", "failures", "detail"});
+  probe_result x;
+  x.resource = f.name("resource");
+  x.ok = f.flag("ok");
+  x.failures = f.number("failures", 0);
+  x.detail = f.text("detail", limits::max_text, false);
+  return x;
+}
+
+probe_definition decode_probe(const proton::value& v) {
+  fields f{v, "configure: probe"};
+  f.only({"kind", "port", "path", "status_min", "status_max", "body", "command",
+          "interval_ms", "timeout_ms", "failures", "initial_delay_ms"});
+  probe_definition x;
+  x.kind = f.text("kind", limits::max_name);
+  x.port = f.number("port", 0);
+  x.path = f.text("path", limits::max_probe_text, false);
+  x.status_min = f.number("status_min", x.status_min);
+  x.status_max = f.number("status_max", x.status_max);
+  x.body = f.text("body", limits::max_probe_text, false);
+  x.command = f.text("command", limits::max_probe_text, false);
+  x.interval_ms = f.number("interval_ms", x.interval_ms);
+  x.timeout_ms = f.number("timeout_ms", x.timeout_ms);
+  x.failures = f.number("failures", x.failures);
+  x.initial_delay_ms = f.number("initial_delay_ms", 0);
+  if (auto why = check_probe(x); !why.empty()) {
+    throw refused("configure: probe: " + why);
+  }
+  return x;
+}
+
+body_map encode_probe(const probe_definition& x) {
+  return {{"kind", x.kind},
+          {"port", x.port},
+          {"path", x.path},
+          {"status_min", x.status_min},
+          {"status_max", x.status_max},
+          {"body", x.body},
+          {"command", x.command},
+          {"interval_ms", x.interval_ms},
+          {"timeout_ms", x.timeout_ms},
+          {"failures", x.failures},
+          {"initial_delay_ms", x.initial_delay_ms}};
+}
+
 resource_definition decode_definition(const proton::value& v) {
   fields f{v, "configure: resource"};
   f.only({"name", "class", "type", "parameters", "monitor_interval_ms",
-          "monitor_timeout_ms"});
+          "monitor_timeout_ms", "probe"});
   resource_definition x;
   x.name = f.name("name");
   x.resource_class = f.text("class", limits::max_name);
@@ -238,6 +295,9 @@ resource_definition decode_definition(const proton::value& v) {
   x.type = f.text("type", limits::max_text);
   x.monitor_interval_ms = f.number("monitor_interval_ms", 10000);
   x.monitor_timeout_ms = f.number("monitor_timeout_ms", 20000);
+  if (auto* probe = f.find("probe")) {
+    x.probe = decode_probe(*probe);
+  }
   if (auto* params = f.find("parameters")) {
     if (params->type() != proton::MAP) {
       throw refused("configure: parameters is not a map");
@@ -320,15 +380,26 @@ proton::message encode(const resource_state& x) {
     {{"resource", x.resource}, {"condition", x.condition}, {"cause", x.cause}});
 }
 
+proton::message encode(const probe_result& x) {
+  return make(subject_probe, {{"resource", x.resource},
+                              {"ok", x.ok},
+                              {"failures", x.failures},
+                              {"detail", x.detail}});
+}
+
 proton::message encode(const configure& x) {
   std::vector<proton::value> rs;
   for (auto& r : x.resources) {
-    rs.emplace_back(body_map{{"name", r.name},
-                             {"class", r.resource_class},
-                             {"type", r.type},
-                             {"parameters", r.parameters},
-                             {"monitor_interval_ms", r.monitor_interval_ms},
-                             {"monitor_timeout_ms", r.monitor_timeout_ms}});
+    body_map m{{"name", r.name},
+               {"class", r.resource_class},
+               {"type", r.type},
+               {"parameters", r.parameters},
+               {"monitor_interval_ms", r.monitor_interval_ms},
+               {"monitor_timeout_ms", r.monitor_timeout_ms}};
+    if (!r.probe.kind.empty()) {
+      m["probe"] = encode_probe(r.probe);
+    }
+    rs.emplace_back(std::move(m));
   }
   return make(subject_configure, {{"assembly", x.assembly}, {"resources", rs}});
 }
@@ -349,6 +420,9 @@ decoded<from_agent> decode_from_agent(const proton::message& m) {
     }
     if (subject == subject_addresses) {
       return decode_address_change(m);
+    }
+    if (subject == subject_probe) {
+      return decode_probe_result(m);
     }
     throw refused("unknown message type '" + subject.substr(0, limits::max_name)
                   + "'");
@@ -382,6 +456,62 @@ decoded<from_agent> decode_from_agent(const char* data, size_t size) {
     return {from_agent{}, std::string{"undecodable message: "} + e.what()};
   }
   return decode_from_agent(m);
+}
+
+bool operator==(const probe_definition& x, const probe_definition& y) {
+  return x.kind == y.kind && x.port == y.port && x.path == y.path
+         && x.status_min == y.status_min && x.status_max == y.status_max
+         && x.body == y.body && x.command == y.command
+         && x.interval_ms == y.interval_ms && x.timeout_ms == y.timeout_ms
+         && x.failures == y.failures
+         && x.initial_delay_ms == y.initial_delay_ms;
+}
+
+std::string check_probe(const probe_definition& x) {
+  if (x.kind != "tcp" && x.kind != "http" && x.kind != "command") {
+    return "kind '" + x.kind.substr(0, limits::max_name)
+           + "' is not a probe kind (tcp, http, command)";
+  }
+  if (x.kind != "command" && (x.port < 1 || x.port > 65535)) {
+    return "port " + std::to_string(x.port) + " is outside 1-65535";
+  }
+  if (x.kind == "http" && (x.path.empty() || x.path[0] != '/')) {
+    return "path '" + x.path.substr(0, limits::max_name)
+           + "' does not start with /";
+  }
+  if (x.kind == "http"
+      && (x.status_min < 100 || x.status_max > 599
+          || x.status_min > x.status_max)) {
+    return "status range " + std::to_string(x.status_min) + "-"
+           + std::to_string(x.status_max) + " is not within 100-599";
+  }
+  if (x.kind == "command" && x.command.empty()) {
+    return "command is empty";
+  }
+  for (auto* text : {&x.path, &x.body, &x.command}) {
+    if (text->size() > limits::max_probe_text || !printable(*text)) {
+      return "path, body or command is too long or has control characters";
+    }
+  }
+  if (x.interval_ms < limits::min_probe_interval_ms
+      || x.interval_ms > limits::max_probe_interval_ms) {
+    return "interval " + std::to_string(x.interval_ms)
+           + "ms is outside 100ms-1h";
+  }
+  if (x.timeout_ms == 0 || x.timeout_ms >= x.interval_ms) {
+    return "timeout " + std::to_string(x.timeout_ms)
+           + "ms is not below the interval (" + std::to_string(x.interval_ms)
+           + "ms)";
+  }
+  if (x.failures < 1 || x.failures > limits::max_probe_failures) {
+    return "failures " + std::to_string(x.failures) + " is outside 1-"
+           + std::to_string(limits::max_probe_failures);
+  }
+  if (x.initial_delay_ms > limits::max_probe_interval_ms) {
+    return "initial delay " + std::to_string(x.initial_delay_ms)
+           + "ms is over 1h";
+  }
+  return {};
 }
 
 bool valid_condition(const std::string& x) {

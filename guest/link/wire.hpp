@@ -10,9 +10,13 @@
 //   agent -> host   hello     {assembly, agent_version, boot_id, addresses,
 //                              secret (TCP only)}
 //                   resource  {resource, condition, cause}
+//                   probe     {resource, ok, failures, detail}
 //   host -> agent   configure {assembly, resources: [{name, class, type,
 //                              parameters, monitor_interval_ms,
-//                              monitor_timeout_ms}]}
+//                              monitor_timeout_ms, probe: {kind, port,
+//                              path, status_min, status_max, body, command,
+//                              interval_ms, timeout_ms, failures,
+//                              initial_delay_ms}}]}
 //                   command   {resource, operation}
 #pragma once
 
@@ -33,7 +37,8 @@ namespace pcloud::wire {
 inline constexpr const char* gateway_host = "gateway";
 
 /// Version spoken by this build; a peer with another version is refused.
-constexpr uint32_t protocol_version = 1;
+/// 2: probes in the configuration, probe results from the agent.
+constexpr uint32_t protocol_version = 2;
 
 /// Limits on what a peer may send (the host treats the guest as untrusted).
 struct limits {
@@ -43,6 +48,11 @@ struct limits {
   static constexpr size_t max_addresses = 16;
   static constexpr size_t max_resources = 256;
   static constexpr size_t max_parameters = 64;
+  /// A probe's HTTP path, expected body and command.
+  static constexpr size_t max_probe_text = 1024;
+  static constexpr uint32_t min_probe_interval_ms = 100;
+  static constexpr uint32_t max_probe_interval_ms = 3600 * 1000;
+  static constexpr uint32_t max_probe_failures = 100;
   /// AMQP endpoints one connection may open: an agent needs one session
   /// and two links (a reconnect within a connection never happens).
   static constexpr size_t max_sessions = 2;
@@ -76,6 +86,41 @@ struct resource_state {
   std::string cause;
 };
 
+/// A resource's liveness and readiness check, run by the agent in the guest
+/// (msg::probe_spec says what each field means).
+struct probe_definition {
+  /// tcp, http or command; empty: no probe.
+  std::string kind;
+  uint32_t port = 0;
+  std::string path;
+  uint32_t status_min = 200;
+  uint32_t status_max = 399;
+  std::string body;
+  std::string command;
+  uint32_t interval_ms = 1000;
+  uint32_t timeout_ms = 500;
+  uint32_t failures = 3;
+  uint32_t initial_delay_ms = 0;
+};
+
+bool operator==(const probe_definition& x, const probe_definition& y);
+
+/// Why `x` cannot be run, naming the field; empty when it can. Both ends
+/// check: the shell service before saving, the agent before running.
+std::string check_probe(const probe_definition& x);
+
+/// A probe's result changed: it passed after failing (or for the first
+/// time), or it failed once more. Sent on change only, so a steady probe
+/// costs the link nothing.
+struct probe_result {
+  std::string resource;
+  bool ok = false;
+  /// Consecutive failures so far (0 when ok).
+  uint32_t failures = 0;
+  /// "status 200", "connection refused", "timed out after 500ms".
+  std::string detail;
+};
+
 struct resource_definition {
   std::string name;
   /// exec, ocf, lsb or systemd.
@@ -84,6 +129,7 @@ struct resource_definition {
   std::map<std::string, std::string> parameters;
   uint32_t monitor_interval_ms = 10000;
   uint32_t monitor_timeout_ms = 20000;
+  probe_definition probe;
 };
 
 /// The host sets the guest's resource set (replacing any earlier one).
@@ -98,7 +144,8 @@ struct command {
   std::string operation;
 };
 
-using from_agent = std::variant<hello, resource_state, address_change>;
+using from_agent
+  = std::variant<hello, resource_state, address_change, probe_result>;
 using from_host = std::variant<configure, command>;
 
 /// A decoded message or why it was refused.
@@ -112,6 +159,7 @@ struct decoded {
 proton::message encode(const hello& x);
 proton::message encode(const resource_state& x);
 proton::message encode(const address_change& x);
+proton::message encode(const probe_result& x);
 proton::message encode(const configure& x);
 proton::message encode(const command& x);
 

@@ -140,4 +140,8 @@ std::string node::attribute(const std::string& name) const {
   return result;
 }
 
+bool node::has_attribute(const std::string& name) const {
+  return xmlHasProp(ptr_, u(name)) != nullptr;
+}
+
 } // namespace pcloud::runtime::xml

@@ -36,6 +36,7 @@ public:
   std::string text() const;
   /// The attribute's value, or empty when absent.
   std::string attribute(const std::string& name) const;
+  bool has_attribute(const std::string& name) const;
 
   /// The line the element started on in the parsed text.
   long line() const;

@@ -249,3 +249,34 @@ TEST_F(resource_test, probe_saying_stopped_while_starting_is_no_failure) {
             (strings{"dep1/assy1/httpd RECOVERING: stopped by someone -> "
                      "restarting (1 of 5 in 60s)"}));
 }
+
+TEST_F(resource_test, probe_verdicts_show_in_status_without_a_state_change) {
+  auto spec = make_deployable({make_assembly("assy1", {"httpd"})});
+  auto& httpd = spec.assemblies[0].resources[0];
+  httpd.probe.kind = "http";
+  httpd.probe.port = 80;
+  auto d = start(spec);
+  mark();
+  auto report = [&](bool ok, uint32_t failures, std::string detail) {
+    caf::anon_send(listener_of("assy1"),
+                   msg::probe_report{"assy1", incarnation_of("assy1"), "httpd",
+                                     ok, failures, std::move(detail)});
+    sched.run();
+  };
+  report(false, 2, "timed out after 500ms");
+  auto res = status(d).assemblies.at(0).resources.at(0);
+  EXPECT_EQ(res.probe, "failing 2/3: timed out after 500ms");
+  EXPECT_GT(res.probe_at_ms, 0);
+  EXPECT_EQ(res.state, msg::state::active);
+  report(true, 0, "status 200");
+  EXPECT_EQ(status(d).assemblies.at(0).resources.at(0).probe, "ok: status 200");
+  // The agent acts on the threshold; a verdict alone changes no state.
+  EXPECT_TRUE(lines_since_mark("dep1/assy1/httpd").empty());
+  EXPECT_TRUE(gw->calls.empty());
+  // A report of an earlier incarnation is not this VM's.
+  caf::anon_send(listener_of("assy1"),
+                 msg::probe_report{"assy1", incarnation_of("assy1") - 1,
+                                   "httpd", false, 1, "stale"});
+  sched.run();
+  EXPECT_EQ(status(d).assemblies.at(0).resources.at(0).probe, "ok: status 200");
+}

@@ -368,6 +368,51 @@ TEST_F(shell_service_security, a_dead_tree_is_restarted_and_really_stops) {
   EXPECT_EQ(hv->count("shutdown assy1"), 2u);
 }
 
+TEST_F(shell_service_test, probe_set_changes_one_setting_or_nothing) {
+  ASSERT_TRUE(call("assembly_create", {"assy1", "tiny", "x86_64"}).ok());
+  ASSERT_TRUE(call("assembly_resource_add", {"www", "web", "assy1"}).ok());
+  // The port defaults to the one the resource serves.
+  auto r = call("assembly_probe_set", {"assy1", "www", "kind", "http"});
+  ASSERT_TRUE(r.ok()) << r.message;
+  EXPECT_EQ(r.message, "probe of assy1/www: http :80/ every 1s, timeout "
+                       "500ms, 3 failures");
+  ASSERT_TRUE(
+    call("assembly_probe_set", {"assy1", "www", "failures", "5"}).ok());
+  auto saved = stored->assemblies["assy1"].resources.at(0).probe;
+  EXPECT_EQ(saved.kind, "http");
+  EXPECT_EQ(saved.port, 80);
+  EXPECT_EQ(saved.failures, 5u);
+  for (auto [setting, value, message] : {
+         std::tuple{"interval", "50ms",
+                    "probe interval 50ms is outside 100ms-1h"},
+         std::tuple{"timeout", "2s",
+                    "probe timeout 2s is not below the interval (1s)"},
+         std::tuple{"port", "0",
+                    "probe port '0' is not a port number (1-65535)"},
+         std::tuple{"url", "ftp://:21/",
+                    "probe url 'ftp://:21/' is not "
+                    "http://:PORT/PATH (the probe runs "
+                    "in the guest, against its "
+                    "loopback)"},
+         std::tuple{"kind", "ping",
+                    "probe kind 'ping' is not one of none, tcp, http, "
+                    "command"},
+       }) {
+    r = call("assembly_probe_set", {"assy1", "www", setting, value});
+    EXPECT_FALSE(r.ok()) << setting;
+    EXPECT_EQ(r.code, msg::errc::invalid_argument);
+    EXPECT_EQ(r.message, message);
+  }
+  EXPECT_EQ(stored->assemblies["assy1"].resources.at(0).probe, saved)
+    << "a refused setting changed the probe";
+  r = call("assembly_resource_list", {"assy1"});
+  ASSERT_TRUE(r.ok()) << r.message;
+  EXPECT_EQ(r.rows.at(0).back(),
+            "http :80/ every 1s, timeout 500ms, 5 failures");
+  EXPECT_EQ(call("assembly_probe_set", {"assy1", "nope", "kind", "tcp"}).code,
+            msg::errc::not_found);
+}
+
 TEST_F(shell_service_test, template_ports_get_host_ports_that_never_collide) {
   ASSERT_TRUE(call("assembly_create", {"assy1", "tiny", "x86_64"}).ok());
   auto r = call("assembly_resource_add", {"www", "web", "assy1"});

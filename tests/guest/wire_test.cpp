@@ -101,7 +101,8 @@ TEST(wire, configure_and_command_round_trip) {
                          "heartbeat:apache",
                          {{"port", "80"}, {"configfile", "/etc/h.conf"}},
                          5000,
-                         15000});
+                         15000,
+                         {}});
   auto x = as<wire::configure>(wire::decode_from_host(wire::encode(c)));
   ASSERT_EQ(x.resources.size(), 1u);
   EXPECT_EQ(x.resources[0].type, "heartbeat:apache");
@@ -113,10 +114,72 @@ TEST(wire, configure_and_command_round_trip) {
   EXPECT_EQ(cmd.operation, "restart");
 }
 
+TEST(wire, probes_and_their_results_round_trip) {
+  wire::configure c;
+  c.assembly = "web1";
+  wire::resource_definition r;
+  r.name = "httpd";
+  r.resource_class = "exec";
+  r.type = "httpd -f";
+  r.probe = {"http", 80, "/healthz", 200, 299, "ok", "", 1000, 500, 3, 2000};
+  c.resources.push_back(r);
+  auto x = as<wire::configure>(wire::decode_from_host(wire::encode(c)));
+  ASSERT_EQ(x.resources.size(), 1u);
+  EXPECT_EQ(x.resources[0].probe, r.probe);
+  auto p = as<wire::probe_result>(wire::decode_from_agent(
+    wire::encode(wire::probe_result{"httpd", false, 2, "status 500"})));
+  EXPECT_EQ(p.resource, "httpd");
+  EXPECT_FALSE(p.ok);
+  EXPECT_EQ(p.failures, 2u);
+  EXPECT_EQ(p.detail, "status 500");
+}
+
+TEST(wire, probes_that_cannot_run_are_refused) {
+  auto refused = [](wire::probe_definition p) {
+    wire::configure c;
+    c.assembly = "web1";
+    wire::resource_definition r;
+    r.name = "httpd";
+    r.resource_class = "exec";
+    r.type = "httpd -f";
+    r.probe = p;
+    c.resources.push_back(r);
+    auto d = wire::decode_from_host(wire::encode(c));
+    EXPECT_FALSE(d.ok());
+    return d.error;
+  };
+  wire::probe_definition ok;
+  ok.kind = "tcp";
+  ok.port = 80;
+  auto p = ok;
+  p.interval_ms = 50;
+  EXPECT_EQ(refused(p), "configure: probe: interval 50ms is outside 100ms-1h");
+  p = ok;
+  p.timeout_ms = 1000;
+  EXPECT_EQ(refused(p), "configure: probe: timeout 1000ms is not below the "
+                        "interval (1000ms)");
+  p = ok;
+  p.port = 70000;
+  EXPECT_EQ(refused(p), "configure: probe: port 70000 is outside 1-65535");
+  p = ok;
+  p.kind = "ping";
+  EXPECT_EQ(refused(p), "configure: probe: kind 'ping' is not a probe kind "
+                        "(tcp, http, command)");
+  p = ok;
+  p.kind = "http";
+  p.path = "healthz";
+  EXPECT_EQ(refused(p),
+            "configure: probe: path 'healthz' does not start with /");
+  p = ok;
+  p.failures = 0;
+  EXPECT_EQ(refused(p), "configure: probe: failures 0 is outside 1-100");
+}
+
 TEST(wire, other_protocol_versions_are_refused) {
   auto m = wire::encode(wire::resource_state{"httpd", "running", ""});
-  m.properties().put("v", uint32_t{2});
-  EXPECT_NE(refusal(m).find("protocol version 2 is not supported"),
+  // Version 1 had no probes: its agents would refuse a configure with one.
+  m.properties().put("v", uint32_t{1});
+  EXPECT_NE(refusal(m).find("protocol version 1 is not supported"),
             std::string::npos);
   m.properties().clear();
   EXPECT_EQ(refusal(m), "no protocol version");

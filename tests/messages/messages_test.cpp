@@ -91,15 +91,16 @@ TEST_F(messages_test, reports_and_events_survive_serialization) {
 
   msg::deployable_status st;
   st.name = "dep1";
-  st.assemblies.push_back({"assy1",
-                           msg::state::active,
-                           "",
-                           "assy1-3",
-                           3,
-                           2,
-                           1,
-                           {{"httpd", msg::state::active, "", 4, 1}},
-                           {"10.0.2.15"}});
+  st.assemblies.push_back(
+    {"assy1",
+     msg::state::active,
+     "",
+     "assy1-3",
+     3,
+     2,
+     1,
+     {{"httpd", msg::state::active, "", 4, 1, "ok: status 200", 1}},
+     {"10.0.2.15"}});
   auto st2 = round_trip(st);
   ASSERT_EQ(st2.assemblies.size(), 1u);
   EXPECT_EQ(st2.assemblies[0].resources[0].restarts, 4u);

@@ -42,8 +42,21 @@ protected:
     r.monitor_interval = 5s;
     r.monitor_timeout = 250ms;
     r.ports = {{"http", "tcp", 80, 20080}, {"dns", "udp", 53, 0}};
+    r.probe.kind = "http";
+    r.probe.port = 80;
+    r.probe.path = "/health?full=1&x=<y>";
+    r.probe.status_min = 200;
+    r.probe.status_max = 299;
+    r.probe.body = "ok";
+    r.probe.interval = 2s;
+    r.probe.timeout = 750ms;
+    r.probe.failures = 4;
+    r.probe.initial_delay = 5s;
     x.resources.push_back(r);
     r.ports.clear();
+    r.probe = {};
+    r.probe.kind = "command";
+    r.probe.command = "test -f /run/dummy";
     r.name = "dummy";
     r.resource_class = "ocf";
     r.type = "heartbeat:Dummy";
@@ -128,6 +141,15 @@ TEST_F(definitions_xml, refuses_bad_names_durations_and_roots) {
     EXPECT_NE(twice.error().find("given twice"), std::string::npos)
       << twice.error();
   }
+  // A probe in a file gets the checks pcloudsh's would.
+  auto probe = edit("timeout=\"750ms\"", "timeout=\"2s\"");
+  ASSERT_FALSE(probe);
+  EXPECT_NE(
+    probe.error().find("probe timeout 2s is not below the interval (2s)"),
+    std::string::npos)
+    << probe.error();
+  EXPECT_FALSE(edit("kind=\"http\"", "kind=\"ping\""));
+  EXPECT_FALSE(edit("status=\"200-299\"", "status=\"2xx\""));
   auto dep = deployable_from_xml(good, "d.xml", *schema);
   ASSERT_FALSE(dep);
   EXPECT_NE(dep.error().find("expected <deployable>"), std::string::npos)
@@ -176,6 +198,19 @@ TEST_F(definitions_xml, every_template_in_conf_loads_and_declares_its_ports) {
     EXPECT_EQ(spec.ports[0].guest_port, 80) << jeos;
     EXPECT_EQ(spec.ports[0].protocol, "tcp") << jeos;
     EXPECT_EQ(spec.ports[0].host_port, 0) << jeos << ": pcloudd allocates";
+    // Readiness and liveness: answered GET / on its port, every second.
+    EXPECT_EQ(spec.probe.kind, "http") << jeos;
+    EXPECT_EQ(spec.probe.port, 80) << jeos;
+    EXPECT_EQ(spec.probe.interval, 1s) << jeos;
+  }
+  // Every service with a TCP port says how to check it answers.
+  for (auto& [name, t] : loaded) {
+    for (auto& [jeos, spec] : t.variants) {
+      if (!spec.ports.empty() && spec.ports[0].protocol == "tcp") {
+        EXPECT_EQ(spec.probe.port, spec.ports[0].guest_port)
+          << name << " on " << jeos << " has no probe of its port";
+      }
+    }
   }
 }
 

@@ -214,6 +214,7 @@ struct relayed {
         [r](const msg::agent_gone& x) { r.gone->push(x); },
         [r](const msg::agent_addresses& x) { r.addresses->push(x); },
         [r](const msg::resource_report& x) { r.reports->push(x); },
+        [r](const msg::probe_report& x) { r.probes->push(x); },
       };
     });
   }
@@ -226,6 +227,8 @@ struct relayed {
     = std::make_shared<test::sink<msg::resource_report>>();
   std::shared_ptr<test::sink<msg::agent_addresses>> addresses
     = std::make_shared<test::sink<msg::agent_addresses>>();
+  std::shared_ptr<test::sink<msg::probe_report>> probes
+    = std::make_shared<test::sink<msg::probe_report>>();
 
   bool wait_hellos(size_t n, std::chrono::milliseconds within
                              = std::chrono::seconds(20)) {
