@@ -65,8 +65,15 @@ void cancel_recovery(self_ptr self) {
   ++st.generation;
 }
 
+/// A new run of the resource has no verdict of its probe yet.
+void forget_probe(resource_state& st) {
+  st.probe.clear();
+  st.probe_at_ms = 0;
+}
+
 void restart_now(self_ptr self) {
   auto& st = self->state;
+  forget_probe(st);
   st.pending = resource_state::recovery::restarting;
   ++st.restarts;
   send_command(self, msg::resource_operation::restart);
@@ -220,6 +227,7 @@ resource(msg::resource_actor::stateful_pointer<resource_state> self,
     },
     [=](msg::stop_atom) {
       cancel_recovery(self);
+      forget_probe(self->state);
       self->state.failed_at.reset();
       if (self->state.current != state::stopped) {
         transition(self, state::stopped, "VM stopping");
@@ -228,6 +236,7 @@ resource(msg::resource_actor::stateful_pointer<resource_state> self,
     [=](msg::vm_lost_atom, std::string reason) {
       auto& st = self->state;
       cancel_recovery(self);
+      forget_probe(st);
       st.pending = resource_state::recovery::vm;
       // The VM's restart is a fresh start for the resource's intensity.
       st.tracker.reset();

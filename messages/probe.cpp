@@ -78,6 +78,7 @@ error set_url(probe_spec& x, const std::string& value) {
   }
   next.kind = "http";
   next.path = path;
+  next.command.clear();
   x = next;
   return {};
 }
@@ -122,7 +123,17 @@ error set_probe_setting(probe_spec& x, const std::string& setting,
       return bad("kind '" + value + "' is not one of none, tcp, http, command");
     }
     x.kind = value;
+    if (value != "command") {
+      x.command.clear(); // what a command probe ran is no longer meant
+    }
     return {};
+  }
+  if (x.kind.empty() && setting != "url" && setting != "command") {
+    auto& names = probe_settings();
+    if (std::find(names.begin(), names.end(), setting) != names.end()) {
+      return bad(setting
+                 + " needs a probe first: set its kind, url or command");
+    }
   }
   if (setting == "url") {
     return set_url(x, value);

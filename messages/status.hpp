@@ -20,8 +20,8 @@ struct resource_status {
   uint32_t restarts = 0;
   uint32_t failures_in_window = 0;
   /// The probe's last verdict ("ok: status 200", "failing 2/3: timed out
-  /// after 500ms"), empty before its first; and when the agent reported it
-  /// (milliseconds since the epoch). The agent reports changes only: a
+  /// after 500ms"), empty before the first of this run; and when pcloudd heard
+  /// it (milliseconds since the epoch). The agent reports changes only: a
   /// verdict stays true until the next.
   std::string probe;
   int64_t probe_at_ms = 0;

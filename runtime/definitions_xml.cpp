@@ -33,7 +33,7 @@ void write_probe(xml::node out, const msg::probe_spec& x) {
       out.attr("body", x.body);
     }
   }
-  if (!x.command.empty()) {
+  if (x.kind == "command") {
     out.attr("command", x.command);
   }
   out.attr("interval", format_exact_duration(x.interval))
@@ -140,7 +140,9 @@ result<void> read_resource_body(const xml::node& n, msg::resource_spec& x,
                                  {"timeout", "timeout"},
                                  {"failures", "failures"},
                                  {"initial-delay", "initial_delay"}}) {
-      if (!err && p.has_attribute(attr)) {
+      // A command belongs to a command probe only (setting one makes one).
+      bool foreign = std::string{attr} == "command" && probe.kind != "command";
+      if (!err && !foreign && p.has_attribute(attr)) {
         err = msg::set_probe_setting(probe, setting, p.attribute(attr));
       }
     }

@@ -94,6 +94,17 @@ TEST(probe, impossible_settings_are_refused_naming_the_setting) {
             "initial_delay)");
 }
 
+TEST(probe, settings_need_a_probe_and_a_new_kind_drops_the_command) {
+  msg::probe_spec p;
+  auto err = msg::set_probe_setting(p, "port", "8080");
+  EXPECT_EQ(err.message,
+            "probe port needs a probe first: set its kind, url or command");
+  EXPECT_EQ(p, msg::probe_spec{});
+  ASSERT_FALSE(msg::set_probe_setting(p, "command", "true"));
+  ASSERT_FALSE(msg::set_probe_setting(p, "url", "http://:80/"));
+  EXPECT_TRUE(p.command.empty()) << "an http probe kept a command";
+}
+
 TEST(probe, a_probe_without_its_target_is_incomplete) {
   msg::probe_spec p;
   ASSERT_FALSE(msg::set_probe_setting(p, "kind", "tcp"));
