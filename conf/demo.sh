@@ -3,6 +3,7 @@
 # three tiny VMs on the embedded libvirt, driven through pcloudsh as the
 # original pacemaker-cloud's acceptance test was, with its failures:
 #   1. `killall -9 httpd` typed inside one guest, through its serial console;
+#   1b. `killall -STOP httpd` in the same guest: hung, found by its probe;
 #   2. one VM forced off from outside (SIGTERM to its qemu, what a destroy
 #      sends first: in embed mode no other process can open the domain);
 #   3. httpd killed past its escalation limit: the VM is restarted;
@@ -155,6 +156,14 @@ say "1. killall -9 httpd, typed inside assy2 through its serial console"
 probe_start assy2
 printf 'killall -9 httpd\n' | pcloudsh assembly_console assy2 >/dev/null
 wait_status 'dep1/assy2/httpdtwo +ACTIVE +[1-9]' 120
+wait_http assy2
+probe_report assy2
+curl_all
+
+say "1b. httpd hung in assy2 (killall -STOP): alive but silent, its probe notices"
+probe_start assy2
+printf 'killall -STOP httpd\n' | pcloudsh assembly_console assy2 >/dev/null
+wait_status 'dep1/assy2/httpdtwo +ACTIVE +([2-9]|[1-9][0-9])' 120
 wait_http assy2
 probe_report assy2
 curl_all

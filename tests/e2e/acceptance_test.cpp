@@ -4,6 +4,7 @@
 //   the original's script (a JEOS, three assemblies with httpd, a deployable
 //   of the three, started); then
 //   1. `killall -9 httpd` typed inside one guest through its serial console;
+//   1b. `killall -STOP httpd` in the same guest: hung, found by its probe;
 //   2. one VM forced off from outside (embed: SIGTERM to its qemu, what a
 //      destroy sends first; system: `virsh destroy` from another process);
 //   3. httpd killed past its escalation limit (the defaults: the sixth
@@ -291,6 +292,25 @@ TEST_P(acceptance, the_original_walk_through_with_its_failures) {
               "HTTP 200 after %.0f ms (including the console session)\n",
               GetParam().name, to_active, to_http);
   std::fflush(stdout); // before pcloudsh's next fork copies the buffer
+
+  // 1b. The same httpd hung: alive, holding its port, answering no one.
+  // Only its probe (the template's: GET / every 1 s, 3 failures) sees it.
+  t = steady::now();
+  type_in_guest(1, "killall -STOP httpd");
+  ASSERT_TRUE(restarted(path(1), 2)) << status();
+  to_active = ms_since(t);
+  ASSERT_TRUE(serving(1));
+  to_http = ms_since(t);
+  EXPECT_TRUE(saw_event(path(1)
+                        + " RECOVERING: hung: http 127.0.0.1:80/ failed 3 "
+                          "times (timed out after 500ms)"))
+    << follower->screen();
+  EXPECT_EQ(qemu_pid(a[1]), qemus[a[1]]) << "a hung service restarts no VM";
+  std::printf("[e2e %s] 1b. httpd hung (SIGSTOP) in a guest: ACTIVE after "
+              "%.0f ms, HTTP 200 after %.0f ms (including the console "
+              "session)\n",
+              GetParam().name, to_active, to_http);
+  std::fflush(stdout);
 
   // 2. A VM forced off from outside pcloud.
   t = steady::now();

@@ -59,6 +59,31 @@ TEST_F(agent_vm_test, resource_killed_inside_the_guest_is_restarted) {
   expect_worker_killed_and_restarted();
 }
 
+TEST_F(agent_vm_test, httpd_stopped_inside_the_guest_fails_its_probe) {
+  // busybox httpd SIGSTOPs itself a second after its first start: alive,
+  // holding its port, answering no one. Only its probe can tell.
+  msg::resource_spec r;
+  r.name = "httpd";
+  r.resource_class = "exec";
+  r.type = "sh -c 'if [ ! -e /tmp/stopped-once ]; then touch /tmp/stopped-once;"
+           " (sleep 1; kill -STOP $$) & fi; exec httpd -f -p 80 -h /www'";
+  r.monitor_interval = std::chrono::hours(1); // the probe, not the state check
+  r.probe.kind = "http";
+  r.probe.port = 80;
+  start_deployable({r});
+  auto path = "dep1/" + name + "/httpd";
+  ASSERT_TRUE(wait_event(path + " ACTIVE: started (pid")) << lines();
+  EXPECT_TRUE(wait_event(", ready in ")) << lines();
+  EXPECT_TRUE(wait_event(path
+                         + " RECOVERING: hung: http 127.0.0.1:80/ failed "
+                           "3 times (timed out after 500ms)"))
+    << lines();
+  EXPECT_TRUE(wait_event(path + " ACTIVE: restarted in")) << lines();
+  EXPECT_EQ(lines().find("dep1/" + name + " RECOVERING"), std::string::npos)
+    << "a hung service must not restart the VM\n"
+    << lines();
+}
+
 /// A guest without the virtio-serial channel: its agent reads pcloud.host=
 /// and its secret from SMBIOS and reaches the gateway's TCP listener through
 /// user-mode networking.
