@@ -38,11 +38,18 @@ int main(int argc, char** argv) {
                      std::string(64, 'f')}));
   write(dir, "resource", 0,
         encode(resource_state{"httpd", "failed", "killed by signal 9"}));
-  write(
-    dir, "configure", 1,
-    encode(configure{
-      "web1",
-      {{"httpd", "ocf", "heartbeat:apache", {{"port", "80"}}, 10000, 20000}}}));
+  write(dir, "configure", 1,
+        encode(configure{
+          "web1",
+          {{"httpd",
+            "ocf",
+            "heartbeat:apache",
+            {{"port", "80"}},
+            10000,
+            20000,
+            {"http", 80, "/", 200, 399, "ok", "", 1000, 500, 3, 0}}}}));
+  write(dir, "probe", 0,
+        encode(probe_result{"httpd", false, 2, "timed out after 500ms"}));
   write(dir, "command", 1, encode(command{"httpd", "restart"}));
   write(dir, "addresses", 1,
         encode(address_change{{"192.168.122.57", "fe80::1"}}));

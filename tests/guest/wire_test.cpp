@@ -114,18 +114,25 @@ TEST(wire, configure_and_command_round_trip) {
   EXPECT_EQ(cmd.operation, "restart");
 }
 
-TEST(wire, probes_and_their_results_round_trip) {
+/// A configure of one exec resource with probe `p`.
+wire::configure probed(wire::probe_definition p) {
   wire::configure c;
   c.assembly = "web1";
   wire::resource_definition r;
   r.name = "httpd";
   r.resource_class = "exec";
   r.type = "httpd -f";
-  r.probe = {"http", 80, "/healthz", 200, 299, "ok", "", 1000, 500, 3, 2000};
+  r.probe = std::move(p);
   c.resources.push_back(r);
+  return c;
+}
+
+TEST(wire, probes_and_their_results_round_trip) {
+  auto c
+    = probed({"http", 80, "/healthz", 200, 299, "ok", "", 1000, 500, 3, 2000});
   auto x = as<wire::configure>(wire::decode_from_host(wire::encode(c)));
   ASSERT_EQ(x.resources.size(), 1u);
-  EXPECT_EQ(x.resources[0].probe, r.probe);
+  EXPECT_EQ(x.resources[0].probe, c.resources[0].probe);
   auto p = as<wire::probe_result>(wire::decode_from_agent(
     wire::encode(wire::probe_result{"httpd", false, 2, "status 500"})));
   EXPECT_EQ(p.resource, "httpd");
@@ -136,15 +143,7 @@ TEST(wire, probes_and_their_results_round_trip) {
 
 TEST(wire, probes_that_cannot_run_are_refused) {
   auto refused = [](wire::probe_definition p) {
-    wire::configure c;
-    c.assembly = "web1";
-    wire::resource_definition r;
-    r.name = "httpd";
-    r.resource_class = "exec";
-    r.type = "httpd -f";
-    r.probe = p;
-    c.resources.push_back(r);
-    auto d = wire::decode_from_host(wire::encode(c));
+    auto d = wire::decode_from_host(wire::encode(probed(std::move(p))));
     EXPECT_FALSE(d.ok());
     return d.error;
   };
