@@ -74,6 +74,10 @@ void enter(self_ptr self, assembly_event event, std::string reason,
   st.reason = reason;
   auto ev = make_event(st.ctx, st.spec.name, {}, row->to, std::move(reason),
                        restart_action(std::string{row->action}, delay));
+  if (delay.count() > 0) {
+    // Status says what it waits for while it waits.
+    st.reason += " -> " + ev.action;
+  }
   ev.failures = failures;
   ev.max_failures = st.tracker.policy().max_failures;
   ev.window = st.tracker.policy().window;

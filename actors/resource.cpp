@@ -103,11 +103,15 @@ void on_failure(self_ptr self, const std::string& cause) {
     st.pending = resource_state::recovery::vm;
     return;
   }
-  transition(self, state::recovering, cause,
-             restart_action("restarting", d.delay), d.failures);
+  auto action = restart_action("restarting", d.delay);
+  transition(self, state::recovering, cause, action, d.failures);
   if (d.delay.count() == 0) {
     restart_now(self);
   } else {
+    // Status says what it waits for while it waits.
+    st.reason += " -> " + action;
+    self->send(st.parent, caf::update_atom::value,
+               status_of(st, self->clock().now()));
     st.pending = resource_state::recovery::backoff;
     self->delayed_send(self, d.delay, msg::backoff_atom::value, st.generation);
   }

@@ -47,6 +47,15 @@ caf::timespan restart_tracker::next_delay(time_point now) {
   if (step == 0 || policy_.backoff_initial.count() == 0) {
     return caf::timespan{0};
   }
+  if (policy_.max_failures > 0) {
+    // Within the allowed failures every restart waits the same short
+    // delay: a service that fails again must not be down longer for it.
+    // Past the limit the level escalates instead.
+    return policy_.backoff_max.count() > 0
+             ? std::min(policy_.backoff_initial, policy_.backoff_max)
+             : policy_.backoff_initial;
+  }
+  // Never escalating: a crash loop backs off, doubling.
   // initial * 2^(step - 1), without overflowing on long crash loops.
   auto delay = policy_.backoff_initial;
   for (uint32_t i = 1; i < step; ++i) {

@@ -180,7 +180,7 @@ curl_all
 say "3. httpd killed in assy1 six times: past its limit (5 in 60s), pcloud restarts the VM"
 for kill in 1 2 3 4 5; do
   printf 'killall -9 httpd\n' | pcloudsh assembly_console assy1 >/dev/null
-  # Each restart waits a little longer (backoff 0, 1, 2, 4, 8 s).
+  # Each restart after the first waits the restart delay (500 ms).
   wait_status "dep1/assy1/httpdone +ACTIVE +$kill( |\$)" 120
 done
 probe_start assy1

@@ -83,15 +83,17 @@ std::vector<command_info> make_commands() {
      {},
      "list resource templates and the JEOS they run on"},
     {"escalation_resource_set",
-     {"DEPLOYABLE", "MAX_FAILURES", "WINDOW"},
-     {k::deployable, k::number, k::duration},
+     {"DEPLOYABLE", "MAX_FAILURES", "WINDOW", "[DELAY]"},
+     {k::deployable, k::number, k::duration, k::duration},
      "resource restarts allowed per window before the assembly is restarted "
-     "(0: never escalate)"},
+     "(0: never escalate), and the delay before each after the first "
+     "(default 500ms)"},
     {"escalation_assembly_set",
-     {"DEPLOYABLE", "MAX_FAILURES", "WINDOW"},
-     {k::deployable, k::number, k::duration},
+     {"DEPLOYABLE", "MAX_FAILURES", "WINDOW", "[DELAY]"},
+     {k::deployable, k::number, k::duration, k::duration},
      "VM restarts allowed per window before the deployable policy applies "
-     "(0: never escalate)"},
+     "(0: never escalate), and the delay before each after the first "
+     "(default 500ms)"},
     {"deployable_create", {"NAME"}, {k::new_name}, "define a deployable"},
     {"deployable_delete",
      {"NAME"},

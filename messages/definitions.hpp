@@ -20,9 +20,12 @@ namespace pcloud::msg {
 /// How often a level may fail before it stops recovering by itself, and how
 /// long it waits between attempts. Intensity follows Erlang's supervisors:
 /// more than `max_failures` failures within the sliding `window` escalate.
-/// Backoff follows Kubernetes' crash loop: the first restart is immediate, the
-/// next waits `backoff_initial`, doubling up to `backoff_max`; after
-/// `backoff_reset` without a failure the next restart is immediate again.
+/// The first restart is immediate; the next ones within the allowed failures
+/// wait `backoff_initial` each (the restart delay: short, so a second
+/// failure is not a longer outage). A level that never escalates
+/// (`max_failures` 0) backs off as Kubernetes' crash loop does: doubling up
+/// to `backoff_max`. After `backoff_reset` without a failure the next
+/// restart is immediate again.
 struct escalation_policy {
   /// 0 means never escalate.
   uint32_t max_failures = 0;
@@ -41,12 +44,12 @@ typename Inspector::result_type inspect(Inspector& f, escalation_policy& x) {
 
 bool operator==(const escalation_policy& x, const escalation_policy& y);
 
-/// Resource default: 5 failures in 60 s; 0 s, then 1 s doubling to 30 s;
-/// reset after 5 minutes without a failure.
+/// Resource default: 5 failures in 60 s; restarts at once, then after
+/// 500 ms each; reset after 5 minutes without a failure.
 escalation_policy default_resource_policy();
 
-/// Assembly default: 3 VM failures in 300 s; 0 s, then 5 s doubling to 60 s;
-/// reset after 5 minutes without a failure.
+/// Assembly default: 3 VM failures in 300 s; restarts at once, then after
+/// 500 ms each; reset after 5 minutes without a failure.
 escalation_policy default_assembly_policy();
 
 /// Neither backoff nor escalation: what restart-path benchmarks run with.

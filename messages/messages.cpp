@@ -22,11 +22,11 @@ bool operator==(const escalation_policy& x, const escalation_policy& y) {
 }
 
 escalation_policy default_resource_policy() {
-  return {5, 60s, 1s, 30s, 5min};
+  return {5, 60s, 500ms, 30s, 5min};
 }
 
 escalation_policy default_assembly_policy() {
-  return {3, 300s, 5s, 60s, 5min};
+  return {3, 300s, 500ms, 60s, 5min};
 }
 
 escalation_policy no_escalation_policy() {

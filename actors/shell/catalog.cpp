@@ -130,7 +130,8 @@ msg::error apply_setting(const catalog& defs, msg::assembly_spec& x,
 
 msg::error apply_escalation(msg::deployable_definition& d, bool resources,
                             const std::string& max_failures,
-                            const std::string& window, std::string& message) {
+                            const std::string& window, const std::string& delay,
+                            std::string& message) {
   if (max_failures.empty() || max_failures.size() > 6
       || !all_digits(max_failures)) {
     return {errc::invalid_argument,
@@ -143,15 +144,27 @@ msg::error apply_escalation(msg::deployable_definition& d, bool resources,
             "WINDOW must be a duration such as 60s, 5min or 1h, not '" + window
               + "'"};
   }
+  auto pause = delay.empty() ? std::optional<caf::timespan>{}
+                             : msg::parse_duration(delay);
+  if (!delay.empty() && (!pause || *pause > std::chrono::hours(1))) {
+    return {errc::invalid_argument,
+            "DELAY must be a duration of at most 1h such as 500ms or 2s, not '"
+              + delay + "'"};
+  }
   auto& policy = resources ? d.resource_escalation : d.assembly_escalation;
   policy.max_failures = static_cast<uint32_t>(std::stoul(max_failures));
   policy.window = *span;
+  if (pause) {
+    policy.backoff_initial = *pause;
+    policy.backoff_max = std::max(policy.backoff_max, *pause);
+  }
   message = std::string{resources ? "resource" : "assembly"} + " escalation of "
             + d.name + ": "
             + (policy.max_failures == 0
                  ? "never escalate"
                  : std::to_string(policy.max_failures) + " failures in "
-                     + msg::format_duration(policy.window));
+                     + msg::format_duration(policy.window))
+            + ", restart delay " + msg::format_duration(policy.backoff_initial);
   if (d.running) {
     message += " (takes effect at the next deployable_start)";
   }

@@ -66,10 +66,12 @@ msg::error apply_setting(const catalog& defs, msg::assembly_spec& x,
                          const std::string& setting, const std::string& value,
                          std::string& message);
 
-/// Applies `escalation_*_set`'s MAX_FAILURES WINDOW to `d`.
+/// Applies `escalation_*_set`'s MAX_FAILURES WINDOW [DELAY] to `d` (an
+/// empty `delay` keeps the restart delay as it is).
 msg::error apply_escalation(msg::deployable_definition& d, bool resources,
                             const std::string& max_failures,
-                            const std::string& window, std::string& message);
+                            const std::string& window, const std::string& delay,
+                            std::string& message);
 
 // -- lookups ---------------------------------------------------------------
 

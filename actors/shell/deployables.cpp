@@ -20,7 +20,8 @@ reply escalation_set(self_ptr self, args a, bool resources) {
   return edit_deployable(
     self, a[0],
     [a, resources](msg::deployable_definition& d, std::string& message) {
-      return apply_escalation(d, resources, a[1], a[2], message);
+      return apply_escalation(d, resources, a[1], a[2],
+                              a.size() > 3 ? a[3] : std::string{}, message);
     });
 }
 

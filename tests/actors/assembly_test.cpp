@@ -91,15 +91,15 @@ TEST_F(assembly_test, crash_and_shutdown_count_as_failures_too) {
   EXPECT_EQ(hv->count("start assy1"), 3u);
 }
 
-TEST_F(assembly_test, second_vm_restart_waits_for_its_backoff) {
+TEST_F(assembly_test, second_vm_restart_waits_for_its_restart_delay) {
   start_one();
   kill_vm("assy1");
   mark();
   kill_vm("assy1");
   EXPECT_EQ(lines_since_mark("dep1/assy1"),
             strings{"dep1/assy1 RECOVERING: VM stopped: killed -> restarting "
-                    "VM in 5s (2 of 3 in 300s)"});
-  advance(4999ms);
+                    "VM in 500 ms (2 of 3 in 300s)"});
+  advance(499ms);
   EXPECT_EQ(hv->count("start assy1"), 0u);
   advance(1ms);
   EXPECT_EQ(hv->calls, (strings{"destroy assy1", "start assy1"}));
@@ -108,7 +108,7 @@ TEST_F(assembly_test, second_vm_restart_waits_for_its_backoff) {
 TEST_F(assembly_test, failures_during_a_restart_do_not_restart_twice) {
   start_one();
   kill_vm("assy1");
-  kill_vm("assy1"); // backoff of 5 s
+  kill_vm("assy1"); // restart delay of 500 ms
   mark();
   // The same death seen again by the other detection paths.
   kill_vm("assy1", msg::domain_event_kind::crashed);
@@ -144,7 +144,7 @@ TEST_F(assembly_test, vm_dying_while_booting_is_a_new_failure) {
   kill_vm("assy1"); // incarnation 2 dies before its agent said hello
   EXPECT_EQ(lines_since_mark("dep1/assy1"),
             strings{"dep1/assy1 RECOVERING: VM stopped: killed -> restarting "
-                    "VM in 5s (2 of 3 in 300s)"});
+                    "VM in 500 ms (2 of 3 in 300s)"});
 }
 
 TEST_F(assembly_test, agent_silence_is_a_vm_failure) {
@@ -194,10 +194,12 @@ TEST_F(assembly_test, failed_domain_start_is_retried_with_backoff) {
                    "scripted failure -> restarting "
                    "VM (1 of 3 in 300s)");
   EXPECT_EQ(hv->count("start assy1"), 2u);
-  advance(5s);
+  advance(499ms);
+  EXPECT_EQ(hv->count("start assy1"), 2u);
+  advance(1ms);
   EXPECT_EQ(hv->count("start assy1"), 3u);
   EXPECT_EQ(lines_of("dep1/assy1").back(),
-            "dep1/assy1 ACTIVE: VM restarted in 5s");
+            "dep1/assy1 ACTIVE: VM restarted in 500 ms");
 }
 
 TEST_F(assembly_test, stop_requested_by_pcloud_is_not_a_failure) {

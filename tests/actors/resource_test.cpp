@@ -37,23 +37,23 @@ TEST_F(resource_test, killed_resource_is_restarted) {
   EXPECT_TRUE(hv->calls.empty()) << "a resource failure must not touch the VM";
 }
 
-TEST_F(resource_test, second_restart_waits_for_the_backoff) {
+TEST_F(resource_test, second_restart_waits_for_the_restart_delay) {
   start_one();
   fail_resource("assy1", "httpd");
   mark();
   fail_resource("assy1", "httpd");
   EXPECT_EQ(lines_since_mark("dep1/assy1/httpd"),
             strings{"dep1/assy1/httpd RECOVERING: killed by signal 9 -> "
-                    "restarting in 1s (2 of 5 in 60s)"});
+                    "restarting in 500 ms (2 of 5 in 60s)"});
   EXPECT_EQ(gw->count("restart assy1/httpd"), 0u);
-  advance(999ms);
+  advance(499ms);
   EXPECT_EQ(gw->count("restart assy1/httpd"), 0u);
   advance(1ms);
   EXPECT_EQ(gw->count("restart assy1/httpd"), 1u);
-  // The third waits 2 s.
+  // The third waits as long, not longer: it is still within the limit.
   mark();
   fail_resource("assy1", "httpd");
-  advance(1999ms);
+  advance(499ms);
   EXPECT_EQ(gw->count("restart assy1/httpd"), 0u);
   advance(1ms);
   EXPECT_EQ(gw->count("restart assy1/httpd"), 1u);
@@ -102,20 +102,18 @@ TEST_F(resource_test, failed_start_counts_as_another_failure) {
   sched.run();
   EXPECT_EQ(lines_since_mark("dep1/assy1/httpd"),
             strings{"dep1/assy1/httpd RECOVERING: start failed: exit code 1 "
-                    "-> restarting in 1s (2 of 5 in 60s)"});
+                    "-> restarting in 500 ms (2 of 5 in 60s)"});
   advance(1s);
   EXPECT_EQ(gw->count("restart assy1/httpd"), 1u);
 }
 
 TEST_F(resource_test, intensity_exceeded_restarts_the_vm_then_the_resource) {
   start_one();
-  // Defaults: 5 failures in 60 s; backoff 0, 1, 2, 4, 8 s (15 s in all).
-  caf::timespan backoff = 1s;
+  // Defaults: 5 failures in 60 s; restarts at once, then after 500 ms.
   fail_resource("assy1", "httpd");
   for (int i = 2; i <= 5; ++i) {
     fail_resource("assy1", "httpd");
-    advance(backoff);
-    backoff *= 2;
+    advance(500ms);
   }
   EXPECT_EQ(gw->count("restart assy1/httpd"), 5u);
   EXPECT_EQ(hv->count("destroy assy1"), 0u);
@@ -202,7 +200,7 @@ TEST_F(resource_test, same_name_in_two_assemblies_is_kept_apart) {
 TEST_F(resource_test, vm_failure_supersedes_a_pending_resource_restart) {
   start_one();
   fail_resource("assy1", "httpd");
-  fail_resource("assy1", "httpd"); // restart pending in 1 s
+  fail_resource("assy1", "httpd"); // restart pending in 500 ms
   mark();
   kill_vm("assy1");
   advance(1s); // the resource's backoff timer fires, but is stale
@@ -279,4 +277,16 @@ TEST_F(resource_test, probe_verdicts_show_in_status_without_a_state_change) {
                                    "httpd", false, 1, "stale"});
   sched.run();
   EXPECT_EQ(status(d).assemblies.at(0).resources.at(0).probe, "ok: status 200");
+}
+
+TEST_F(resource_test, status_says_a_restart_is_waiting_for_its_delay) {
+  auto d = start_one();
+  fail_resource("assy1", "httpd");
+  fail_resource("assy1", "httpd");
+  auto res = status(d).assemblies.at(0).resources.at(0);
+  EXPECT_EQ(res.state, msg::state::recovering);
+  EXPECT_EQ(res.reason, "killed by signal 9 -> restarting in 500 ms");
+  advance(500ms);
+  EXPECT_EQ(status(d).assemblies.at(0).resources.at(0).state,
+            msg::state::active);
 }

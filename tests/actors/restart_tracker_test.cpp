@@ -21,37 +21,42 @@ escalation_policy limit(uint32_t n, caf::timespan window) {
 
 } // namespace
 
-TEST(restart_tracker, first_restart_is_immediate_then_backoff_doubles_to_cap) {
+TEST(restart_tracker, within_the_limit_every_restart_waits_the_same_delay) {
   restart_tracker t{pcloud::msg::default_resource_policy()};
   std::vector<caf::timespan> delays;
-  for (int i = 0; i < 8; ++i) {
+  for (int i = 0; i < 5; ++i) {
     // Failures 1 ms apart: well inside the 5 minute backoff reset.
     delays.push_back(t.record_failure(at(i * 1ms)).delay);
   }
-  std::vector<caf::timespan> expected{0s, 1s, 2s, 4s, 8s, 16s, 30s, 30s};
+  // A second failure is not a longer outage than the first.
+  std::vector<caf::timespan> expected{0s, 500ms, 500ms, 500ms, 500ms};
   EXPECT_EQ(delays, expected);
+  EXPECT_TRUE(t.record_failure(at(5ms)).escalate);
 }
 
-TEST(restart_tracker, assembly_backoff_is_5s_doubling_to_60s) {
+TEST(restart_tracker, a_level_that_never_escalates_backs_off_doubling) {
   auto policy = pcloud::msg::default_assembly_policy();
   policy.max_failures = 0;
   restart_tracker t{policy};
   std::vector<caf::timespan> delays;
-  for (int i = 0; i < 6; ++i) {
+  for (int i = 0; i < 10; ++i) {
     delays.push_back(t.record_failure(at(i * 1ms)).delay);
   }
-  std::vector<caf::timespan> expected{0s, 5s, 10s, 20s, 40s, 60s};
+  std::vector<caf::timespan> expected{0s, 500ms, 1s,  2s,  4s,
+                                      8s, 16s,   32s, 60s, 60s};
   EXPECT_EQ(delays, expected);
 }
 
 TEST(restart_tracker, backoff_resets_after_quiet_period) {
-  restart_tracker t{pcloud::msg::default_resource_policy()};
+  auto policy = pcloud::msg::default_resource_policy();
+  policy.max_failures = 0;
+  restart_tracker t{policy};
   EXPECT_EQ(t.record_failure(at(0s)).delay, 0s);
-  EXPECT_EQ(t.record_failure(at(1s)).delay, 1s);
-  EXPECT_EQ(t.record_failure(at(3s)).delay, 2s);
+  EXPECT_EQ(t.record_failure(at(1s)).delay, 500ms);
+  EXPECT_EQ(t.record_failure(at(3s)).delay, 1s);
   // Five minutes without a failure: the next restart is immediate again.
   EXPECT_EQ(t.record_failure(at(3s + 5min)).delay, 0s);
-  EXPECT_EQ(t.record_failure(at(4s + 5min)).delay, 1s);
+  EXPECT_EQ(t.record_failure(at(4s + 5min)).delay, 500ms);
 }
 
 TEST(restart_tracker, escalates_only_past_the_limit_within_the_window) {

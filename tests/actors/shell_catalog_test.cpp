@@ -130,12 +130,26 @@ TEST(shell_catalog, ports_and_settings_are_parsed_with_invalid_argument) {
   EXPECT_EQ(x.agent_transport, "tcp");
   msg::deployable_definition d;
   d.name = "dep";
-  EXPECT_FALSE(apply_escalation(d, true, "0", "1h", message));
-  EXPECT_EQ(message, "resource escalation of dep: never escalate");
-  EXPECT_EQ(apply_escalation(d, true, "-1", "1h", message).code,
+  EXPECT_FALSE(apply_escalation(d, true, "0", "1h", "", message));
+  EXPECT_EQ(message, "resource escalation of dep: never escalate, restart "
+                     "delay 500 ms");
+  EXPECT_FALSE(apply_escalation(d, false, "3", "5min", "2s", message));
+  EXPECT_EQ(message, "assembly escalation of dep: 3 failures in 300s, restart "
+                     "delay 2s");
+  EXPECT_EQ(d.assembly_escalation.backoff_initial, std::chrono::seconds(2));
+  auto before = d;
+  EXPECT_EQ(apply_escalation(d, true, "-1", "1h", "", message).code,
             errc::invalid_argument);
-  EXPECT_EQ(apply_escalation(d, false, "3", "soon", message).code,
+  EXPECT_EQ(apply_escalation(d, false, "3", "soon", "", message).code,
             errc::invalid_argument);
+  for (auto delay : {"-1s", "soon", "2h"}) {
+    auto err = apply_escalation(d, false, "3", "5min", delay, message);
+    EXPECT_EQ(err.code, errc::invalid_argument) << delay;
+    EXPECT_EQ(err.message, std::string{"DELAY must be a duration of at most "
+                                       "1h such as 500ms or 2s, not '"}
+                             + delay + "'");
+  }
+  EXPECT_EQ(d, before) << "a refused setting changed the deployable";
 }
 
 TEST(shell_catalog, the_operator_sees_where_services_answer) {

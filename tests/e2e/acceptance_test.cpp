@@ -343,8 +343,8 @@ TEST_P(acceptance, the_original_walk_through_with_its_failures) {
   qemus[a[2]] = qemu_pid(a[2]);
 
   // 3. Past the escalation limit (5 in 60 s): the sixth failure restarts
-  // the VM. Each kill waits for the restart before it (backoff 0, 1, 2,
-  // 4, 8 s).
+  // the VM. Each kill waits for the restart before it (at once, then
+  // after the 500 ms restart delay).
   for (unsigned kill = 1; kill <= 6; ++kill) {
     type_in_guest(0, "killall -9 httpd", kill == 6);
     if (kill < 6) {
