@@ -125,8 +125,32 @@ void restart_vm(self_ptr self) {
       });
 }
 
+/// Where the host reaches the services of the guest as it is now.
+msg::service_route route_of(const assembly_state& st) {
+  msg::service_route r;
+  auto& network = st.spec.network;
+  if (network == msg::no_network) {
+    r.network = false;
+  } else if (network.empty() || network == msg::user_network) {
+    r.forwarded = true;
+    r.address = st.ctx.forward_address;
+  } else {
+    r.address = msg::service_address(st.addresses);
+  }
+  return r;
+}
+
+/// On a libvirt network, a guest without its address serves no client.
+bool needs_address(const assembly_state& st) {
+  auto& network = st.spec.network;
+  return !network.empty() && network != msg::user_network
+         && network != msg::no_network
+         && msg::service_address(st.addresses).empty();
+}
+
 void on_vm_failure(self_ptr self, const std::string& reason) {
   auto& st = self->state;
+  st.addresses.clear();
   auto now = self->clock().now();
   if (!st.failed_at) {
     st.failed_at = now;
@@ -207,6 +231,29 @@ bool is_running(self_ptr self) {
   return st.now == phase::idle && st.current == state::active;
 }
 
+/// The agent is up and its resources are starting or running.
+bool agent_up(self_ptr self) {
+  return is_running(self) || self->state.now == phase::addressing;
+}
+
+/// The guest is ready: ACTIVE.
+void become_active(self_ptr self) {
+  auto& st = self->state;
+  ++st.generation; // cancels the boot timeout
+  st.now = phase::idle;
+  auto reason
+    = st.failed_at
+        ? "VM restarted in "
+            + msg::format_duration(self->clock().now() - *st.failed_at)
+        : st.hello_reason;
+  if (auto address = msg::service_address(st.addresses);
+      !address.empty() && !route_of(st).forwarded) {
+    reason += ", address " + address;
+  }
+  enter(self, assembly_event::hello, reason);
+  st.failed_at.reset();
+}
+
 void on_hello(self_ptr self, const msg::agent_hello& hello) {
   auto& st = self->state;
   if (!is_current(self, hello.assembly, hello.incarnation)) {
@@ -216,21 +263,27 @@ void on_hello(self_ptr self, const msg::agent_hello& hello) {
   }
   st.addresses = hello.addresses;
   if (st.now == phase::booting) {
-    ++st.generation; // cancels the boot timeout
-    st.now = phase::idle;
-    enter(self, assembly_event::hello,
-          st.failed_at
-            ? "VM restarted in "
-                + msg::format_duration(self->clock().now() - *st.failed_at)
-            : "agent " + hello.agent_version + " connected");
-    st.failed_at.reset();
+    st.hello_reason = "agent " + hello.agent_version + " connected";
+    // Resources start now, while the guest may still wait for its lease.
+    st.resources.tell(self, route_of(st));
     st.resources.tell(self, msg::start_atom::value);
-  } else if (is_running(self)) {
+    if (needs_address(st)) {
+      // No client reaches it yet: STARTING (or RECOVERING) until the lease
+      // comes, still bounded by the boot timeout.
+      st.now = phase::addressing;
+      st.reason = st.hello_reason + ", waiting for an address";
+      spdlog::info("{}: {}", qualified(st), st.reason);
+      report_status(self);
+      return;
+    }
+    become_active(self);
+  } else if (agent_up(self)) {
     // The agent reconnected to a guest that kept running: resources went on
     // running in there, so confirm rather than restart them.
     spdlog::info("{}: agent reconnected (boot {})", qualified(st),
                  hello.boot_id);
     report_status(self); // its addresses may be new
+    st.resources.tell(self, route_of(st));
     st.resources.tell(self, msg::start_atom::value);
   }
 }
@@ -244,7 +297,16 @@ void on_addresses(self_ptr self, const msg::agent_addresses& x) {
   spdlog::info("{}: guest addresses now: {}", qualified(st),
                fmt::join(x.addresses, " "));
   st.addresses = x.addresses;
-  report_status(self);
+  if (!agent_up(self)) {
+    report_status(self);
+    return;
+  }
+  st.resources.tell(self, route_of(st));
+  if (st.now == phase::addressing && !needs_address(st)) {
+    become_active(self);
+  } else {
+    report_status(self);
+  }
 }
 
 void on_child_exit(self_ptr self, const caf::exit_msg& em) {
@@ -259,8 +321,10 @@ void on_child_exit(self_ptr self, const caf::exit_msg& em) {
         = std::find_if(st.spec.resources.begin(), st.spec.resources.end(),
                        [&](auto& r) { return r.name == name; });
       spawn_resource(self, *spec);
-      if (is_running(self)) {
-        self->send(st.resources.find(name)->actor, msg::start_atom::value);
+      if (agent_up(self)) {
+        auto& fresh = st.resources.find(name)->actor;
+        self->send(fresh, route_of(st));
+        self->send(fresh, msg::start_atom::value);
       }
       return;
     }
@@ -272,7 +336,7 @@ void on_child_exit(self_ptr self, const caf::exit_msg& em) {
 template <class Report>
 void to_resource(self_ptr self, const Report& rep) {
   auto& st = self->state;
-  if (!is_current(self, rep.assembly, rep.incarnation) || !is_running(self)) {
+  if (!is_current(self, rep.assembly, rep.incarnation) || !agent_up(self)) {
     return;
   }
   auto* child = st.resources.find(rep.resource);
@@ -305,8 +369,7 @@ assembly(msg::assembly_actor::stateful_pointer<assembly_state> self,
     [=](const msg::agent_hello& hello) { on_hello(self, hello); },
     [=](const msg::agent_addresses& x) { on_addresses(self, x); },
     [=](const msg::agent_gone& gone) {
-      if (is_current(self, gone.assembly, gone.incarnation)
-          && is_running(self)) {
+      if (is_current(self, gone.assembly, gone.incarnation) && agent_up(self)) {
         on_vm_failure(self, "agent link lost: " + gone.reason);
       }
     },
@@ -318,13 +381,13 @@ assembly(msg::assembly_actor::stateful_pointer<assembly_state> self,
           || !is_current(self, ev.assembly, ev.incarnation)) {
         return;
       }
-      if (is_running(self) || st.now == phase::booting) {
+      if (agent_up(self) || st.now == phase::booting) {
         on_vm_failure(self, "VM " + msg::to_string(ev.kind)
                               + (ev.reason.empty() ? "" : ": " + ev.reason));
       }
     },
     [=](msg::escalate_atom, const std::string&, const std::string& reason) {
-      if (is_running(self)) {
+      if (agent_up(self)) {
         on_vm_failure(self, reason);
       }
     },
@@ -355,6 +418,7 @@ assembly(msg::assembly_actor::stateful_pointer<assembly_state> self,
         st.failed_at = self->clock().now();
       }
       self->send(st.ctx.gateway, msg::detach_atom::value, st.spec.name);
+      st.addresses.clear();
       st.resources.tell(self, msg::vm_lost_atom::value, reason);
       enter(self, assembly_event::restart, reason);
       restart_vm(self);
@@ -382,6 +446,7 @@ assembly(msg::assembly_actor::stateful_pointer<assembly_state> self,
             }
             st.now = phase::idle;
             st.domain = msg::domain_info{};
+            st.addresses.clear();
             enter(self, assembly_event::shut_down, "stopped on request");
           },
           [=](caf::error& err) {
@@ -403,9 +468,17 @@ assembly(msg::assembly_actor::stateful_pointer<assembly_state> self,
     },
     [=](msg::boot_timeout_atom, uint64_t gen) {
       auto& st = self->state;
-      if (gen == st.generation && st.now == phase::booting) {
+      if (gen != st.generation) {
+        return;
+      }
+      if (st.now == phase::booting) {
         st.now = phase::idle;
         on_vm_failure(self, "agent did not say hello within "
+                              + msg::format_duration(st.spec.boot_timeout));
+      } else if (st.now == phase::addressing) {
+        st.now = phase::idle;
+        on_vm_failure(self, "no address on network " + st.spec.network
+                              + " within "
                               + msg::format_duration(st.spec.boot_timeout));
       }
     },

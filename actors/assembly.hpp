@@ -25,6 +25,9 @@ struct assembly_state {
     starting_domain,
     /// Domain started, waiting for the agent's hello.
     booting,
+    /// The agent said hello (its resources are starting); on a libvirt
+    /// network the guest has no address yet.
+    addressing,
     /// Shutting the VM down on request.
     stopping,
   };
@@ -42,8 +45,12 @@ struct assembly_state {
   level::resources resources;
   uint32_t restarts = 0;
   std::string reason;
-  /// The guest's addresses, from its agent's latest hello.
+  /// The guest's addresses, from its agent's latest hello or update;
+  /// cleared when the VM goes.
   std::vector<std::string> addresses;
+  /// What the hello said, for the reason ACTIVE gives once the guest has
+  /// its address.
+  std::string hello_reason;
   std::optional<caf::actor_clock::time_point> failed_at;
 };
 

@@ -17,6 +17,13 @@ struct tree_context {
   msg::event_bus_actor bus;
   msg::hypervisor_actor hypervisor;
   msg::guest_gateway_actor gateway;
+  /// Checks that services answer where clients reach them. Without one
+  /// (trees tested without a network) a resource is ACTIVE when its agent
+  /// says it runs.
+  msg::service_prober_actor prober;
+  /// Where user-mode networking's forwards listen, as a client connects to
+  /// it (a wildcard listen address is reached on the loopback).
+  std::string forward_address = "127.0.0.1";
 };
 
 /// An event about `deployable/assembly/resource`, stamped with the wall clock.

@@ -155,13 +155,12 @@ msg::deployable_spec resolve_defaults(msg::deployable_spec spec) {
 
 msg::deployable_actor::behavior_type
 deployable(msg::deployable_actor::stateful_pointer<deployable_state> self,
-           msg::deployable_spec spec, msg::event_bus_actor bus,
-           msg::hypervisor_actor hypervisor, msg::guest_gateway_actor gateway) {
+           msg::deployable_spec spec, tree_context services) {
   auto& st = self->state;
   st.spec = resolve_defaults(std::move(spec));
   st.tracker = restart_tracker{deployable_limit(st.spec)};
-  st.ctx = tree_context{st.spec.name, std::move(bus), std::move(hypervisor),
-                        std::move(gateway)};
+  st.ctx = std::move(services);
+  st.ctx.deployable = st.spec.name;
   auto handle = caf::actor_cast<msg::deployable_actor>(self);
   for (auto& a : st.spec.assemblies) {
     auto child = self->spawn<caf::linked>(assembly, a, st.ctx,

@@ -33,10 +33,10 @@ struct deployable_state {
 msg::deployable_spec resolve_defaults(msg::deployable_spec spec);
 
 /// Runs a set of assemblies and applies the deployable policy when one of
-/// them exceeds its intensity.
+/// them exceeds its intensity. `services` is what its tree reaches the world
+/// by (its `deployable` is set from the spec).
 msg::deployable_actor::behavior_type
 deployable(msg::deployable_actor::stateful_pointer<deployable_state> self,
-           msg::deployable_spec spec, msg::event_bus_actor bus,
-           msg::hypervisor_actor hypervisor, msg::guest_gateway_actor gateway);
+           msg::deployable_spec spec, tree_context services);
 
 } // namespace pcloud::actors

@@ -58,11 +58,19 @@ void send_command(self_ptr self, msg::resource_operation op) {
              msg::resource_command{st.assembly, st.resource, op});
 }
 
+/// Stops waiting for the service to answer; its checks and timers are
+/// ignored from here on.
+void stop_reaching(resource_state& st) {
+  st.reaching = false;
+  ++st.reach_id;
+}
+
 /// Drops whatever recovery was pending, timers included.
 void cancel_recovery(self_ptr self) {
   auto& st = self->state;
   st.pending = resource_state::recovery::none;
   ++st.generation;
+  stop_reaching(st);
 }
 
 /// A new run of the resource has no verdict of its probe yet.
@@ -81,6 +89,7 @@ void restart_now(self_ptr self) {
 
 void on_failure(self_ptr self, const std::string& cause) {
   auto& st = self->state;
+  stop_reaching(st);
   if (st.pending != resource_state::recovery::none) {
     // A restart (or the VM's recovery) is already under way: the same
     // failure seen again must not restart the resource twice.
@@ -117,30 +126,123 @@ void on_failure(self_ptr self, const std::string& cause) {
   }
 }
 
+/// The service runs and, where the host checks it, answers: ACTIVE.
+/// `reached` says where it answered ("" when not checked).
+void become_active(self_ptr self, const std::string& reached) {
+  auto& st = self->state;
+  if (st.current == state::starting) {
+    auto why = st.ready_cause.empty() ? "started" : st.ready_cause;
+    transition(self, state::active,
+               reached.empty() ? why : why + "; answers at " + reached);
+    return;
+  }
+  transition(
+    self, state::active,
+    "restarted in "
+      + msg::format_duration(self->clock().now()
+                             - st.failed_at.value_or(self->clock().now())));
+  st.failed_at.reset();
+}
+
+/// How long the host waits for a check's result before it asks again: the
+/// prober answers within the check's timeout unless it is gone.
+constexpr auto reach_grace = std::chrono::seconds(1);
+
+/// Between checks of a service that does not answer yet.
+constexpr auto reach_retry = std::chrono::milliseconds(250);
+
+/// "10.0.0.5:80", "127.0.0.1:20080 (-> 80)": where the host reaches it.
+std::string reach_target(const resource_state& st, uint16_t& port) {
+  port
+    = st.route.forwarded ? st.reach_port->host_port : st.reach_port->guest_port;
+  auto host = st.route.address.find(':') == std::string::npos
+                ? st.route.address
+                : "[" + st.route.address + "]";
+  return host + ":" + std::to_string(port);
+}
+
+/// Says in status what ACTIVE waits for, without an event: the state is
+/// the same, only what it waits for changed.
+void waiting_for(self_ptr self, std::string what) {
+  auto& st = self->state;
+  if (st.reason == what) {
+    return;
+  }
+  st.reason = std::move(what);
+  self->send(st.parent, caf::update_atom::value,
+             status_of(st, self->clock().now()));
+}
+
+/// Asks the prober whether the service answers where clients reach it.
+void check_reach(self_ptr self) {
+  auto& st = self->state;
+  ++st.reach_id;
+  if (st.route.address.empty()) {
+    // The assembly sends the route when the guest has its address.
+    waiting_for(self, "waiting for an address");
+    return;
+  }
+  msg::reach_check check;
+  check.id = st.reach_id;
+  check.address = st.route.address;
+  reach_target(st, check.port);
+  check.forwarded = st.route.forwarded;
+  check.probe = st.reach_probe;
+  self->send(st.ctx.prober, std::move(check),
+             caf::actor_cast<msg::reach_listener_actor>(self));
+  self->delayed_send(self, st.reach_probe.timeout + reach_grace,
+                     msg::reach_atom::value, st.reach_id);
+}
+
+bool checked_from_host(const resource_state& st) {
+  return st.reach_port && st.ctx.prober && st.route.network
+         && (!st.route.forwarded || st.reach_port->host_port != 0);
+}
+
+void on_reach_result(self_ptr self, const msg::reach_result& r) {
+  auto& st = self->state;
+  if (!st.reaching || r.id != st.reach_id) {
+    return; // superseded
+  }
+  uint16_t port = 0;
+  auto target = reach_target(st, port);
+  if (r.ok) {
+    stop_reaching(st);
+    spdlog::info("{}/{}/{}: answers at {} ({})", st.ctx.deployable, st.assembly,
+                 st.resource, target, r.detail);
+    become_active(self, target);
+    return;
+  }
+  waiting_for(self, "waiting for port "
+                      + std::to_string(st.reach_port->guest_port) + " at "
+                      + target + " (" + r.detail + ")");
+  ++st.reach_id;
+  self->delayed_send(self, reach_retry, msg::reach_atom::value, st.reach_id);
+}
+
 void on_running(self_ptr self, const std::string& cause) {
   auto& st = self->state;
-  switch (st.current) {
-  case state::starting:
-    transition(self, state::active, cause.empty() ? "started" : cause);
-    break;
-  case state::recovering:
+  if (st.current != state::starting && st.current != state::recovering) {
+    // A probe confirming what is known, or a report for a resource that is
+    // not meant to run (the VM is going down): nothing to do.
+    return;
+  }
+  if (st.current == state::recovering) {
     if (st.pending == resource_state::recovery::backoff) {
       // It came back by itself (a monitor found it healthy again): the
       // pending restart is no longer needed.
       ++st.generation;
     }
     st.pending = resource_state::recovery::none;
-    transition(
-      self, state::active,
-      "restarted in "
-        + msg::format_duration(self->clock().now()
-                               - st.failed_at.value_or(self->clock().now())));
-    st.failed_at.reset();
-    break;
-  default:
-    // A probe confirming what is known, or a report for a resource that is
-    // not meant to run (the VM is going down): nothing to do.
-    break;
+  }
+  st.ready_cause = cause;
+  if (!checked_from_host(st)) {
+    become_active(self, {});
+  } else if (!st.reaching) {
+    // Running in the guest is not yet reachable by a client: the guest
+    // may have no address yet, or the way to it may not be up.
+    st.reaching = true;
+    check_reach(self);
   }
 }
 
@@ -210,6 +312,21 @@ resource(msg::resource_actor::stateful_pointer<resource_state> self,
     = restart_tracker{spec.escalation.value_or(msg::default_resource_policy())};
   st.resource = std::move(spec.name);
   st.probe_failures = spec.probe.kind.empty() ? 0 : spec.probe.failures;
+  for (auto& port : spec.ports) {
+    if (port.protocol == "tcp") {
+      st.reach_port = port;
+      break;
+    }
+  }
+  if (st.reach_port) {
+    bool http = spec.probe.kind == "http"
+                && spec.probe.port == st.reach_port->guest_port;
+    if (http) {
+      st.reach_probe = spec.probe;
+    } else {
+      st.reach_probe.kind = "tcp";
+    }
+  }
   st.assembly = std::move(assembly);
   st.ctx = std::move(ctx);
   st.parent = std::move(parent);
@@ -254,6 +371,25 @@ resource(msg::resource_actor::stateful_pointer<resource_state> self,
     },
     [=](const msg::resource_report& rep) { on_report(self, rep); },
     [=](const msg::probe_report& rep) { on_probe(self, rep); },
+    [=](const msg::reach_result& r) { on_reach_result(self, r); },
+    [=](msg::service_route route) {
+      auto& st = self->state;
+      if (route.network == st.route.network
+          && route.forwarded == st.route.forwarded
+          && route.address == st.route.address) {
+        return;
+      }
+      st.route = std::move(route);
+      if (st.reaching) {
+        check_reach(self); // a new address: ask there
+      }
+    },
+    [=](msg::reach_atom, uint64_t id) {
+      auto& st = self->state;
+      if (st.reaching && id == st.reach_id) {
+        check_reach(self);
+      }
+    },
     [=](msg::backoff_atom, uint64_t generation) {
       auto& st = self->state;
       if (generation != st.generation

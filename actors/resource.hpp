@@ -44,6 +44,20 @@ struct resource_state {
   uint32_t probe_failures = 0;
   std::string probe;
   int64_t probe_at_ms = 0;
+  /// What the host checks before calling the resource ACTIVE: its first TCP
+  /// port, by a GET when its probe is an http probe of that port (else a
+  /// connect). None: the agent's word is enough.
+  std::optional<msg::service_port> reach_port;
+  msg::probe_spec reach_probe;
+  /// Where the assembly's services are reached now.
+  msg::service_route route;
+  /// The agent says it runs; ACTIVE waits for the service to answer.
+  bool reaching = false;
+  /// What the agent said ("started (pid 7), ready in 80ms (...)").
+  std::string ready_cause;
+  /// The check in flight (or the timer before the next): older results and
+  /// timers are ignored.
+  uint64_t reach_id = 0;
 };
 
 /// Keeps one resource inside one guest running. `spec.escalation` must be set

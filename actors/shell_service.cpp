@@ -114,7 +114,7 @@ void supervise(self_ptr self, const std::string& name,
                 times.begin(), times.end(),
                 [&](auto t) { return now - t > shell::tree_restart_window; }),
               times.end());
-  tree_context ctx{name, st.services.bus, {}, {}};
+  tree_context ctx{name, st.services.bus, {}, {}, {}, {}};
   if (times.size() >= shell::max_tree_restarts) {
     auto why = "its actor died " + std::to_string(times.size() + 1)
                + " times within a minute: not watched until deployable_stop "

@@ -26,6 +26,9 @@ using guest_listener_actor
                      caf::reacts_to<resource_report>,
                      caf::reacts_to<probe_report>>;
 
+/// Receives the results of the reach checks it asked for.
+using reach_listener_actor = caf::typed_actor<caf::reacts_to<reach_result>>;
+
 // -- services -----------------------------------------------------------------
 
 /// Orders events and hands them to subscribers; keeps recent history.
@@ -61,6 +64,11 @@ using guest_gateway_actor = caf::typed_actor<
   caf::reacts_to<attach_atom, domain_info, std::vector<resource_spec>,
                  guest_listener_actor>,
   caf::reacts_to<detach_atom, std::string>, caf::reacts_to<resource_command>>;
+
+/// Checks from the host that guests' services answer (runtime/): one
+/// `reach_result` to the listener per check, within the check's timeout.
+using service_prober_actor
+  = caf::typed_actor<caf::reacts_to<reach_check, reach_listener_actor>>;
 
 /// Definitions on disk. Every write is durable when its reply arrives.
 using store_actor = caf::typed_actor<
@@ -123,14 +131,18 @@ using assembly_parent_actor
   = caf::typed_actor<caf::reacts_to<escalate_atom, std::string, std::string>,
                      caf::reacts_to<caf::update_atom, assembly_status>>;
 
-using resource_actor = caf::typed_actor<
+using resource_actor = reach_listener_actor::extend<
   /// The agent is up: start the resource (a no-op if it already runs).
   caf::reacts_to<start_atom>, caf::reacts_to<stop_atom>,
   /// The VM is being recovered: drop any own recovery and wait for start.
   caf::reacts_to<vm_lost_atom, std::string>, caf::reacts_to<resource_report>,
   caf::reacts_to<probe_report>,
+  /// Where the host reaches the assembly's services now.
+  caf::reacts_to<service_route>,
   /// Timer: a backoff of the given generation has elapsed.
-  caf::reacts_to<backoff_atom, uint64_t>>;
+  caf::reacts_to<backoff_atom, uint64_t>,
+  /// Timer: check again whether the service answers (generation).
+  caf::reacts_to<reach_atom, uint64_t>>;
 
 using assembly_actor
   = guest_listener_actor::extend_with<domain_listener_actor,

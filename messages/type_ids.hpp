@@ -13,6 +13,7 @@
 #include "messages/guest.hpp"
 #include "messages/hypervisor.hpp"
 #include "messages/images.hpp"
+#include "messages/reach.hpp"
 #include "messages/shell.hpp"
 #include "messages/status.hpp"
 
@@ -56,6 +57,9 @@ CAF_BEGIN_TYPE_ID_BLOCK(pcloud, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(pcloud, (std::vector<pcloud::msg::event>))
   CAF_ADD_TYPE_ID(pcloud, (pcloud::msg::event_listener_actor))
   CAF_ADD_TYPE_ID(pcloud, (pcloud::msg::console_listener_actor))
+  CAF_ADD_TYPE_ID(pcloud, (pcloud::msg::service_route))
+  CAF_ADD_TYPE_ID(pcloud, (pcloud::msg::reach_check))
+  CAF_ADD_TYPE_ID(pcloud, (pcloud::msg::reach_result))
 
   // Atoms: at most 10 characters on CAF 0.17.
   CAF_ADD_ATOM(pcloud, pcloud::msg, start_atom, "start")
@@ -73,6 +77,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(pcloud, caf::first_custom_type_id)
   CAF_ADD_ATOM(pcloud, pcloud::msg, import_atom, "import")
   CAF_ADD_ATOM(pcloud, pcloud::msg, port_atom, "port")
   CAF_ADD_ATOM(pcloud, pcloud::msg, network_atom, "network")
+  CAF_ADD_ATOM(pcloud, pcloud::msg, reach_atom, "reach")
 
 CAF_END_TYPE_ID_BLOCK(pcloud)
 // clang-format on

@@ -354,15 +354,8 @@ std::string endpoints_of(const catalog& defs, const msg::assembly_spec& x,
     return r.ports.empty() ? "" : "(no network)";
   }
   bool forwarded = network == msg::user_network;
-  std::string address = forwarded ? net.forward_address : "";
-  if (!forwarded) {
-    for (auto& a : addresses) {
-      if (a.find(':') == std::string::npos) {
-        address = a; // the first IPv4 address
-        break;
-      }
-    }
-  }
+  auto address
+    = forwarded ? net.forward_address : msg::service_address(addresses);
   std::vector<std::string> xs;
   for (auto& p : r.ports) {
     xs.push_back(msg::describe_port(p, address, forwarded));
@@ -509,6 +502,12 @@ msg::deployable_spec spec_of(const catalog& defs,
       return spec;
     }
     spec.assemblies.push_back(i->second);
+    auto& network = spec.assemblies.back().network;
+    if (network.empty()) {
+      // The tree decides by it what ACTIVE waits for (an address, a
+      // forward), so it runs with the network the assembly really gets.
+      network = defs.network.default_network;
+    }
   }
   return spec;
 }

@@ -15,6 +15,7 @@
 #include "messages/definitions.hpp"
 #include "messages/error.hpp"
 #include "messages/names.hpp"
+#include "messages/reach.hpp"
 #include "messages/shell.hpp"
 #include "messages/status.hpp"
 

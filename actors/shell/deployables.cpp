@@ -109,8 +109,10 @@ void launch(self_ptr self, const msg::deployable_spec& spec) {
     self->send_exit(i->second, caf::exit_reason::user_shutdown);
   }
   auto& s = st.services;
-  auto dep = self->spawn<caf::linked>(deployable, spec, s.bus, s.hypervisor,
-                                      s.gateway);
+  tree_context services{
+    {},        s.bus,    s.hypervisor,
+    s.gateway, s.prober, msg::client_address(s.network.forward_address)};
+  auto dep = self->spawn<caf::linked>(deployable, spec, std::move(services));
   st.running[spec.name] = dep;
   self->send(dep, msg::start_atom::value);
 }

@@ -26,6 +26,9 @@ struct shell_services {
   msg::guest_gateway_actor gateway;
   msg::console_factory_actor consoles;
   network_settings network;
+  /// Checks from the host that services answer (none: resources are ACTIVE
+  /// when their agents say they run).
+  msg::service_prober_actor prober;
 };
 
 struct shell_service_state {

@@ -23,6 +23,7 @@
 #include "runtime/hooks.hpp"
 #include "runtime/hypervisor.hpp"
 #include "runtime/image_store.hpp"
+#include "runtime/service_prober.hpp"
 #include "runtime/store.hpp"
 
 namespace pcloud::runtime {
@@ -283,8 +284,10 @@ result<std::unique_ptr<daemon>> daemon::start(caf::actor_system& sys,
   actors::network_settings network{network_of(hv_opts, {}),
                                    opts.forward_address, opts.forward_first,
                                    opts.forward_last, agent_port};
-  actors::shell_services services{*store,  image_store, bus,    *hv,
-                                  gateway, consoles,    network};
+  auto prober = spawn_service_prober(sys);
+  d->actors_.push_back(caf::actor_cast<caf::actor>(prober));
+  actors::shell_services services{*store,  image_store, bus,     *hv,
+                                  gateway, consoles,    network, prober};
   auto shell = sys.spawn(actors::shell_service, d->token_, services,
                          std::move(*templates), std::move(loaded),
                          static_cast<uint64_t>(std::random_device{}()) << 32

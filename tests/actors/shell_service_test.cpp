@@ -107,11 +107,11 @@ public:
     web.name = "web";
     web.variants["tiny"] = make_resource("");
     web.variants["tiny"].ports.push_back({"http", "tcp", 80, 0});
-    service = sys.spawn(
-      actors::shell_service, token,
-      actors::shell_services{store, images, bus, hypervisor, gateway, {}, {}},
-      std::vector<msg::resource_template>{dummy, web}, msg::definitions{},
-      uint64_t{42});
+    service = sys.spawn(actors::shell_service, token,
+                        actors::shell_services{
+                          store, images, bus, hypervisor, gateway, {}, {}, {}},
+                        std::vector<msg::resource_template>{dummy, web},
+                        msg::definitions{}, uint64_t{42});
     sched.run();
   }
 
@@ -256,11 +256,11 @@ TEST_F(shell_service_test,
   caf::anon_send_exit(service, caf::exit_reason::user_shutdown);
   actors::network_settings network;
   network.agent_port = 49000;
-  service = sys.spawn(actors::shell_service, token,
-                      actors::shell_services{
-                        store, images, bus, hypervisor, gateway, {}, network},
-                      std::vector<msg::resource_template>{}, msg::definitions{},
-                      uint64_t{42});
+  service = sys.spawn(
+    actors::shell_service, token,
+    actors::shell_services{
+      store, images, bus, hypervisor, gateway, {}, network, {}},
+    std::vector<msg::resource_template>{}, msg::definitions{}, uint64_t{42});
   sched.run();
   ASSERT_TRUE(call("assembly_create", {"a1", "tiny", "x86_64"}).ok());
   auto r = call("assembly_set", {"a1", "transport", "tcp"});

@@ -283,7 +283,8 @@ int main(int argc, char** argv) {
   spec.assemblies[0].resources = {httpd};
   spec.resource_escalation = msg::no_escalation_policy();
   spec.assembly_escalation = msg::no_escalation_policy();
-  auto dep = sys.spawn(actors::deployable, spec, bus, *hv, gw);
+  auto dep = sys.spawn(actors::deployable, spec,
+                       actors::tree_context{{}, bus, *hv, gw, {}, "127.0.0.1"});
   std::printf("client-observed downtime, tiny TCG guest (%s), %d trials per "
               "case\n",
               env.uri().c_str(), trials);

@@ -124,8 +124,8 @@ message_counts count_messages() {
   auto bus = sys.spawn(actors::event_bus, size_t{16});
   auto hyp = test::spawn_fake_hypervisor(sys, hv);
   auto gate = test::spawn_fake_gateway(sys, gw);
-  auto d
-    = sys.spawn(actors::deployable, make_deployable(0, 1, 1), bus, hyp, gate);
+  auto d = sys.spawn(actors::deployable, make_deployable(0, 1, 1),
+                     actors::tree_context{{}, bus, hyp, gate, {}, "127.0.0.1"});
   caf::anon_send(d, msg::start_atom::value);
   sched.run();
   message_counts result;
@@ -193,9 +193,10 @@ int main(int argc, char** argv) {
   std::vector<msg::deployable_actor> tree;
   auto t0 = bench_clock::now();
   for (size_t i = 0; i < deployables; ++i) {
-    auto d = sys.spawn(actors::deployable,
-                       make_deployable(i, assemblies_per_deployable, resources),
-                       bus, hyp, gate);
+    auto d
+      = sys.spawn(actors::deployable,
+                  make_deployable(i, assemblies_per_deployable, resources),
+                  actors::tree_context{{}, bus, hyp, gate, {}, "127.0.0.1"});
     caf::anon_send(d, msg::start_atom::value);
     tree.push_back(d);
   }

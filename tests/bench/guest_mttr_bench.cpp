@@ -67,7 +67,8 @@ int main(int argc, char** argv) {
   spec.assemblies = {test::make_assembly("assy1", {})};
   spec.assemblies[0].resources = {worker};
   spec.resource_escalation = msg::no_escalation_policy();
-  auto dep = sys.spawn(actors::deployable, spec, bus, *hv, gw);
+  auto dep = sys.spawn(actors::deployable, spec,
+                       actors::tree_context{{}, bus, *hv, gw, {}, "127.0.0.1"});
   std::printf("resource MTTR in a tiny TCG guest (%s), %d trials\n",
               env.uri().c_str(), trials);
   std::printf("settings: no backoff, no escalation (no_escalation_policy); "

@@ -124,7 +124,9 @@ pcloud_trials(int n, bench::exec_watch& watch) {
     spec.name = "dep1";
     spec.assemblies = {a};
     spec.resource_escalation = msg::no_escalation_policy();
-    auto dep = sys.spawn(actors::deployable, spec, bus, hv, gateway);
+    auto dep
+      = sys.spawn(actors::deployable, spec,
+                  actors::tree_context{{}, bus, hv, gateway, {}, "127.0.0.1"});
     caf::anon_send(dep, msg::start_atom::value);
     auto active_events = [&](size_t from) {
       return [from](const std::vector<timed_event>& evs) {

@@ -97,7 +97,8 @@ int main(int argc, char** argv) {
   spec.assemblies = {test::make_assembly("assy1", {})};
   // Keep backoff and escalation out of the measurement.
   spec.assembly_escalation = msg::no_escalation_policy();
-  auto dep = sys.spawn(actors::deployable, spec, bus, *hv, gw);
+  auto dep = sys.spawn(actors::deployable, spec,
+                       actors::tree_context{{}, bus, *hv, gw, {}, "127.0.0.1"});
   caf::anon_send(dep, msg::start_atom::value);
 
   std::printf("VM restart on %s, tiny JEOS under TCG, %d trials\n",

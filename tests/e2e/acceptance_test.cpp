@@ -16,9 +16,15 @@
 // the httpd answers: its port forward on embed, the guest's DHCP address on
 // system, on a libvirt network of the test's own, asked from a network
 // namespace of its own (never the host's `default` network or namespace).
+// ACTIVE means a client gets an answer: the moment status reads ACTIVE (the
+// deployable after its start, a resource after its VM was forced off), one
+// GET with a 1 s timeout must get 200. On system each guest must have its
+// address within a few seconds of its agent's hello.
 // The times from each failure to ACTIVE and to the first 200 are printed.
+#include <optional>
 #include <regex>
 #include <set>
+#include <sstream>
 
 #include "tests/support/http.hpp"
 #include "tests/support/private_network.hpp"
@@ -116,8 +122,63 @@ protected:
 
   bool status_matches(const std::string& pattern,
                       std::chrono::seconds timeout = vm_timeout) {
+    return !status_when(pattern, timeout).empty();
+  }
+
+  /// The first deployable_status that matches `pattern`; empty if none did
+  /// within `timeout`.
+  std::string status_when(const std::string& pattern,
+                          std::chrono::seconds timeout = vm_timeout) {
     std::regex re{pattern};
-    return wait_until([&] { return std::regex_search(status(), re); }, timeout);
+    std::string s;
+    if (!wait_until(
+          [&] {
+            s = status();
+            return std::regex_search(s, re);
+          },
+          timeout)) {
+      return {};
+    }
+    return s;
+  }
+
+  /// What one GET with a 1 s timeout gets from assembly i's endpoint as
+  /// `s` (a deployable_status just read) gives it.
+  int status_code_within_1s(int i, const std::string& s) {
+    auto [address, port] = endpoint(i, s);
+    if (port == 0) {
+      return -1;
+    }
+    return network ? network->http_get(address, port, 1s).status
+                   : http_get(address, port, 1s).status;
+  }
+
+  /// Seconds from the hello of assembly i's first boot to its address, from
+  /// pcloudd's log; 0 when the hello had it. -1 when the log says neither.
+  double address_delay(int i) {
+    std::istringstream log{slurp(dir + "/pcloudd.log")};
+    auto who = "dep1/" + assemblies[i] + ": ";
+    std::optional<double> hello;
+    std::string line;
+    auto seconds = [](const std::string& l) {
+      // "2026-12-07T14:40:10.973 info ...": the time of day.
+      return std::stod(l.substr(11, 2)) * 3600 + std::stod(l.substr(14, 2)) * 60
+             + std::stod(l.substr(17, 6));
+    };
+    while (std::getline(log, line)) {
+      if (line.find(who + "agent") != std::string::npos
+          && line.find("waiting for an address") != std::string::npos) {
+        hello = seconds(line);
+      } else if (hello
+                 && line.find(who + "guest addresses now")
+                      != std::string::npos) {
+        return seconds(line) - *hello;
+      } else if (line.find("dep1/" + assemblies[i] + " ACTIVE")
+                 != std::string::npos) {
+        return hello ? -1 : 0;
+      }
+    }
+    return -1;
   }
 
   /// A row of deployable_status matching `pattern` whose restart count is
@@ -139,8 +200,11 @@ protected:
   /// libvirt network ("http 192.168.122.57:80", from its agent). Port 0
   /// while it says neither.
   std::pair<std::string, uint16_t> endpoint(int i) {
+    return endpoint(i, status());
+  }
+
+  std::pair<std::string, uint16_t> endpoint(int i, const std::string& s) {
     std::smatch m;
-    auto s = status();
     std::regex re{"(^|\n)" + path(i)
                   + " +[A-Z]+ +[0-9]+ +http ([0-9.]+):([0-9]+)"};
     if (!std::regex_search(s, m, re)) {
@@ -246,16 +310,33 @@ TEST_P(acceptance, the_original_walk_through_with_its_failures) {
                   "deployable_start dep1\n";
   auto res = sh({}, script);
   ASSERT_EQ(res.rc, 0) << res.out << res.err;
-  ASSERT_TRUE(status_matches("(^|\n)dep1 +ACTIVE"))
-    << status() << slurp(dir + "/pcloudd.log");
+  auto s = status_when("(^|\n)dep1 +ACTIVE");
+  ASSERT_FALSE(s.empty()) << status() << slurp(dir + "/pcloudd.log");
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(status_code_within_1s(i, s), 200)
+      << a[i] << ": ACTIVE, so a client gets an answer\n"
+      << s;
+  }
   ASSERT_TRUE(saw_event("dep1 ACTIVE: all 3 assemblies active"))
     << follower->screen();
+  if (system) {
+    for (int i = 0; i < 3; ++i) {
+      // pcloudd flushes its log every second.
+      double delay = -1;
+      wait_until([&] { return (delay = address_delay(i)) >= 0; }, 5s);
+      std::printf("[e2e system] %s: its address %.3f s after its hello\n",
+                  a[i].c_str(), delay);
+      EXPECT_GE(delay, 0) << slurp(dir + "/pcloudd.log");
+      EXPECT_LT(delay, 10) << "DHCP retries without a 20 s gap";
+    }
+    std::fflush(stdout);
+  }
   for (int i = 0; i < 3; ++i) {
     ASSERT_TRUE(serving(i)) << a[i] << "\n" << status();
   }
   // Three resources of one name stay apart: each row is its own, with its
   // own endpoint (a forward of its own, or its guest's DHCP address).
-  auto s = status();
+  s = status();
   std::set<std::string> endpoints;
   for (int i = 0; i < 3; ++i) {
     auto [address, port] = endpoint(i);
@@ -323,8 +404,12 @@ TEST_P(acceptance, the_original_walk_through_with_its_failures) {
     ASSERT_EQ(::kill(qemus[a[2]], SIGTERM), 0);
   }
   ASSERT_TRUE(restarted("dep1/" + a[2], 1)) << status();
-  ASSERT_TRUE(status_matches(path(2) + " +ACTIVE")) << status();
+  s = status_when(path(2) + " +ACTIVE");
+  ASSERT_FALSE(s.empty()) << status();
   to_active = ms_since(t);
+  EXPECT_EQ(status_code_within_1s(2, s), 200)
+    << "ACTIVE again after a force-off, so a client gets an answer\n"
+    << s;
   ASSERT_TRUE(serving(2));
   to_http = ms_since(t);
   // The fastest signal names the cause: the agent's channel closing, the

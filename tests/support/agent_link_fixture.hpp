@@ -92,7 +92,9 @@ public:
     spec.name = "dep1";
     spec.assemblies = std::move(assemblies);
     spec.resource_escalation = msg::no_escalation_policy();
-    dep = sys.spawn(actors::deployable, spec, bus, hv, gateway);
+    dep
+      = sys.spawn(actors::deployable, spec,
+                  actors::tree_context{{}, bus, hv, gateway, {}, "127.0.0.1"});
     caf::anon_send(dep, msg::start_atom::value);
     if (wait_active) {
       ASSERT_TRUE(wait_event("dep1 ACTIVE")) << lines();

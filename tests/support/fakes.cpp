@@ -138,6 +138,28 @@ fake_gateway(msg::guest_gateway_actor::pointer self,
   };
 }
 
+msg::service_prober_actor::behavior_type
+fake_prober(msg::service_prober_actor::pointer self,
+            std::shared_ptr<prober_script> script) {
+  return {
+    [=](const msg::reach_check& x, msg::reach_listener_actor listener) {
+      auto host = x.address.find(':') == std::string::npos
+                    ? x.address
+                    : "[" + x.address + "]";
+      script->calls.push_back((x.probe.kind == "http" ? "http " : "tcp ") + host
+                              + ":" + std::to_string(x.port)
+                              + (x.probe.kind == "http" ? x.probe.path : "")
+                              + (x.forwarded ? " (forwarded)" : ""));
+      if (!script->silent) {
+        self->send(listener,
+                   msg::reach_result{x.id, script->reachable,
+                                     script->reachable ? "connected"
+                                                       : "connection refused"});
+      }
+    },
+  };
+}
+
 msg::event_listener_actor::behavior_type
 event_recorder(msg::event_listener_actor::pointer,
                std::shared_ptr<std::vector<msg::event>> sink) {
@@ -158,6 +180,12 @@ msg::guest_gateway_actor
 spawn_fake_gateway(caf::actor_system& sys,
                    std::shared_ptr<gateway_script> script) {
   return sys.spawn(fake_gateway, std::move(script));
+}
+
+msg::service_prober_actor
+spawn_fake_prober(caf::actor_system& sys,
+                  std::shared_ptr<prober_script> script) {
+  return sys.spawn(fake_prober, std::move(script));
 }
 
 msg::event_listener_actor

@@ -66,6 +66,15 @@ struct gateway_script {
   size_t count(const std::string& call) const;
 };
 
+/// What the fake service prober was asked, and what it answers.
+struct prober_script {
+  /// "tcp 127.0.0.1:20080 (forwarded)", "http 192.0.2.7:80/", in order.
+  std::vector<std::string> calls;
+  /// Whether services answer; checks are answered at once unless `silent`.
+  bool reachable = true;
+  bool silent = false;
+};
+
 /// The secret the fake hypervisor gives every incarnation of a TCP-transport
 /// `assembly` (the real one makes a random one per incarnation).
 inline std::string fake_agent_secret(const std::string& assembly) {
@@ -77,6 +86,9 @@ msg::hypervisor_actor spawn_fake_hypervisor(caf::actor_system& sys,
 
 msg::guest_gateway_actor spawn_fake_gateway(caf::actor_system& sys,
                                             std::shared_ptr<gateway_script>);
+
+msg::service_prober_actor spawn_fake_prober(caf::actor_system& sys,
+                                            std::shared_ptr<prober_script>);
 
 msg::event_listener_actor
 spawn_event_recorder(caf::actor_system& sys,

@@ -65,7 +65,9 @@ public:
   const std::string& name() const { return name_; }
 
   /// GET / on `address`:`port` from inside the client's namespace.
-  http_answer http_get(const std::string& address, uint16_t port) const {
+  http_answer http_get(const std::string& address, uint16_t port,
+                       std::chrono::milliseconds timeout
+                       = std::chrono::milliseconds{2000}) const {
     http_answer result;
     posix::fd_pair pipe;
     if (!posix::make_pipe(pipe, O_CLOEXEC)) {
@@ -78,7 +80,7 @@ public:
       if (!ns || ::setns(ns.get(), CLONE_NEWNET) != 0) {
         ::_exit(1);
       }
-      auto answer = test::http_get(address, port);
+      auto answer = test::http_get(address, port, timeout);
       auto text = std::to_string(answer.status) + "\n" + answer.body;
       (void)!::write(pipe.write.get(), text.data(), text.size());
       ::_exit(0);

@@ -1,6 +1,6 @@
 // A GoogleTest fixture that runs a supervision tree on CAF's deterministic
-// scheduler with fake hypervisor and gateway. No sleeps, no threads: tests run
-// the scheduler and advance its clock explicitly.
+// scheduler with a fake hypervisor, gateway and service prober. No sleeps, no
+// threads: tests run the scheduler and advance its clock explicitly.
 #pragma once
 
 #include <chrono>
@@ -26,6 +26,7 @@ public:
     bus = sys.spawn(actors::event_bus, size_t{1000});
     hypervisor = spawn_fake_hypervisor(sys, hv);
     gateway = spawn_fake_gateway(sys, gw);
+    prober = spawn_fake_prober(sys, pr);
     recorder = spawn_event_recorder(sys, events);
     caf::anon_send(bus, caf::subscribe_atom::value, recorder);
     sched.run();
@@ -39,14 +40,16 @@ public:
     caf::anon_send_exit(bus, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(hypervisor, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(gateway, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(prober, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(recorder, caf::exit_reason::user_shutdown);
     sched.run();
   }
 
   /// Spawns a deployable of the given assemblies and starts it.
   msg::deployable_actor start(msg::deployable_spec spec) {
-    auto d = sys.spawn(actors::deployable, std::move(spec), bus, hypervisor,
-                       gateway);
+    auto d = sys.spawn(
+      actors::deployable, std::move(spec),
+      actors::tree_context{{}, bus, hypervisor, gateway, prober, "127.0.0.1"});
     deployables.push_back(d);
     caf::anon_send(d, msg::start_atom::value);
     sched.run();
@@ -143,6 +146,7 @@ public:
     marked = events->size();
     hv->calls.clear();
     gw->calls.clear();
+    pr->calls.clear();
   }
 
   deterministic_config cfg;
@@ -150,11 +154,13 @@ public:
   caf::scheduler::test_coordinator& sched;
   std::shared_ptr<hypervisor_script> hv = std::make_shared<hypervisor_script>();
   std::shared_ptr<gateway_script> gw = std::make_shared<gateway_script>();
+  std::shared_ptr<prober_script> pr = std::make_shared<prober_script>();
   std::shared_ptr<std::vector<msg::event>> events
     = std::make_shared<std::vector<msg::event>>();
   msg::event_bus_actor bus;
   msg::hypervisor_actor hypervisor;
   msg::guest_gateway_actor gateway;
+  msg::service_prober_actor prober;
   msg::event_listener_actor recorder;
   std::vector<msg::deployable_actor> deployables;
   size_t marked = 0;

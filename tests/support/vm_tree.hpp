@@ -94,7 +94,9 @@ public:
       spec.assemblies[0].agent_transport = msg::tcp_transport;
     }
     spec.resource_escalation = msg::no_escalation_policy();
-    dep = sys.spawn(actors::deployable, spec, bus, hv, gateway);
+    dep
+      = sys.spawn(actors::deployable, spec,
+                  actors::tree_context{{}, bus, hv, gateway, {}, "127.0.0.1"});
     caf::anon_send(dep, msg::start_atom::value);
     ASSERT_TRUE(wait_event("dep1 ACTIVE"));
     ASSERT_TRUE(wait_boots(1)) << "the guest did not boot";

@@ -1,0 +1,160 @@
+// ACTIVE means a client can reach it: an assembly on a libvirt network waits
+// for its guest's address, and a resource with a port waits until the host
+// has seen its service answer there (or at its forward), on the
+// deterministic scheduler with a fake prober.
+#include "tests/support/tree_fixture.hpp"
+
+using namespace pcloud;
+using namespace pcloud::test;
+using strings = std::vector<std::string>;
+
+namespace {
+
+class reach_test : public tree_fixture {
+public:
+  /// assy1 with httpd serving port 80 (forwarded from 20080) on `network`.
+  msg::deployable_actor start_web(const std::string& network,
+                                  msg::probe_spec probe = {}) {
+    auto a = make_assembly("assy1", {"httpd"});
+    a.network = network;
+    a.boot_timeout = std::chrono::minutes(2);
+    a.resources[0].ports.push_back({"http", "tcp", 80, 20080});
+    a.resources[0].probe = std::move(probe);
+    return start(make_deployable({a}));
+  }
+
+  void addresses(std::vector<std::string> xs) {
+    caf::anon_send(
+      listener_of("assy1"),
+      msg::agent_addresses{"assy1", incarnation_of("assy1"), std::move(xs)});
+    sched.run();
+  }
+
+  msg::resource_status httpd(const msg::deployable_actor& d) {
+    return status(d).assemblies.at(0).resources.at(0);
+  }
+};
+
+} // namespace
+
+TEST_F(reach_test, a_forwarded_service_is_active_once_it_answers_there) {
+  pr->reachable = false;
+  auto dep = start_web("user");
+  EXPECT_EQ(pr->calls, strings{"tcp 127.0.0.1:20080 (forwarded)"});
+  auto s = httpd(dep);
+  EXPECT_EQ(s.state, msg::state::starting);
+  EXPECT_EQ(s.reason,
+            "waiting for port 80 at 127.0.0.1:20080 (connection refused)");
+  EXPECT_EQ(status(dep).state, msg::state::starting)
+    << "no client gets an answer yet";
+  // Asked again, every 250 ms, until it answers.
+  advance(249ms);
+  EXPECT_EQ(pr->calls.size(), 1u);
+  advance(1ms);
+  EXPECT_EQ(pr->calls.size(), 2u);
+  pr->reachable = true;
+  advance(250ms);
+  EXPECT_EQ(lines_of("dep1/assy1/httpd"),
+            (strings{"dep1/assy1/httpd STARTING: agent ready -> starting",
+                     "dep1/assy1/httpd ACTIVE: started; answers at "
+                     "127.0.0.1:20080"}));
+  EXPECT_EQ(status(dep).state, msg::state::active);
+  advance(10s);
+  EXPECT_EQ(pr->calls.size(), 3u) << "no checks once it answered";
+}
+
+TEST_F(reach_test, on_a_libvirt_network_active_waits_for_the_address) {
+  auto dep = start_web("net1");
+  // The hello had no address: the resource starts, nothing is checked.
+  EXPECT_EQ(gw->count("start assy1/httpd"), 1u);
+  EXPECT_TRUE(pr->calls.empty());
+  auto a = status(dep).assemblies.at(0);
+  EXPECT_EQ(a.state, msg::state::starting);
+  EXPECT_EQ(a.reason, "agent fake connected, waiting for an address");
+  EXPECT_EQ(a.resources.at(0).reason, "waiting for an address");
+  // A link-local IPv6 address serves no client on an IPv4 network.
+  addresses({"fe80::5054:ff:fe12:3456"});
+  EXPECT_EQ(status(dep).assemblies.at(0).state, msg::state::starting);
+  addresses({"fe80::5054:ff:fe12:3456", "192.0.2.7"});
+  EXPECT_EQ(pr->calls, strings{"tcp 192.0.2.7:80"}) << "the guest port";
+  EXPECT_EQ(lines_of("dep1/assy1"),
+            (strings{"dep1/assy1 STARTING: start requested -> starting VM",
+                     "dep1/assy1 ACTIVE: agent fake connected, address "
+                     "192.0.2.7"}));
+  EXPECT_EQ(lines_of("dep1/assy1/httpd").back(),
+            "dep1/assy1/httpd ACTIVE: started; answers at 192.0.2.7:80");
+  EXPECT_EQ(status(dep).state, msg::state::active);
+}
+
+TEST_F(reach_test, no_address_within_the_boot_timeout_is_a_vm_failure) {
+  start_web("net1");
+  mark();
+  advance(2min);
+  EXPECT_EQ(lines_since_mark("dep1/assy1").at(0),
+            "dep1/assy1 RECOVERING: no address on network net1 within 120s "
+            "-> restarting VM (1 of 3 in 300s)");
+  EXPECT_EQ(hv->calls, (strings{"destroy assy1", "start assy1"}));
+}
+
+TEST_F(reach_test, an_http_probe_of_the_port_is_what_the_host_asks_too) {
+  msg::probe_spec probe;
+  probe.kind = "http";
+  probe.port = 80;
+  probe.path = "/healthz";
+  start_web("user", probe);
+  EXPECT_EQ(pr->calls, strings{"http 127.0.0.1:20080/healthz (forwarded)"});
+}
+
+TEST_F(reach_test, recovery_ends_when_the_service_answers_again) {
+  auto dep = start_web("net1");
+  addresses({"192.0.2.7"});
+  ASSERT_EQ(status(dep).state, msg::state::active);
+  mark();
+  pr->reachable = false;
+  kill_vm("assy1");
+  // The new incarnation's hello has no address yet: no stale one is used.
+  EXPECT_TRUE(pr->calls.empty());
+  EXPECT_TRUE(status(dep).assemblies.at(0).addresses.empty());
+  addresses({"192.0.2.8"});
+  EXPECT_EQ(pr->calls, strings{"tcp 192.0.2.8:80"});
+  EXPECT_EQ(httpd(dep).state, msg::state::recovering);
+  advance(750ms); // three more refusals
+  pr->reachable = true;
+  advance(250ms);
+  EXPECT_EQ(lines_since_mark("dep1/assy1/httpd").back(),
+            "dep1/assy1/httpd ACTIVE: restarted in 1s");
+  auto active = std::find_if(events->rbegin(), events->rend(), [](auto& ev) {
+    return ev.resource == "httpd" && ev.state == msg::state::active;
+  });
+  ASSERT_NE(active, events->rend());
+  EXPECT_EQ(active->downtime, 1s) << "measured to the answer";
+}
+
+TEST_F(reach_test, a_silent_prober_is_asked_again) {
+  pr->silent = true;
+  auto dep = start_web("user");
+  EXPECT_EQ(pr->calls.size(), 1u);
+  advance(1499ms); // the check's timeout (500 ms) and a second of grace
+  EXPECT_EQ(pr->calls.size(), 1u);
+  advance(1ms);
+  EXPECT_EQ(pr->calls.size(), 2u);
+  EXPECT_EQ(httpd(dep).state, msg::state::starting);
+}
+
+TEST_F(reach_test, without_a_network_nothing_is_checked) {
+  auto dep = start_web("none");
+  EXPECT_TRUE(pr->calls.empty());
+  EXPECT_EQ(status(dep).state, msg::state::active);
+}
+
+TEST_F(reach_test, a_failure_while_waiting_stops_the_checks) {
+  pr->reachable = false;
+  auto dep = start_web("user");
+  mark();
+  gw->auto_running = false; // the restarted httpd does not come back
+  fail_resource("assy1", "httpd");
+  EXPECT_EQ(gw->count("restart assy1/httpd"), 1u);
+  advance(10s);
+  EXPECT_TRUE(pr->calls.empty()) << "the check of the failed run stopped";
+  EXPECT_EQ(httpd(dep).state, msg::state::recovering);
+}
