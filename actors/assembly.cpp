@@ -296,7 +296,20 @@ void on_addresses(self_ptr self, const msg::agent_addresses& x) {
   }
   spdlog::info("{}: guest addresses now: {}", qualified(st),
                fmt::join(x.addresses, " "));
+  auto before = msg::service_address(st.addresses);
   st.addresses = x.addresses;
+  auto now = msg::service_address(st.addresses);
+  if (is_running(self) && now != before && !route_of(st).forwarded) {
+    // Clients must look elsewhere now: the operator hears of it, though
+    // the state stays.
+    self->send(st.ctx.bus, caf::publish_atom::value,
+               make_event(st.ctx, st.spec.name, {}, st.current,
+                          now.empty()
+                            ? "address " + before + " lost"
+                            : "address now " + now
+                                + (before.empty() ? std::string{}
+                                                  : " (was " + before + ")")));
+  }
   if (!agent_up(self)) {
     report_status(self);
     return;

@@ -172,7 +172,27 @@ reply assembly_delete(self_ptr self, args a) {
 }
 
 reply assembly_list(self_ptr self, args) {
-  return assembly_rows(self->state.defs);
+  // Where a guest on a libvirt network serves is its address now: asked
+  // of the running deployables.
+  std::vector<std::string> names;
+  for (auto& [name, d] : self->state.defs.deployables) {
+    if (self->state.running.count(name) > 0) {
+      names.push_back(name);
+    }
+  }
+  auto rp = self->make_response_promise<msg::shell_reply>();
+  live_statuses(
+    self, names,
+    [self, rp](std::map<std::string, msg::deployable_status> found) mutable {
+      std::map<std::string, std::vector<std::string>> addresses;
+      for (auto& [name, d] : found) {
+        for (auto& a : d.assemblies) {
+          addresses[a.name] = a.addresses;
+        }
+      }
+      rp.deliver(assembly_rows(self->state.defs, addresses));
+    });
+  return rp;
 }
 
 reply assembly_network_set(self_ptr self, args a) {

@@ -375,7 +375,9 @@ msg::shell_reply ok(std::string message) {
   return r;
 }
 
-msg::shell_reply assembly_rows(const catalog& defs) {
+msg::shell_reply assembly_rows(
+  const catalog& defs,
+  const std::map<std::string, std::vector<std::string>>& addresses) {
   auto r = table({"name", "jeos", "resources", "deployable", "network",
                   "services", "memory_mib", "vcpus", "transport", "uuid"});
   for (auto& [name, x] : defs.assemblies) {
@@ -383,7 +385,11 @@ msg::shell_reply assembly_rows(const catalog& defs) {
     std::vector<std::string> services;
     for (auto& res : x.resources) {
       names.push_back(res.name);
-      if (auto where = endpoints_of(defs, x, res); !where.empty()) {
+      auto live = addresses.find(name);
+      auto where = endpoints_of(
+        defs, x, res,
+        live != addresses.end() ? live->second : std::vector<std::string>{});
+      if (!where.empty()) {
         services.push_back(res.name + " " + where);
       }
     }

@@ -146,7 +146,12 @@ msg::shell_reply table(std::vector<std::string> columns);
 /// A successful reply saying `message`.
 msg::shell_reply ok(std::string message);
 
-msg::shell_reply assembly_rows(const catalog& defs);
+/// The rows of assembly_list; `addresses` are the running guests' (by
+/// assembly), for services on libvirt networks.
+msg::shell_reply
+assembly_rows(const catalog& defs,
+              const std::map<std::string, std::vector<std::string>>& addresses
+              = {});
 msg::shell_reply template_rows(const catalog& defs);
 msg::shell_reply deployable_rows(const catalog& defs);
 

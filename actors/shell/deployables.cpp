@@ -310,6 +310,39 @@ reply deployable_stop(self_ptr self, args a) {
                       });
 }
 
+void live_statuses(
+  self_ptr self, const std::vector<std::string>& names,
+  std::function<void(std::map<std::string, msg::deployable_status>)> done) {
+  struct gather {
+    std::map<std::string, msg::deployable_status> found;
+    size_t pending = 0;
+    std::function<void(std::map<std::string, msg::deployable_status>)> done;
+    void one_less() {
+      if (--pending == 0) {
+        done(std::move(found));
+      }
+    }
+  };
+  auto g = std::make_shared<gather>();
+  g->done = std::move(done);
+  auto& st = self->state;
+  for (auto& name : names) {
+    if (auto i = st.running.find(name); i != st.running.end()) {
+      ++g->pending;
+      self->request(i->second, status_timeout, caf::get_atom::value)
+        .then(
+          [g](const msg::deployable_status& s) {
+            g->found[s.name] = s;
+            g->one_less();
+          },
+          [g](const caf::error&) { g->one_less(); });
+    }
+  }
+  if (g->pending == 0) {
+    g->done({});
+  }
+}
+
 reply deployable_status(self_ptr self, args a) {
   auto& st = self->state;
   std::vector<std::string> names;
@@ -324,45 +357,21 @@ reply deployable_status(self_ptr self, args a) {
       names.push_back(name);
     }
   }
-  struct gather {
-    msg::shell_reply reply = table(
-      {"path", "state", "restarts", "domain", "service", "probe", "reason"});
-    std::map<std::string, msg::deployable_status> found;
-    size_t pending = 0;
-  };
-  auto g = std::make_shared<gather>();
   auto rp = self->make_response_promise<msg::shell_reply>();
-  auto finish = [self, g, names, rp]() mutable {
-    auto& defs = self->state.defs;
-    for (auto& name : names) {
-      auto i = g->found.find(name);
-      add_status_rows(defs, g->reply,
-                      i != g->found.end() ? i->second
-                                          : never_started(defs, name));
-    }
-    rp.deliver(g->reply);
-  };
-  for (auto& name : names) {
-    if (auto i = st.running.find(name); i != st.running.end()) {
-      ++g->pending;
-      self->request(i->second, status_timeout, caf::get_atom::value)
-        .then(
-          [g, finish](const msg::deployable_status& s) mutable {
-            g->found[s.name] = s;
-            if (--g->pending == 0) {
-              finish();
-            }
-          },
-          [g, finish](const caf::error&) mutable {
-            if (--g->pending == 0) {
-              finish();
-            }
-          });
-    }
-  }
-  if (g->pending == 0) {
-    finish();
-  }
+  live_statuses(self, names,
+                [self, names, rp](
+                  std::map<std::string, msg::deployable_status> found) mutable {
+                  auto& defs = self->state.defs;
+                  auto reply = table({"path", "state", "restarts", "domain",
+                                      "service", "probe", "reason"});
+                  for (auto& name : names) {
+                    auto i = found.find(name);
+                    add_status_rows(
+                      defs, reply,
+                      i != found.end() ? i->second : never_started(defs, name));
+                  }
+                  rp.deliver(std::move(reply));
+                });
   return rp;
 }
 

@@ -46,6 +46,13 @@ reply escalation_assembly_set(self_ptr self, args a);
 /// Starts a deployable actor for `spec`, replacing a stopped one.
 void launch(self_ptr self, const msg::deployable_spec& spec);
 
+/// Asks the running ones among the deployables `names` for their status
+/// and calls `done` with those that answered (by name) once all have
+/// answered or failed to within the status timeout.
+void live_statuses(
+  self_ptr self, const std::vector<std::string>& names,
+  std::function<void(std::map<std::string, msg::deployable_status>)> done);
+
 // sessions.cpp: the event stream and guest consoles
 caf::result<std::vector<msg::event>>
 subscribe_events(self_ptr self, msg::event_listener_actor listener);

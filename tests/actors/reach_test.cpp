@@ -158,3 +158,17 @@ TEST_F(reach_test, a_failure_while_waiting_stops_the_checks) {
   EXPECT_TRUE(pr->calls.empty()) << "the check of the failed run stopped";
   EXPECT_EQ(httpd(dep).state, msg::state::recovering);
 }
+
+TEST_F(reach_test, an_address_that_changes_is_an_event_and_the_new_route) {
+  auto dep = start_web("net1");
+  addresses({"192.0.2.7"});
+  mark();
+  addresses({"192.0.2.9"});
+  EXPECT_EQ(lines_since_mark("dep1/assy1"),
+            strings{"dep1/assy1 ACTIVE: address now 192.0.2.9 (was "
+                    "192.0.2.7)"});
+  EXPECT_EQ(status(dep).assemblies.at(0).addresses, strings{"192.0.2.9"});
+  // Its resources are checked there from their next start on.
+  fail_resource("assy1", "httpd");
+  EXPECT_EQ(pr->calls, strings{"tcp 192.0.2.9:80"});
+}

@@ -534,3 +534,25 @@ TEST_F(shell_service_test, an_edit_made_meanwhile_is_never_lost) {
   EXPECT_EQ(stored->assemblies["assy1"].resources[0].name, "w2");
   EXPECT_TRUE(call("assembly_resource_add", {"www", "web", "assy1"}).ok());
 }
+
+TEST_F(shell_service_test, assembly_list_shows_a_running_guests_address) {
+  ASSERT_TRUE(call("assembly_create", {"assy1", "tiny", "x86_64"}).ok());
+  ASSERT_TRUE(call("assembly_resource_add", {"www", "web", "assy1"}).ok());
+  ASSERT_TRUE(call("assembly_network_set", {"assy1", "default"}).ok());
+  EXPECT_EQ(call("assembly_list", {}).rows.at(0).at(5), "www http 80")
+    << "no address before it runs";
+  ASSERT_TRUE(call("deployable_create", {"dep1"}).ok());
+  ASSERT_TRUE(call("deployable_assembly_add", {"dep1", "assy1"}).ok());
+  ASSERT_TRUE(call("deployable_start", {"dep1"}).ok());
+  EXPECT_EQ(call("deployable_status", {"dep1"}).rows.at(1).at(1), "STARTING")
+    << "on a libvirt network, ACTIVE waits for the guest's address";
+  caf::anon_send(listener_of("assy1"),
+                 msg::agent_addresses{
+                   "assy1", incarnation_of("assy1"), {"fe80::1", "192.0.2.7"}});
+  sched.run();
+  EXPECT_EQ(call("assembly_list", {}).rows.at(0).at(5),
+            "www http 192.0.2.7:80");
+  auto status = call("deployable_status", {"dep1"});
+  EXPECT_EQ(status.rows.at(2).at(1), "ACTIVE");
+  EXPECT_EQ(status.rows.at(2).at(4), "http 192.0.2.7:80");
+}
