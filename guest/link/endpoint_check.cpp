@@ -153,7 +153,7 @@ void endpoint_check::on_held_readable() {
   auto n = ::recv(socket_.get(), &byte, 1, MSG_PEEK);
   if (n > 0) {
     finish(true, "connected and answered");
-  } else if (n == 0) {
+  } else if (n == 0 || errno == ECONNRESET) {
     finish(false, "closed at once (nothing listens behind the forward?)");
   } else if (errno != EAGAIN) {
     finish(false, std::strerror(errno));
@@ -165,7 +165,9 @@ void endpoint_check::send_request() {
     auto n = ::send(socket_.get(), request_.data() + sent_,
                     request_.size() - sent_, MSG_NOSIGNAL);
     if (n < 0) {
-      if (errno != EAGAIN) {
+      if (errno == EPIPE || errno == ECONNRESET) {
+        finish(false, "closed without a response");
+      } else if (errno != EAGAIN) {
         finish(false,
                std::string{"cannot send the request: "} + std::strerror(errno));
       }
@@ -181,6 +183,11 @@ void endpoint_check::read_response() {
   char buf[4096];
   for (;;) {
     auto n = ::recv(socket_.get(), buf, sizeof(buf), 0);
+    if (n < 0 && errno == ECONNRESET) {
+      // A server that closes with the request unread resets the
+      // connection: the same as closing, whichever the kernel says.
+      n = 0;
+    }
     if (n < 0) {
       if (errno != EAGAIN) {
         finish(false,
