@@ -37,6 +37,18 @@ std::string qualified(const assembly_state& st) {
   return st.ctx.deployable + "/" + st.spec.name;
 }
 
+bool on_libvirt_network(const assembly_state& st) {
+  auto& network = st.spec.network;
+  return !network.empty() && network != msg::user_network
+         && network != msg::no_network;
+}
+
+/// Where its services answer on a libvirt network: the guest's address in
+/// the network's subnet.
+std::string address_of(const assembly_state& st) {
+  return msg::service_address(st.addresses, st.subnets);
+}
+
 msg::assembly_status status_of(self_ptr self) {
   auto& st = self->state;
   msg::assembly_status result;
@@ -47,6 +59,9 @@ msg::assembly_status status_of(self_ptr self) {
   result.incarnation = st.domain.incarnation;
   result.restarts = st.restarts;
   result.addresses = st.addresses;
+  if (on_libvirt_network(st)) {
+    result.service_address = address_of(st);
+  }
   result.failures_in_window
     = st.tracker.failures_in_window(self->clock().now());
   result.resources = st.resources.statuses();
@@ -135,17 +150,14 @@ msg::service_route route_of(const assembly_state& st) {
     r.forwarded = true;
     r.address = st.ctx.forward_address;
   } else {
-    r.address = msg::service_address(st.addresses);
+    r.address = address_of(st);
   }
   return r;
 }
 
 /// On a libvirt network, a guest without its address serves no client.
 bool needs_address(const assembly_state& st) {
-  auto& network = st.spec.network;
-  return !network.empty() && network != msg::user_network
-         && network != msg::no_network
-         && msg::service_address(st.addresses).empty();
+  return on_libvirt_network(st) && address_of(st).empty();
 }
 
 void on_vm_failure(self_ptr self, const std::string& reason) {
@@ -218,6 +230,33 @@ void start_domain(self_ptr self) {
       });
 }
 
+void on_address_change(self_ptr self, const std::string& before);
+
+/// Learns the network's subnets while the VM boots (the guest's first
+/// address comes seconds later); until then any address is taken.
+void ask_subnets(self_ptr self) {
+  auto& st = self->state;
+  if (!on_libvirt_network(st)) {
+    return;
+  }
+  self
+    ->request(st.ctx.hypervisor, std::chrono::seconds(30),
+              msg::network_atom::value, st.spec.network)
+    .then(
+      [=](std::vector<std::string>& subnets) {
+        auto& st = self->state;
+        auto before = address_of(st);
+        st.subnets = std::move(subnets);
+        on_address_change(self, before);
+      },
+      [=](caf::error& err) {
+        spdlog::warn("{}: the subnets of network {} are unknown ({}): any "
+                     "address the guest names is used",
+                     qualified(self->state), self->state.spec.network,
+                     describe(self->system(), err));
+      });
+}
+
 bool is_current(self_ptr self, const std::string& assembly,
                 uint64_t incarnation) {
   auto& st = self->state;
@@ -246,8 +285,8 @@ void become_active(self_ptr self) {
         ? "VM restarted in "
             + msg::format_duration(self->clock().now() - *st.failed_at)
         : st.hello_reason;
-  if (auto address = msg::service_address(st.addresses);
-      !address.empty() && !route_of(st).forwarded) {
+  if (auto address = address_of(st);
+      !address.empty() && on_libvirt_network(st)) {
     reason += ", address " + address;
   }
   enter(self, assembly_event::hello, reason);
@@ -285,6 +324,9 @@ void on_hello(self_ptr self, const msg::agent_hello& hello) {
     report_status(self); // its addresses may be new
     st.resources.tell(self, route_of(st));
     st.resources.tell(self, msg::start_atom::value);
+    if (st.now == phase::addressing && !needs_address(st)) {
+      become_active(self);
+    }
   }
 }
 
@@ -296,10 +338,24 @@ void on_addresses(self_ptr self, const msg::agent_addresses& x) {
   }
   spdlog::info("{}: guest addresses now: {}", qualified(st),
                fmt::join(x.addresses, " "));
-  auto before = msg::service_address(st.addresses);
+  auto before = address_of(st);
   st.addresses = x.addresses;
-  auto now = msg::service_address(st.addresses);
-  if (is_running(self) && now != before && !route_of(st).forwarded) {
+  on_address_change(self, before);
+}
+
+/// Tells what a new address (or subnet) means: the resources' route, the
+/// end of waiting for an address, an event for clients.
+void on_address_change(self_ptr self, const std::string& before) {
+  auto& st = self->state;
+  auto now = address_of(st);
+  if (on_libvirt_network(st) && now.empty()
+      && !msg::service_address(st.addresses).empty()) {
+    spdlog::warn("{}: the guest names no address in network {} ({}): {} "
+                 "not used",
+                 qualified(st), st.spec.network, fmt::join(st.subnets, " "),
+                 fmt::join(st.addresses, " "));
+  }
+  if (is_running(self) && now != before && on_libvirt_network(st)) {
     // Clients must look elsewhere now: the operator hears of it, though
     // the state stays.
     self->send(st.ctx.bus, caf::publish_atom::value,
@@ -418,6 +474,7 @@ assembly(msg::assembly_actor::stateful_pointer<assembly_state> self,
       st.tracker.reset();
       st.failed_at.reset();
       enter(self, assembly_event::start, "start requested");
+      ask_subnets(self);
       start_domain(self);
     },
     [=](msg::restart_atom, const std::string& reason) {

@@ -51,6 +51,9 @@ struct assembly_state {
   /// What the hello said, for the reason ACTIVE gives once the guest has
   /// its address.
   std::string hello_reason;
+  /// The IPv4 subnets of its libvirt network, from the hypervisor at every
+  /// start: an address the guest names outside them is not used.
+  std::vector<std::string> subnets;
   std::optional<caf::actor_clock::time_point> failed_at;
 };
 

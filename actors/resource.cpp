@@ -151,6 +151,12 @@ constexpr auto reach_grace = std::chrono::seconds(1);
 /// Between checks of a service that does not answer yet.
 constexpr auto reach_retry = std::chrono::milliseconds(250);
 
+/// How long a service that runs in its guest may stay out of the host's
+/// reach before that counts as a failed start (a service bound to the
+/// guest's loopback, a guest firewall, an address never leased). The agent
+/// has already seen it answer inside, so only the way to it is missing.
+constexpr auto reach_deadline = std::chrono::seconds(60);
+
 /// "10.0.0.5:80", "127.0.0.1:20080 (-> 80)": where the host reaches it.
 std::string reach_target(const resource_state& st, uint16_t& port) {
   port
@@ -178,8 +184,15 @@ void check_reach(self_ptr self) {
   auto& st = self->state;
   ++st.reach_id;
   if (st.route.address.empty()) {
-    // The assembly sends the route when the guest has its address.
+    // The assembly sends the route when the guest has its address (its
+    // boot timeout bounds the wait).
     waiting_for(self, "waiting for an address");
+    return;
+  }
+  if (self->clock().now() - st.reach_since >= reach_deadline) {
+    on_failure(self, "start failed: not reachable from the host within "
+                       + msg::format_duration(reach_deadline) + " ("
+                       + st.reach_detail + ")");
     return;
   }
   msg::reach_check check;
@@ -213,6 +226,7 @@ void on_reach_result(self_ptr self, const msg::reach_result& r) {
     become_active(self, target);
     return;
   }
+  st.reach_detail = r.detail;
   waiting_for(self, "waiting for port "
                       + std::to_string(st.reach_port->guest_port) + " at "
                       + target + " (" + r.detail + ")");
@@ -242,6 +256,8 @@ void on_running(self_ptr self, const std::string& cause) {
     // Running in the guest is not yet reachable by a client: the guest
     // may have no address yet, or the way to it may not be up.
     st.reaching = true;
+    st.reach_since = self->clock().now();
+    st.reach_detail.clear();
     check_reach(self);
   }
 }
@@ -263,14 +279,16 @@ void on_report(self_ptr self, const msg::resource_report& rep) {
     }
     return;
   case msg::resource_condition::failed:
-    if (st.current == state::active || st.current == state::starting) {
+    // While the host checks it, the restart is over: a failure is new.
+    if (st.current == state::active || st.current == state::starting
+        || st.reaching) {
       on_failure(self, rep.cause.empty() ? "failed" : rep.cause);
     }
     return;
   case msg::resource_condition::stopped:
     // While starting, "stopped" is the agent's probe answering before the
     // start is done: not yet running is no failure.
-    if (st.current == state::active) {
+    if (st.current == state::active || st.reaching) {
       auto cause = rep.cause.empty() ? "stopped unexpectedly" : rep.cause;
       on_failure(self, cause);
     }
@@ -381,7 +399,9 @@ resource(msg::resource_actor::stateful_pointer<resource_state> self,
       }
       st.route = std::move(route);
       if (st.reaching) {
-        check_reach(self); // a new address: ask there
+        // A new address: ask there, with the whole deadline.
+        st.reach_since = self->clock().now();
+        check_reach(self);
       }
     },
     [=](msg::reach_atom, uint64_t id) {

@@ -58,6 +58,9 @@ struct resource_state {
   /// The check in flight (or the timer before the next): older results and
   /// timers are ignored.
   uint64_t reach_id = 0;
+  /// When the waiting began, and what the last check said.
+  caf::actor_clock::time_point reach_since;
+  std::string reach_detail;
 };
 
 /// Keeps one resource inside one guest running. `spec.escalation` must be set

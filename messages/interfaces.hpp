@@ -55,7 +55,10 @@ using hypervisor_actor = caf::typed_actor<
   caf::replies_to<port_atom,
                   std::vector<service_port>>::with<std::vector<service_port>>,
   /// The networks an assembly may name: user, none and libvirt's own.
-  caf::replies_to<network_atom>::with<std::vector<std::string>>>;
+  caf::replies_to<network_atom>::with<std::vector<std::string>>,
+  /// A libvirt network's IPv4 subnets ("10.213.5.0/24"); none when it has
+  /// none or is unknown.
+  caf::replies_to<network_atom, std::string>::with<std::vector<std::string>>>;
 
 /// AMQP links to guest agents. `attach` makes the gateway talk to the agent of
 /// one domain incarnation; on hello it configures the agent's resource set and

@@ -33,9 +33,16 @@ typename Inspector::result_type inspect(Inspector& f, service_route& x) {
 }
 
 /// The address a guest's services are reached at on a libvirt network: its
-/// first IPv4 address that is neither loopback nor link-local; empty when
-/// it has none yet (an IPv6 link-local address comes before the lease).
-std::string service_address(const std::vector<std::string>& addresses);
+/// first IPv4 address that is neither loopback nor link-local and, when
+/// `subnets` ("10.213.5.0/24") are known, lies in one of them (a guest
+/// names its own addresses: one outside its network is not taken); empty
+/// when it has none yet (an IPv6 link-local address comes before the
+/// lease).
+std::string service_address(const std::vector<std::string>& addresses,
+                            const std::vector<std::string>& subnets = {});
+
+/// Whether the IPv4 address `address` lies in `subnet` ("10.0.0.0/8").
+bool in_subnet(const std::string& address, const std::string& subnet);
 
 /// Where a client connects to reach a listen address: a wildcard
 /// (0.0.0.0, ::) is reached on the loopback.

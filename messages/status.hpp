@@ -44,13 +44,16 @@ struct assembly_status {
   std::vector<resource_status> resources;
   /// The guest's addresses as its agent reported them in its hello.
   std::vector<std::string> addresses;
+  /// Of those, where its services are reached on a libvirt network (in the
+  /// network's subnet); empty on other networks or before the lease.
+  std::string service_address;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, assembly_status& x) {
   return f(caf::meta::type_name("assembly_status"), x.name, x.state, x.reason,
            x.domain_name, x.incarnation, x.restarts, x.failures_in_window,
-           x.resources, x.addresses);
+           x.resources, x.addresses, x.service_address);
 }
 
 struct deployable_status {

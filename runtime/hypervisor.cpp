@@ -363,6 +363,18 @@ result<msg::hypervisor_actor> spawn_hypervisor(caf::actor_system& sys,
           });
           return rp;
         },
+        [=](msg::network_atom, const std::string& name) {
+          auto rp = self->make_response_promise<std::vector<std::string>>();
+          when_connected(self, [=]() mutable {
+            auto subnets = self->state.conn->network_subnets(name);
+            if (!subnets) {
+              rp.deliver(make_failure(subnets.failure_value()));
+              return;
+            }
+            rp.deliver(std::move(*subnets));
+          });
+          return rp;
+        },
         [=](const lifecycle_note& note) {
           auto& st = self->state;
           auto a = st.by_uuid.find(note.ev.domain_uuid);

@@ -187,7 +187,7 @@ reply assembly_list(self_ptr self, args) {
       std::map<std::string, std::vector<std::string>> addresses;
       for (auto& [name, d] : found) {
         for (auto& a : d.assemblies) {
-          addresses[a.name] = a.addresses;
+          addresses[a.name] = {a.service_address};
         }
       }
       rp.deliver(assembly_rows(self->state.defs, addresses));

@@ -454,7 +454,7 @@ void add_status_rows(const catalog& defs, msg::shell_reply& r,
       if (spec != defs.assemblies.end()) {
         for (auto& def : spec->second.resources) {
           if (def.name == res.name) {
-            where = endpoints_of(defs, spec->second, def, a.addresses);
+            where = endpoints_of(defs, spec->second, def, {a.service_address});
           }
         }
       }

@@ -9,7 +9,8 @@
 namespace pcloud::guest {
 
 health_check::health_check(event_loop& loop, wire::probe_definition def)
-    : loop_(loop), def_(std::move(def)), endpoint_(loop), timeout_(loop) {
+    : loop_(loop), def_(std::move(def)), endpoint_(loop), timeout_(loop),
+      failing_(loop) {
   // nop
 }
 
@@ -53,6 +54,7 @@ void health_check::run(done_fn done) {
 
 void health_check::cancel() {
   timeout_.cancel();
+  failing_.cancel();
   endpoint_.cancel();
   if (proc_.running()) {
     // A hung check: its whole process group goes, now.
@@ -79,7 +81,7 @@ void health_check::start_command() {
   std::string error;
   proc_ = spawn(spec, error);
   if (!proc_.running()) {
-    loop_.after(std::chrono::milliseconds{0}, [this, error] {
+    failing_.set(std::chrono::milliseconds{0}, [this, error] {
       if (running()) {
         finish(false, error);
       }

@@ -50,6 +50,8 @@ private:
   endpoint_check endpoint_;
   child_process proc_;
   scoped_timer timeout_;
+  /// A command that could not start, told from the loop a moment later.
+  scoped_timer failing_;
 };
 
 } // namespace pcloud::guest

@@ -28,7 +28,7 @@ std::string millis(std::chrono::milliseconds x) {
 } // namespace
 
 endpoint_check::endpoint_check(event_loop& loop)
-    : loop_(loop), timeout_(loop), hold_(loop) {
+    : loop_(loop), timeout_(loop), hold_(loop), failing_(loop) {
   // nop
 }
 
@@ -73,8 +73,14 @@ void endpoint_check::run(endpoint_target target, done_fn done) {
     fail_soon(std::string{"no socket: "} + std::strerror(errno));
     return;
   }
-  // Whatever connect says, the socket's readiness tells the outcome.
-  ::connect(socket_.get(), reinterpret_cast<sockaddr*>(&ss), len);
+  // In progress (or done): the socket's readiness tells the outcome. A
+  // connect that fails at once (no route, the network down, a firewall's
+  // EPERM) leaves no error on the socket to find later.
+  if (::connect(socket_.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0
+      && errno != EINPROGRESS) {
+    fail_soon(std::strerror(errno));
+    return;
+  }
   loop_.watch(socket_.get(), EPOLLOUT,
               [this](uint32_t events) { on_socket(events); });
 }
@@ -82,6 +88,7 @@ void endpoint_check::run(endpoint_target target, done_fn done) {
 void endpoint_check::cancel() {
   timeout_.cancel();
   hold_.cancel();
+  failing_.cancel();
   if (socket_) {
     loop_.unwatch(socket_.get());
     socket_.reset();
@@ -99,20 +106,24 @@ void endpoint_check::finish(bool ok, const std::string& detail) {
 
 void endpoint_check::fail_soon(const std::string& why) {
   // Deferred: `done` must not run inside run().
-  loop_.after(std::chrono::milliseconds{0}, [this, why] {
+  failing_.set(std::chrono::milliseconds{0}, [this, why] {
     if (running()) {
       finish(false, why);
     }
   });
 }
 
-void endpoint_check::on_socket(uint32_t) {
+void endpoint_check::on_socket(uint32_t events) {
   if (!connected_) {
     int err = 0;
     socklen_t len = sizeof(err);
     getsockopt(socket_.get(), SOL_SOCKET, SO_ERROR, &err, &len);
     if (err != 0) {
       finish(false, std::strerror(err));
+      return;
+    }
+    if ((events & (EPOLLERR | EPOLLHUP)) != 0) {
+      finish(false, "connection failed");
       return;
     }
     connected_ = true;

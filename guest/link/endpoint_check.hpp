@@ -82,6 +82,8 @@ private:
   std::string response_;
   scoped_timer timeout_;
   scoped_timer hold_;
+  /// A failure known in run() itself, told from the loop a moment later.
+  scoped_timer failing_;
 };
 
 } // namespace pcloud::guest

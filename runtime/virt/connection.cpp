@@ -3,7 +3,12 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
+#include <arpa/inet.h>
+
+#include <bitset>
+
 #include "runtime/virt/event_loop.hpp"
+#include "runtime/xml/document.hpp"
 
 namespace pcloud::runtime::virt {
 
@@ -277,6 +282,44 @@ result<std::vector<std::string>> connection::network_names() {
     virNetworkFree(nets[i]);
   }
   free(nets);
+  return result;
+}
+
+result<std::vector<std::string>>
+connection::network_subnets(const std::string& name) {
+  auto* net = virNetworkLookupByName(ptr_.get(), name.c_str());
+  if (net == nullptr) {
+    return last_error("virNetworkLookupByName");
+  }
+  char* text = virNetworkGetXMLDesc(net, 0);
+  virNetworkFree(net);
+  if (text == nullptr) {
+    return last_error("virNetworkGetXMLDesc");
+  }
+  auto doc = xml::document::parse(text, "network " + name);
+  free(text);
+  if (!doc) {
+    return doc.failure_value();
+  }
+  std::vector<std::string> result;
+  for (auto& ip : doc->root().find_all("ip")) {
+    auto family = ip.attribute("family");
+    auto address = ip.attribute("address");
+    in_addr a{};
+    if ((!family.empty() && family != "ipv4")
+        || inet_pton(AF_INET, address.c_str(), &a) != 1) {
+      continue;
+    }
+    auto prefix = ip.attribute("prefix");
+    if (prefix.empty()) {
+      in_addr mask{};
+      if (inet_pton(AF_INET, ip.attribute("netmask").c_str(), &mask) != 1) {
+        continue;
+      }
+      prefix = std::to_string(std::bitset<32>(ntohl(mask.s_addr)).count());
+    }
+    result.push_back(address + "/" + prefix);
+  }
   return result;
 }
 

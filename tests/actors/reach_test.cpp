@@ -172,3 +172,74 @@ TEST_F(reach_test, an_address_that_changes_is_an_event_and_the_new_route) {
   fail_resource("assy1", "httpd");
   EXPECT_EQ(pr->calls, strings{"tcp 192.0.2.9:80"});
 }
+
+TEST_F(reach_test, an_address_outside_the_networks_subnet_is_not_used) {
+  hv->subnets["net1"] = {"192.0.2.0/24"};
+  auto dep = start_web("net1");
+  // A guest that names an address elsewhere (another host's, the host's
+  // own) is not checked there, nor taken for its address.
+  addresses({"198.51.100.4"});
+  EXPECT_TRUE(pr->calls.empty());
+  auto a = status(dep).assemblies.at(0);
+  EXPECT_EQ(a.state, msg::state::starting);
+  EXPECT_EQ(a.service_address, "");
+  addresses({"198.51.100.4", "192.0.2.7"});
+  EXPECT_EQ(pr->calls, strings{"tcp 192.0.2.7:80"});
+  EXPECT_EQ(status(dep).assemblies.at(0).service_address, "192.0.2.7");
+  EXPECT_EQ(status(dep).state, msg::state::active);
+}
+
+TEST(service_address, is_the_first_ipv4_address_in_the_subnets) {
+  EXPECT_EQ(
+    msg::service_address({"fe80::1", "127.0.0.1", "169.254.3.4", "10.0.2.15"}),
+    "10.0.2.15");
+  EXPECT_EQ(msg::service_address({"10.0.2.15", "192.0.2.7"}, {"192.0.2.0/24"}),
+            "192.0.2.7");
+  EXPECT_EQ(msg::service_address({"10.0.2.15"}, {"192.0.2.0/24"}), "");
+  EXPECT_EQ(msg::service_address({"not an address", "300.1.1.1"}), "");
+  EXPECT_TRUE(msg::in_subnet("10.213.5.101", "10.213.5.1/24"));
+  EXPECT_FALSE(msg::in_subnet("10.213.6.101", "10.213.5.1/24"));
+  EXPECT_TRUE(msg::in_subnet("8.8.8.8", "0.0.0.0/0"));
+  EXPECT_FALSE(msg::in_subnet("10.0.0.1", "10.0.0.0/33"));
+  EXPECT_FALSE(msg::in_subnet("10.0.0.1", "10.0.0.0"));
+}
+
+TEST_F(reach_test, a_failure_while_recovering_and_checking_is_counted) {
+  auto dep = start_web("user");
+  pr->reachable = false;
+  fail_resource("assy1", "httpd"); // restarted at once, now being checked
+  ASSERT_EQ(httpd(dep).state, msg::state::recovering);
+  mark();
+  fail_resource("assy1", "httpd"); // it died again before it answered
+  EXPECT_EQ(lines_since_mark("dep1/assy1/httpd"),
+            strings{"dep1/assy1/httpd RECOVERING: killed by signal 9 -> "
+                    "restarting in 500 ms (2 of 5 in 60s)"});
+  advance(500ms);
+  EXPECT_EQ(gw->count("restart assy1/httpd"), 1u);
+}
+
+TEST_F(reach_test, never_reachable_from_the_host_is_a_failed_start) {
+  pr->reachable = false;
+  auto dep = start_web("user");
+  mark();
+  advance(59s);
+  EXPECT_EQ(gw->count("restart assy1/httpd"), 0u);
+  advance(1s);
+  EXPECT_EQ(lines_since_mark("dep1/assy1/httpd").at(0),
+            "dep1/assy1/httpd RECOVERING: start failed: not reachable from "
+            "the host within 60s (connection refused) -> restarting (1 of 5 "
+            "in 60s)");
+  EXPECT_EQ(gw->count("restart assy1/httpd"), 1u);
+}
+
+TEST_F(reach_test, the_deadline_starts_again_at_a_new_address) {
+  pr->reachable = false;
+  start_web("net1");
+  addresses({"192.0.2.7"});
+  advance(50s);
+  addresses({"192.0.2.8"}); // a new lease: checked there, afresh
+  mark();
+  advance(50s);
+  EXPECT_EQ(gw->count("restart assy1/httpd"), 0u);
+  EXPECT_EQ(pr->calls.back(), "tcp 192.0.2.8:80");
+}

@@ -153,8 +153,9 @@ protected:
                    : http_get(address, port, 1s).status;
   }
 
-  /// Seconds from the hello of assembly i's first boot to its address, from
-  /// pcloudd's log; 0 when the hello had it. -1 when the log says neither.
+  /// Seconds from the hello of assembly i's first boot to its ACTIVE with
+  /// an address, from pcloudd's log; 0 when the hello had it. -1 when the
+  /// log says neither (yet).
   double address_delay(int i) {
     std::istringstream log{slurp(dir + "/pcloudd.log")};
     auto who = "dep1/" + assemblies[i] + ": ";
@@ -169,13 +170,13 @@ protected:
       if (line.find(who + "agent") != std::string::npos
           && line.find("waiting for an address") != std::string::npos) {
         hello = seconds(line);
-      } else if (hello
-                 && line.find(who + "guest addresses now")
-                      != std::string::npos) {
-        return seconds(line) - *hello;
-      } else if (line.find("dep1/" + assemblies[i] + " ACTIVE")
+      } else if (line.find("dep1/" + assemblies[i] + " ACTIVE: agent")
                  != std::string::npos) {
-        return hello ? -1 : 0;
+        if (!hello) {
+          return 0;
+        }
+        auto delay = seconds(line) - *hello;
+        return delay < 0 ? delay + 24 * 3600 : delay; // past midnight
       }
     }
     return -1;

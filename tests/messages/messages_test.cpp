@@ -100,11 +100,14 @@ TEST_F(messages_test, reports_and_events_survive_serialization) {
      2,
      1,
      {{"httpd", msg::state::active, "", 4, 1, "ok: status 200", 1}},
-     {"10.0.2.15"}});
+     {"fe80::1", "10.213.5.101"},
+     "10.213.5.101"});
   auto st2 = round_trip(st);
   ASSERT_EQ(st2.assemblies.size(), 1u);
   EXPECT_EQ(st2.assemblies[0].resources[0].restarts, 4u);
-  EXPECT_EQ(st2.assemblies[0].addresses, std::vector<std::string>{"10.0.2.15"});
+  EXPECT_EQ(st2.assemblies[0].addresses,
+            (std::vector<std::string>{"fe80::1", "10.213.5.101"}));
+  EXPECT_EQ(st2.assemblies[0].service_address, "10.213.5.101");
 }
 
 TEST_F(messages_test, every_type_is_registered_under_its_name) {

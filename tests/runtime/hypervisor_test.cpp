@@ -273,3 +273,18 @@ TEST_F(hypervisor_test, networks_are_user_none_and_libvirts_own) {
   // test:///default defines one network called "default".
   EXPECT_EQ(names, (std::vector<std::string>{"user", "none", "default"}));
 }
+
+TEST_F(hypervisor_test, a_networks_subnets_come_from_its_definition) {
+  caf::scoped_actor self{sys};
+  std::vector<std::string> subnets;
+  self->request(hv, 5s, msg::network_atom::value, std::string{"default"})
+    .receive([&](std::vector<std::string>& x) { subnets = x; },
+             [](caf::error& err) { FAIL() << to_string(err); });
+  // <ip address='192.168.122.1' netmask='255.255.255.0'>
+  EXPECT_EQ(subnets, std::vector<std::string>{"192.168.122.1/24"});
+  std::string why;
+  self->request(hv, 5s, msg::network_atom::value, std::string{"nosuchnet"})
+    .receive([](std::vector<std::string>&) { FAIL() << "no such network"; },
+             [&](caf::error& err) { why = msg::to_error(err).message; });
+  EXPECT_NE(why.find("nosuchnet"), std::string::npos) << why;
+}

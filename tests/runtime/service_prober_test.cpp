@@ -111,16 +111,38 @@ protected:
     return x;
   }
 
+  /// A forward's connection must stay open 1 s here: the test server
+  /// closes within that even on a loaded machine.
+  static service_prober_options options() {
+    service_prober_options opts;
+    opts.forward_hold = 1s;
+    return opts;
+  }
+
   test::live_config cfg;
   caf::actor_system sys{cfg};
-  msg::service_prober_actor prober = spawn_service_prober(sys);
+  msg::service_prober_actor prober = spawn_service_prober(sys, options());
 };
 
-/// A port nothing listens on: one that was just bound and closed.
-uint16_t closed_port() {
-  test_server s{server_mode::close_at_once};
-  return s.port();
-}
+/// A port nothing listens on, held for as long as the object lives: a
+/// socket bound but not listening refuses connections.
+class closed_port {
+public:
+  closed_port() : fd_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(sa);
+    ::bind(fd_.get(), reinterpret_cast<sockaddr*>(&sa), len);
+    ::getsockname(fd_.get(), reinterpret_cast<sockaddr*>(&sa), &len);
+    port_ = ntohs(sa.sin_port);
+  }
+  uint16_t port() const { return port_; }
+
+private:
+  posix::unique_fd fd_;
+  uint16_t port_ = 0;
+};
 
 TEST_F(service_prober_test, a_listening_service_answers_a_connect) {
   test_server s{server_mode::hold};
@@ -131,7 +153,8 @@ TEST_F(service_prober_test, a_listening_service_answers_a_connect) {
 }
 
 TEST_F(service_prober_test, nothing_listening_is_refused) {
-  auto r = check(tcp(closed_port()));
+  closed_port closed;
+  auto r = check(tcp(closed.port()));
   EXPECT_FALSE(r.ok);
   EXPECT_EQ(r.detail, "Connection refused");
 }
@@ -140,13 +163,16 @@ TEST_F(service_prober_test, through_a_forward_a_connect_must_stay_open) {
   // What QEMU's forward does when nothing listens in the guest: accept,
   // then close.
   test_server gone{server_mode::close_at_once};
-  auto r = check(tcp(gone.port(), true));
+  auto x = tcp(gone.port(), true);
+  x.probe.timeout = 3s;
+  auto r = check(x);
   EXPECT_FALSE(r.ok);
   EXPECT_EQ(r.detail, "closed at once (nothing listens behind the forward?)");
   test_server held{server_mode::hold};
-  r = check(tcp(held.port(), true));
+  x.port = held.port();
+  r = check(x);
   EXPECT_TRUE(r.ok) << r.detail;
-  EXPECT_EQ(r.detail, "connected and held 200ms");
+  EXPECT_EQ(r.detail, "connected and held 1000ms");
 }
 
 TEST_F(service_prober_test, http_is_judged_by_its_status) {

@@ -85,6 +85,11 @@ fake_hypervisor(msg::hypervisor_actor::pointer self,
                    script->networks.end());
       return names;
     },
+    [=](msg::network_atom, const std::string& name) {
+      auto i = script->subnets.find(name);
+      return i == script->subnets.end() ? std::vector<std::string>{}
+                                        : i->second;
+    },
   };
 }
 

@@ -36,8 +36,9 @@ struct hypervisor_script {
   int failing_starts = 0;
   /// Host ports something outside pcloud has bound.
   std::set<uint16_t> busy_ports;
-  /// The libvirt networks the fake host defines.
+  /// The libvirt networks the fake host defines, and the subnets of some.
   std::vector<std::string> networks{"default"};
+  std::map<std::string, std::vector<std::string>> subnets;
 
   size_t count(const std::string& call) const;
 };
