@@ -157,7 +157,8 @@ constexpr auto reach_retry = std::chrono::milliseconds(250);
 /// has already seen it answer inside, so only the way to it is missing.
 constexpr auto reach_deadline = std::chrono::seconds(60);
 
-/// "10.0.0.5:80", "127.0.0.1:20080 (-> 80)": where the host reaches it.
+/// "10.0.0.5:80" (the guest port), "127.0.0.1:20080" (the forward): where
+/// the host reaches it; `port` is that port.
 std::string reach_target(const resource_state& st, uint16_t& port) {
   port
     = st.route.forwarded ? st.reach_port->host_port : st.reach_port->guest_port;

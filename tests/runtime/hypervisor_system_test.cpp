@@ -1,7 +1,7 @@
 // qemu:///system with libvirtd started by the test setup
-// (conf/host/start-libvirtd.sh): a force-off from a separate process, and
-// libvirtd restarting under running VMs. These tests restart the machine's
-// libvirtd, so ctest runs them one at a time.
+// (conf/host/start-libvirtd.sh): a force-off and a pause from a separate
+// process, and libvirtd restarting under running VMs. These tests restart the
+// machine's libvirtd, so ctest runs them one at a time.
 #include <cstdlib>
 
 #include "tests/support/vm_tree.hpp"
@@ -53,6 +53,39 @@ TEST_F(hypervisor_system_test, virsh_destroy_from_another_process) {
   ASSERT_TRUE(wait_event("dep1/" + name + " ACTIVE: VM restarted in", mark))
     << lines();
   EXPECT_TRUE(wait_boots(2));
+}
+
+/// The same with the real agent in the guest, over its channel.
+class agent_system_test : public test::vm_tree_fixture {
+public:
+  agent_system_test()
+      : vm_tree_fixture(true, "sysagent" + std::to_string(getpid()), true) {
+    // nop
+  }
+
+  static void run(const std::string& cmd) {
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  }
+};
+
+TEST_F(agent_system_test, virsh_suspend_is_a_hung_guest) {
+  start_deployable();
+  auto mark = events->items().size();
+  // What virt-manager's Pause does: qemu runs, the guest's CPUs do not.
+  // libvirt's "suspended" event is no death; the agent's silence is.
+  run("virsh -q -c qemu:///system suspend " + domain() + " >/dev/null");
+  auto paused_at = std::chrono::steady_clock::now();
+  bool seen = wait_event(
+    "dep1/" + name + " RECOVERING: agent link lost: guest unresponsive", mark);
+  auto detected = std::chrono::steady_clock::now() - paused_at;
+  ASSERT_TRUE(seen) << lines();
+  std::printf(
+    "paused guest (virsh suspend) detected after %lld ms\n",
+    static_cast<long long>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(detected).count()));
+  ASSERT_TRUE(wait_event("dep1/" + name + " ACTIVE: VM restarted in", mark))
+    << lines();
+  EXPECT_TRUE(wait_boots(2)) << "the paused domain was replaced by a new boot";
 }
 
 TEST_F(hypervisor_system_test, libvirtd_restart_restarts_no_vm) {
