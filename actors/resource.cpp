@@ -157,15 +157,18 @@ constexpr auto reach_retry = std::chrono::milliseconds(250);
 /// has already seen it answer inside, so only the way to it is missing.
 constexpr auto reach_deadline = std::chrono::seconds(60);
 
-/// "10.0.0.5:80" (the guest port), "127.0.0.1:20080" (the forward): where
-/// the host reaches it; `port` is that port.
-std::string reach_target(const resource_state& st, uint16_t& port) {
-  port
-    = st.route.forwarded ? st.reach_port->host_port : st.reach_port->guest_port;
+/// The port the host reaches the service at: its forward, or the guest's.
+uint16_t reach_port_number(const resource_state& st) {
+  return st.route.forwarded ? st.reach_port->host_port
+                            : st.reach_port->guest_port;
+}
+
+/// "10.0.0.5:80" (the guest port), "127.0.0.1:20080" (the forward).
+std::string reach_target(const resource_state& st) {
   auto host = st.route.address.find(':') == std::string::npos
                 ? st.route.address
                 : "[" + st.route.address + "]";
-  return host + ":" + std::to_string(port);
+  return host + ":" + std::to_string(reach_port_number(st));
 }
 
 /// Says in status what ACTIVE waits for, without an event: the state is
@@ -199,7 +202,7 @@ void check_reach(self_ptr self) {
   msg::reach_check check;
   check.id = st.reach_id;
   check.address = st.route.address;
-  reach_target(st, check.port);
+  check.port = reach_port_number(st);
   check.forwarded = st.route.forwarded;
   check.probe = st.reach_probe;
   self->send(st.ctx.prober, std::move(check),
@@ -218,8 +221,7 @@ void on_reach_result(self_ptr self, const msg::reach_result& r) {
   if (!st.reaching || r.id != st.reach_id) {
     return; // superseded
   }
-  uint16_t port = 0;
-  auto target = reach_target(st, port);
+  auto target = reach_target(st);
   if (r.ok) {
     stop_reaching(st);
     spdlog::info("{}/{}/{}: answers at {} ({})", st.ctx.deployable, st.assembly,
@@ -393,9 +395,7 @@ resource(msg::resource_actor::stateful_pointer<resource_state> self,
     [=](const msg::reach_result& r) { on_reach_result(self, r); },
     [=](msg::service_route route) {
       auto& st = self->state;
-      if (route.network == st.route.network
-          && route.forwarded == st.route.forwarded
-          && route.address == st.route.address) {
+      if (route == st.route) {
         return;
       }
       st.route = std::move(route);

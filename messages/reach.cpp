@@ -56,13 +56,8 @@ std::string service_address(const std::vector<std::string>& addresses,
 }
 
 std::string client_address(const std::string& listen_address) {
-  if (listen_address == "0.0.0.0" || listen_address.empty()) {
-    return "127.0.0.1";
-  }
-  if (listen_address == "::") {
-    return "::1";
-  }
-  return listen_address;
+  return listen_address == "0.0.0.0" || listen_address.empty() ? "127.0.0.1"
+                                                               : listen_address;
 }
 
 } // namespace pcloud::msg

@@ -26,6 +26,11 @@ struct service_route {
   std::string address;
 };
 
+inline bool operator==(const service_route& x, const service_route& y) {
+  return x.network == y.network && x.forwarded == y.forwarded
+         && x.address == y.address;
+}
+
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, service_route& x) {
   return f(caf::meta::type_name("service_route"), x.network, x.forwarded,
@@ -44,8 +49,9 @@ std::string service_address(const std::vector<std::string>& addresses,
 /// Whether the IPv4 address `address` lies in `subnet` ("10.0.0.0/8").
 bool in_subnet(const std::string& address, const std::string& subnet);
 
-/// Where a client connects to reach a listen address: a wildcard
-/// (0.0.0.0, ::) is reached on the loopback.
+/// Where a client connects to reach a forward's listen address (IPv4, as
+/// pcloudd's --forward-address takes it): 0.0.0.0 is reached on the
+/// loopback.
 std::string client_address(const std::string& listen_address);
 
 /// One check from the host that a service answers at `address`:`port`: a

@@ -2,11 +2,19 @@
 # Starts virtlogd and libvirtd by hand on a host where systemd is not PID 1
 # (containers, build machines), for qemu:///system. Where systemd runs, use
 # `systemctl start libvirtd` instead. Idempotent; waits until libvirtd answers.
+#   start-libvirtd.sh [--daemons-only]
+# --daemons-only (the tests): leave libvirt's networks as they are. Tests
+# make networks of their own and never start or change the host's `default`.
 set -euo pipefail
+daemons_only=false
+if [ "${1:-}" = --daemons-only ]; then
+  daemons_only=true
+fi
 # libvirt's NAT network `default` (a bridge, dnsmasq, NAT rules), which
 # assemblies on qemu:///system join unless they name another: started if it
 # is defined and not running, and started with libvirtd from now on.
 start_default_network() {
+  $daemons_only && return 0
   local v="virsh -q -c qemu:///system"
   $v net-info default >/dev/null 2>&1 || return 0
   if ! $v net-info default 2>/dev/null | grep '^Active: *yes' >/dev/null; then
