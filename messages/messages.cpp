@@ -68,7 +68,9 @@ std::string describe_port(const service_port& x, const std::string& address,
            + guest;
   }
   if (!forwarded && !address.empty()) {
-    return x.name + " " + address + ":" + guest;
+    auto host
+      = address.find(':') == std::string::npos ? address : "[" + address + "]";
+    return x.name + " " + host + ":" + guest;
   }
   return x.name + " " + guest;
 }

@@ -38,15 +38,17 @@ typename Inspector::result_type inspect(Inspector& f, service_route& x) {
 }
 
 /// The address a guest's services are reached at on a libvirt network: its
-/// first IPv4 address that is neither loopback nor link-local and, when
-/// `subnets` ("10.213.5.0/24") are known, lies in one of them (a guest
-/// names its own addresses: one outside its network is not taken); empty
+/// first unicast address (not loopback, link-local or multicast) that, when
+/// `subnets` ("10.213.5.0/24", "fd00:5::/64") are known, lies in one of
+/// them (a guest names its own addresses: one outside its network is not
+/// taken). IPv4 unless every subnet is IPv6 (an IPv6-only network). Empty
 /// when it has none yet (an IPv6 link-local address comes before the
 /// lease).
 std::string service_address(const std::vector<std::string>& addresses,
                             const std::vector<std::string>& subnets = {});
 
-/// Whether the IPv4 address `address` lies in `subnet` ("10.0.0.0/8").
+/// Whether `address` lies in `subnet` ("10.0.0.0/8", "fd00::/64"); never
+/// across families.
 bool in_subnet(const std::string& address, const std::string& subnet);
 
 /// Where a client connects to reach a forward's listen address (IPv4, as

@@ -303,14 +303,19 @@ connection::network_subnets(const std::string& name) {
   }
   std::vector<std::string> result;
   for (auto& ip : doc->root().find_all("ip")) {
-    auto family = ip.attribute("family");
     auto address = ip.attribute("address");
-    in_addr a{};
-    if ((!family.empty() && family != "ipv4")
-        || inet_pton(AF_INET, address.c_str(), &a) != 1) {
+    auto prefix = ip.attribute("prefix");
+    in6_addr a6{};
+    if (ip.attribute("family") == "ipv6") {
+      if (inet_pton(AF_INET6, address.c_str(), &a6) == 1 && !prefix.empty()) {
+        result.push_back(address + "/" + prefix);
+      }
       continue;
     }
-    auto prefix = ip.attribute("prefix");
+    in_addr a{};
+    if (inet_pton(AF_INET, address.c_str(), &a) != 1) {
+      continue;
+    }
     if (prefix.empty()) {
       in_addr mask{};
       if (inet_pton(AF_INET, ip.attribute("netmask").c_str(), &mask) != 1) {

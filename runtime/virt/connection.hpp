@@ -73,8 +73,8 @@ public:
   /// The names of the libvirt networks this connection defines (active or
   /// not); an error where the driver has no networks (embed).
   result<std::vector<std::string>> network_names();
-  /// The IPv4 subnets of the libvirt network `name` ("10.213.5.0/24"), from
-  /// its `<ip>` elements.
+  /// The subnets of the libvirt network `name` ("10.213.5.0/24",
+  /// "fd00:5::/64"), from its `<ip>` elements.
   result<std::vector<std::string>> network_subnets(const std::string& name);
   bool alive() const;
 

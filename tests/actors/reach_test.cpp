@@ -204,6 +204,28 @@ TEST(service_address, is_the_first_ipv4_address_in_the_subnets) {
   EXPECT_FALSE(msg::in_subnet("10.0.0.1", "10.0.0.0"));
 }
 
+TEST(service_address, is_ipv6_only_on_an_ipv6_only_network) {
+  std::vector<std::string> v6{"fd00:5::/64"};
+  // Link-local, loopback, multicast, IPv4-mapped and outside: not taken.
+  EXPECT_EQ(
+    msg::service_address({"fe80::1", "::1", "ff02::1", "::ffff:10.0.0.1",
+                          "fd00:6::7", "10.0.0.1", "fd00:5::7"},
+                         v6),
+    "fd00:5::7");
+  EXPECT_EQ(msg::service_address({"fe80::1", "10.0.0.1"}, v6), "");
+  // With an IPv4 subnet as well, IPv4 it is.
+  EXPECT_EQ(msg::service_address({"fd00:5::7", "10.0.0.1"},
+                                 {"fd00:5::/64", "10.0.0.0/24"}),
+            "10.0.0.1");
+  EXPECT_TRUE(msg::in_subnet("fd00:5::7", "fd00:5::1/64"));
+  EXPECT_TRUE(msg::in_subnet("fd00:5::7", "fd00:5::/61"));
+  EXPECT_FALSE(msg::in_subnet("fd00:6::7", "fd00:5::1/64"));
+  EXPECT_FALSE(msg::in_subnet("fd00:5::7", "fd00:5::/129"));
+  EXPECT_FALSE(msg::in_subnet("fd00:5::7", "fd00:5::/x"));
+  EXPECT_FALSE(msg::in_subnet("10.0.0.1", "::/0"));
+  EXPECT_TRUE(msg::in_subnet("2001:db8::1", "::/0"));
+}
+
 TEST_F(reach_test, a_failure_while_recovering_and_checking_is_counted) {
   auto dep = start_web("user");
   pr->reachable = false;

@@ -160,3 +160,12 @@ TEST(deployable_policy, parses_what_it_prints) {
   }
   EXPECT_FALSE(msg::parse_deployable_policy("reboot"));
 }
+
+TEST(describe_port, brackets_an_ipv6_address) {
+  msg::service_port http{"http", "tcp", 80, 0};
+  EXPECT_EQ(msg::describe_port(http, "10.213.5.101", false),
+            "http 10.213.5.101:80");
+  EXPECT_EQ(msg::describe_port(http, "fd00:5::7", false),
+            "http [fd00:5::7]:80");
+  EXPECT_EQ(msg::describe_port(http, "", false), "http 80");
+}

@@ -9,8 +9,10 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <memory>
 
 #include <gtest/gtest.h>
+#include <libvirt/libvirt.h>
 
 #include "runtime/virt/connection.hpp"
 #include "runtime/virt/domain_xml.hpp"
@@ -287,4 +289,44 @@ TEST_F(hypervisor_test, a_networks_subnets_come_from_its_definition) {
     .receive([](std::vector<std::string>&) { FAIL() << "no such network"; },
              [&](caf::error& err) { why = msg::to_error(err).message; });
   EXPECT_NE(why.find("nosuchnet"), std::string::npos) << why;
+}
+
+TEST_F(hypervisor_test, ipv6_subnets_are_read_too) {
+  // test:///default is one driver state per process: a network made on a
+  // connection of this test's own is the hypervisor's too.
+  std::unique_ptr<virConnect, decltype(&virConnectClose)> conn{
+    virConnectOpen("test:///default"), virConnectClose};
+  ASSERT_NE(conn, nullptr);
+  auto define = [&](const std::string& name, const std::string& ips) {
+    auto xml = "<network><name>" + name + "</name><bridge name='" + name + "'/>"
+               + ips + "</network>";
+    auto* net = virNetworkCreateXML(conn.get(), xml.c_str());
+    ASSERT_NE(net, nullptr) << name;
+    virNetworkFree(net);
+  };
+  define("dual6", "<ip address='10.9.0.1' prefix='24'/>"
+                  "<ip family='ipv6' address='fd00:9::1' prefix='64'/>");
+  define("only6", "<ip family='ipv6' address='fd00:6::1' prefix='64'/>");
+  auto subnets_of = [&](const std::string& name) {
+    std::vector<std::string> result;
+    caf::scoped_actor self{sys};
+    self->request(hv, 5s, msg::network_atom::value, name)
+      .receive([&](std::vector<std::string>& x) { result = x; },
+               [](caf::error& err) { FAIL() << to_string(err); });
+    return result;
+  };
+  auto dual = subnets_of("dual6");
+  auto only = subnets_of("only6");
+  EXPECT_EQ(dual, (std::vector<std::string>{"10.9.0.1/24", "fd00:9::1/64"}));
+  EXPECT_EQ(only, std::vector<std::string>{"fd00:6::1/64"});
+  // Dual stack: services are reached over IPv4; IPv6-only: over IPv6.
+  std::vector<std::string> guest{"fe80::5", "fd00:9::5", "10.9.0.5"};
+  EXPECT_EQ(msg::service_address(guest, dual), "10.9.0.5");
+  EXPECT_EQ(msg::service_address({"fe80::5", "fd00:6::5"}, only), "fd00:6::5");
+  for (auto name : {"dual6", "only6"}) {
+    if (auto* net = virNetworkLookupByName(conn.get(), name)) {
+      virNetworkDestroy(net);
+      virNetworkFree(net);
+    }
+  }
 }
