@@ -17,7 +17,12 @@
 //       second and third within 1 s of the first (a doubling backoff made
 //       the second 5 s longer). Printed as a table and one JSON line.
 //
-//   pcloud_bench_downtime [TRIALS]   (default 20)
+// With --network, case (d) alone on qemu:///system (root; libvirtd with
+// dnsmasq): the guest joins a libvirt network of the benchmark's own and
+// gets its address by DHCP, and the client asks the guest's own address
+// from a network namespace of its own, joined to that network.
+//
+//   pcloud_bench_downtime [TRIALS] [--network]   (default 20 trials)
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -25,12 +30,9 @@
 #include <unistd.h>
 
 #include <array>
-#include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <mutex>
-#include <thread>
 
 #include <caf/all.hpp>
 
@@ -41,114 +43,24 @@
 #include "runtime/scheduler_settings.hpp"
 #include "runtime/service_prober.hpp"
 #include "tests/bench/bench_stats.hpp"
+#include "tests/bench/downtime_client.hpp"
 #include "tests/bench/supervisord.hpp"
 #include "tests/bench/vm_bench.hpp"
 #include "tests/support/fakes.hpp"
 #include "tests/support/http.hpp"
 #include "tests/support/live.hpp"
+#include "tests/support/private_network.hpp"
 #include "tests/support/vm.hpp"
 
 using namespace pcloud;
 using namespace std::chrono_literals;
-using bench_clock = std::chrono::steady_clock;
-using ms = std::chrono::duration<double, std::milli>;
+using bench::bench_clock;
+using bench::client;
+using bench::http_target;
+using bench::poll_interval;
 namespace fs = std::filesystem;
 
 namespace {
-
-constexpr auto poll_interval = 5ms;
-
-/// Asks the service every 5 ms and remembers every answer.
-class client {
-public:
-  explicit client(uint16_t port) : port_(port), thread_([this] { run(); }) {
-    // nop
-  }
-
-  ~client() {
-    done_ = true;
-    thread_.join();
-  }
-
-  /// Waits until the last `n` answers were all 200.
-  bool steady(size_t n, std::chrono::seconds timeout) {
-    auto deadline = bench_clock::now() + timeout;
-    while (bench_clock::now() < deadline) {
-      {
-        std::lock_guard<std::mutex> guard{mtx_};
-        if (samples_.size() >= n
-            && std::all_of(samples_.end() - static_cast<long>(n),
-                           samples_.end(), [](auto& s) { return s.ok; })) {
-          return true;
-        }
-      }
-      std::this_thread::sleep_for(poll_interval);
-    }
-    return false;
-  }
-
-  /// Downtime around a failure caused at `at`: from the last 200 before the
-  /// first failed request after `at` to the first 200 after it. When no
-  /// request failed, the gap between the 200s around `at` (the resolution).
-  std::optional<double> downtime(bench_clock::time_point at,
-                                 std::chrono::seconds timeout) {
-    auto deadline = bench_clock::now() + timeout;
-    while (bench_clock::now() < deadline) {
-      {
-        std::lock_guard<std::mutex> guard{mtx_};
-        auto i = std::find_if(samples_.begin(), samples_.end(),
-                              [&](auto& s) { return s.at >= at && !s.ok; });
-        auto settled = !samples_.empty() && samples_.back().at > at + 2s;
-        if (i == samples_.end() && settled) {
-          i = std::find_if(samples_.begin(), samples_.end(),
-                           [&](auto& s) { return s.at >= at; });
-        }
-        if (i != samples_.end() && i != samples_.begin()) {
-          auto back
-            = std::find_if(i, samples_.end(), [](auto& s) { return s.ok; });
-          auto before
-            = std::find_if(std::make_reverse_iterator(i), samples_.rend(),
-                           [](auto& s) { return s.ok; });
-          if (back != samples_.end() && before != samples_.rend()) {
-            return ms(back->at - before->at).count();
-          }
-        }
-      }
-      std::this_thread::sleep_for(50ms);
-    }
-    return std::nullopt;
-  }
-
-private:
-  struct sample {
-    bench_clock::time_point at;
-    bool ok;
-  };
-
-  void run() {
-    auto next = bench_clock::now();
-    while (!done_) {
-      auto at = bench_clock::now();
-      auto ok = test::http_get(port_, 500ms).status == 200;
-      {
-        std::lock_guard<std::mutex> guard{mtx_};
-        samples_.push_back({at, ok});
-      }
-      next += poll_interval;
-      auto now = bench_clock::now();
-      if (next < now) {
-        next = now;
-      }
-      std::this_thread::sleep_until(next);
-    }
-  }
-
-  uint16_t port_;
-  std::atomic<bool> done_{false};
-  std::mutex mtx_;
-  std::vector<sample> samples_;
-  std::thread thread_;
-};
 
 /// A free TCP port on 127.0.0.1, for the forwards.
 uint16_t free_port() {
@@ -216,7 +128,7 @@ std::vector<double> supervisord_trials(int trials) {
     bench::supervised_program sv{"/bin/busybox httpd -f -p 127.0.0.1:"
                                  + std::to_string(port) + " -h "
                                  + www.string()};
-    client c{port};
+    client c{http_target{"127.0.0.1", port, {}}};
     for (int i = 0; i < trials; ++i) {
       if (!c.steady(40, 30s)) {
         std::printf("(c) supervisord's httpd does not answer: stopped\n");
@@ -239,7 +151,8 @@ std::vector<double> supervisord_trials(int trials) {
 
 /// Prints case (d): downtime by the failure's place in the window, as a
 /// table and as one JSON line; answers whether the goal was met.
-bool print_repeated(const std::array<std::vector<double>, 3>& by_place) {
+bool print_repeated(const std::array<std::vector<double>, 3>& by_place,
+                    const char* network) {
   const char* names[]
     = {"(d) 1st VM failure", "(d) 2nd VM failure", "(d) 3rd VM failure"};
   bench::stats st[3];
@@ -258,7 +171,9 @@ bool print_repeated(const std::array<std::vector<double>, 3>& by_place) {
               : met     ? "met"
                         : "MISSED",
               st[1].median - st[0].median, st[2].median - st[0].median);
-  std::printf("{\"benchmark\": \"repeated_vm_failures\", \"unit\": \"ms\"");
+  std::printf("{\"benchmark\": \"repeated_vm_failures\", \"network\": "
+              "\"%s\", \"unit\": \"ms\"",
+              network);
   const char* keys[] = {"first", "second", "third"};
   for (size_t i = 0; i < 3; ++i) {
     std::printf(", \"%s\": {\"trials\": %zu, \"median\": %.1f, \"p95\": "
@@ -269,65 +184,251 @@ bool print_repeated(const std::array<std::vector<double>, 3>& by_place) {
   return met;
 }
 
+/// What every case runs on: the hypervisor, the event bus and the gateway
+/// of one actor system, and the tree's events, which tell whether a kill
+/// really happened: a trial counts only once pcloud has seen the failure
+/// and recovered from it.
+class rig {
+public:
+  explicit rig(bench::vm_bench& vm)
+      : env(vm.env), sys(vm.sys), hv(*vm.hv),
+        bus(sys.spawn(actors::event_bus, size_t{100})),
+        gw(runtime::spawn_guest_gateway(sys)),
+        events_(std::make_shared<test::sink<msg::event>>()), self_(sys) {
+    auto events = events_;
+    listener_ = sys.spawn([events](msg::event_listener_actor::pointer)
+                            -> msg::event_listener_actor::behavior_type {
+      return {[events](const msg::event& ev) { events->push(ev); }};
+    });
+    caf::anon_send(bus, caf::subscribe_atom::value, listener_);
+  }
+
+  ~rig() {
+    for (auto h :
+         {caf::actor_cast<caf::actor>(bus), caf::actor_cast<caf::actor>(gw),
+          caf::actor_cast<caf::actor>(listener_),
+          caf::actor_cast<caf::actor>(hv)}) {
+      caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
+    }
+  }
+
+  /// Recoveries of `resource` (empty: of the VM) seen so far.
+  size_t recoveries(const std::string& resource) {
+    return count(events_->items(), resource);
+  }
+
+  /// Whether a recovery past the `before`th came within 240 s.
+  bool recovered(const std::string& resource, size_t before) {
+    return events_->wait_for(
+      [&](const std::vector<msg::event>& xs) {
+        return count(xs, resource) > before;
+      },
+      std::chrono::milliseconds{240000});
+  }
+
+  /// Destroys the domain of `assembly` (after its tree, so nothing starts
+  /// it again).
+  void destroy(const std::string& assembly) {
+    self_->request(hv, 60s, msg::destroy_atom::value, assembly)
+      .receive([](caf::ok_atom) {}, [](caf::error&) {});
+  }
+
+  /// The address the first assembly of `dep` serves at, once it has one
+  /// (within 240 s).
+  template <class Deployable>
+  std::string service_address(const Deployable& dep) {
+    auto deadline = bench_clock::now() + 240s;
+    std::string address;
+    while (address.empty() && bench_clock::now() < deadline) {
+      self_->request(dep, 10s, caf::get_atom::value)
+        .receive(
+          [&](msg::deployable_status& st) {
+            if (!st.assemblies.empty()) {
+              address = st.assemblies[0].service_address;
+            }
+          },
+          [](caf::error&) {});
+      if (address.empty()) {
+        std::this_thread::sleep_for(200ms);
+      }
+    }
+    return address;
+  }
+
+  test::vm_environment& env;
+  caf::actor_system& sys;
+  msg::hypervisor_actor hv;
+  msg::event_bus_actor bus;
+  msg::guest_gateway_actor gw;
+
+private:
+  static size_t count(const std::vector<msg::event>& xs,
+                      const std::string& resource) {
+    size_t n = 0;
+    for (auto& ev : xs) {
+      n += ev.state == msg::state::active && ev.resource == resource
+           && ev.restarts > 0;
+    }
+    return n;
+  }
+
+  std::shared_ptr<test::sink<msg::event>> events_;
+  msg::event_listener_actor listener_;
+  caf::scoped_actor self_;
+};
+
+/// Case (d): rounds of three force-offs, each round with a fresh tree (a
+/// fresh window) and pcloud's defaults; a real prober, so ACTIVE is
+/// reachable. `where` tells where the client asks a started tree.
+template <class Where>
+std::array<std::vector<double>, 3>
+repeated_failures(rig& r, msg::deployable_spec spec, int rounds, Where where,
+                  int& dropped) {
+  std::array<std::vector<double>, 3> by_place;
+  auto prober = runtime::spawn_service_prober(r.sys);
+  spec.resource_escalation = msg::default_resource_policy();
+  spec.assembly_escalation = msg::default_assembly_policy();
+  auto& assembly = spec.assemblies.at(0).name;
+  for (int round = 0; round < rounds; ++round) {
+    auto d = r.sys.spawn(
+      actors::deployable, spec,
+      actors::tree_context{{}, r.bus, r.hv, r.gw, prober, "127.0.0.1"});
+    caf::anon_send(d, msg::start_atom::value);
+    if (auto target = where(d)) {
+      client c{*target};
+      for (size_t place = 0; place < 3; ++place) {
+        auto pid = c.steady(40, 240s) ? r.env.qemu_pid("pcloud-" + assembly)
+                                      : std::nullopt;
+        if (!pid) {
+          ++dropped;
+          break;
+        }
+        auto before = r.recoveries("");
+        auto at = bench_clock::now();
+        ::kill(*pid, SIGTERM);
+        auto down
+          = r.recovered("", before) ? c.downtime(at, 240s) : std::nullopt;
+        if (!down) {
+          ++dropped;
+          break;
+        }
+        by_place[place].push_back(*down);
+      }
+    } else {
+      ++dropped;
+    }
+    caf::anon_send_exit(d, caf::exit_reason::user_shutdown);
+    r.destroy(assembly);
+  }
+  caf::anon_send_exit(prober, caf::exit_reason::user_shutdown);
+  return by_place;
+}
+
+void print_rounds(int rounds, int dropped) {
+  std::printf("(d) %d round%s of three force-offs; %d dropped (no steady "
+              "service or no recovery seen)\n",
+              rounds, rounds == 1 ? "" : "s", dropped);
+}
+
+void print_resolution() {
+  std::printf("resolution: one request every %lld ms; a downtime under it "
+              "means no request failed\n",
+              static_cast<long long>(poll_interval.count()));
+}
+
+msg::deployable_spec httpd_deployable(const std::string& assembly,
+                                      uint16_t host_port) {
+  msg::resource_spec httpd;
+  httpd.name = "httpd";
+  httpd.resource_class = "exec";
+  httpd.type = "httpd -f -p 80 -h /www";
+  httpd.ports = {{"http", "tcp", 80, host_port}};
+  msg::deployable_spec spec;
+  spec.name = "bench";
+  spec.assemblies = {test::make_assembly(assembly, {})};
+  spec.assemblies[0].resources = {httpd};
+  spec.resource_escalation = msg::no_escalation_policy();
+  spec.assembly_escalation = msg::no_escalation_policy();
+  return spec;
+}
+
+/// --network: case (d) on a libvirt network of the benchmark's own.
+int on_network(int trials) {
+  test::private_network net{"bench"};
+  if (!net.ok()) {
+    std::fprintf(stderr, "cannot make a libvirt network and a namespace "
+                         "(root, and libvirtd on qemu:///system with "
+                         "dnsmasq, are needed)\n");
+    return 1;
+  }
+  bench::vm_bench vm{true};
+  if (!vm.ready()) {
+    return 1;
+  }
+  rig r{vm};
+  // A name of its own on the shared libvirtd.
+  auto spec = httpd_deployable("bench" + std::to_string(::getpid()), 0);
+  spec.assemblies[0].network = net.name();
+  std::printf("client-observed downtime, tiny TCG guest (%s), libvirt "
+              "network %s (DHCP)\n",
+              vm.env.uri().c_str(), net.name().c_str());
+  std::printf("client: GET / every %lld ms, fresh connection each, from "
+              "network namespace %s to the guest's own address\n",
+              static_cast<long long>(poll_interval.count()),
+              net.netns().c_str());
+  int dropped = 0;
+  auto rounds = std::max(1, trials / 4);
+  auto by_place = repeated_failures(
+    r, spec, rounds,
+    [&](auto& dep) -> std::optional<http_target> {
+      auto address = r.service_address(dep);
+      if (address.empty()) {
+        return std::nullopt;
+      }
+      std::printf("(d) the guest serves at %s\n", address.c_str());
+      return http_target{address, 80, net.netns()};
+    },
+    dropped);
+  print_rounds(rounds, dropped);
+  auto met = print_repeated(by_place, "libvirt");
+  print_resolution();
+  return by_place[0].empty() ? 1 : met ? 0 : 3;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
-  int trials = bench::trials_from(argc, argv, 20);
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  bool network = false;
+  std::vector<char*> args{argv[0]};
+  for (int i = 1; i < argc; ++i) {
+    if (std::string{argv[i]} == "--network") {
+      network = true;
+    } else {
+      args.push_back(argv[i]);
+    }
+  }
+  int trials
+    = bench::trials_from(static_cast<int>(args.size()), args.data(), 20);
   if (trials < 1) {
     return 2;
+  }
+  if (network) {
+    return on_network(trials);
   }
   bench::vm_bench vm;
   if (!vm.ready()) {
     return 1;
   }
-  auto [env, sys, hv] = vm.parts();
-  auto bus = sys.spawn(actors::event_bus, size_t{100});
-  auto gw = runtime::spawn_guest_gateway(sys);
-  // The tree's events tell whether a kill really happened: a trial counts
-  // only once pcloud has seen the failure and recovered from it.
-  auto events = std::make_shared<test::sink<msg::event>>();
-  auto rec = sys.spawn([events](msg::event_listener_actor::pointer)
-                         -> msg::event_listener_actor::behavior_type {
-    return {[events](const msg::event& ev) { events->push(ev); }};
-  });
-  caf::anon_send(bus, caf::subscribe_atom::value, rec);
-  auto count
-    = [](const std::vector<msg::event>& xs, const std::string& resource) {
-        size_t n = 0;
-        for (auto& ev : xs) {
-          n += ev.state == msg::state::active && ev.resource == resource
-               && ev.restarts > 0;
-        }
-        return n;
-      };
-  auto recoveries = [&](const std::string& resource) {
-    return count(events->items(), resource);
-  };
-  auto recovered = [&](const std::string& resource, size_t before) {
-    return events->wait_for(
-      [&](const std::vector<msg::event>& xs) {
-        return count(xs, resource) > before;
-      },
-      std::chrono::milliseconds{240000});
-  };
+  rig r{vm};
   auto port = free_port();
-  msg::resource_spec httpd;
-  httpd.name = "httpd";
-  httpd.resource_class = "exec";
-  httpd.type = "httpd -f -p 80 -h /www";
-  httpd.ports = {{"http", "tcp", 80, port}};
-  msg::deployable_spec spec;
-  spec.name = "bench";
-  spec.assemblies = {test::make_assembly("assy1", {})};
-  spec.assemblies[0].resources = {httpd};
-  spec.resource_escalation = msg::no_escalation_policy();
-  spec.assembly_escalation = msg::no_escalation_policy();
-  auto dep = sys.spawn(actors::deployable, spec,
-                       actors::tree_context{{}, bus, *hv, gw, {}, "127.0.0.1"});
+  auto spec = httpd_deployable("assy1", port);
+  auto dep
+    = r.sys.spawn(actors::deployable, spec,
+                  actors::tree_context{{}, r.bus, r.hv, r.gw, {}, "127.0.0.1"});
   std::printf("client-observed downtime, tiny TCG guest (%s), %d trials per "
               "case\n",
-              env.uri().c_str(), trials);
+              vm.env.uri().c_str(), trials);
   std::printf("settings: no backoff, no escalation at either level "
               "(no_escalation_policy); user-mode networking, 127.0.0.1:%u -> "
               "80; client: GET / every %lld ms, fresh connection each\n",
@@ -335,15 +436,15 @@ int main(int argc, char** argv) {
   caf::anon_send(dep, msg::start_atom::value);
   std::vector<double> killed, forced_off;
   {
-    client c{port};
+    client c{http_target{"127.0.0.1", port, {}}};
     if (!c.steady(20, 240s)) {
       std::fprintf(stderr, "the guest's httpd never answered on port %u\n",
                    port);
       return 1;
     }
-    caf::scoped_actor self{sys};
+    caf::scoped_actor self{r.sys};
     std::string pty;
-    self->request(*hv, 10s, msg::console_atom::value, std::string{"assy1"})
+    self->request(r.hv, 10s, msg::console_atom::value, std::string{"assy1"})
       .receive([&](std::string& path) { pty = path; }, [](caf::error&) {});
     console tty{pty};
     if (!tty.ok()) {
@@ -353,10 +454,10 @@ int main(int argc, char** argv) {
       if (!c.steady(40, 60s)) {
         break;
       }
-      auto before = recoveries("httpd");
+      auto before = r.recoveries("httpd");
       auto at = bench_clock::now();
       tty.type("killall -9 httpd");
-      if (!recovered("httpd", before)) {
+      if (!r.recovered("httpd", before)) {
         std::printf("(a) trial %d: pcloud saw no failure of httpd\n", i + 1);
         continue;
       }
@@ -368,14 +469,14 @@ int main(int argc, char** argv) {
       if (!c.steady(40, 240s)) {
         break;
       }
-      auto pid = env.qemu_pid("pcloud-assy1");
+      auto pid = vm.env.qemu_pid("pcloud-assy1");
       if (!pid) {
         break;
       }
-      auto before = recoveries("");
+      auto before = r.recoveries("");
       auto at = bench_clock::now();
       ::kill(*pid, SIGTERM);
-      if (!recovered("", before)) {
+      if (!r.recovered("", before)) {
         std::printf("(b) trial %d: pcloud saw no VM failure\n", i + 1);
         continue;
       }
@@ -386,55 +487,15 @@ int main(int argc, char** argv) {
   }
   // The tree first, so nothing starts the VM again, then the VM.
   caf::anon_send_exit(dep, caf::exit_reason::user_shutdown);
-  caf::scoped_actor self{sys};
-  auto destroy = [&] {
-    self->request(*hv, 60s, msg::destroy_atom::value, std::string{"assy1"})
-      .receive([](caf::ok_atom) {}, [](caf::error&) {});
-  };
-  destroy();
-  // (d) Rounds of three force-offs, each round with a fresh tree (a fresh
-  // window) and pcloud's defaults; a real prober, so ACTIVE is reachable.
-  std::array<std::vector<double>, 3> by_place;
+  r.destroy("assy1");
   int dropped = 0;
-  auto prober = runtime::spawn_service_prober(sys);
-  auto defaults = spec;
-  defaults.resource_escalation = msg::default_resource_policy();
-  defaults.assembly_escalation = msg::default_assembly_policy();
   auto rounds = std::max(1, trials / 4);
-  for (int round = 0; round < rounds; ++round) {
-    auto d
-      = sys.spawn(actors::deployable, defaults,
-                  actors::tree_context{{}, bus, *hv, gw, prober, "127.0.0.1"});
-    caf::anon_send(d, msg::start_atom::value);
-    {
-      client c{port};
-      for (size_t place = 0; place < 3; ++place) {
-        auto pid
-          = c.steady(40, 240s) ? env.qemu_pid("pcloud-assy1") : std::nullopt;
-        if (!pid) {
-          ++dropped;
-          break;
-        }
-        auto before = recoveries("");
-        auto at = bench_clock::now();
-        ::kill(*pid, SIGTERM);
-        auto down = recovered("", before) ? c.downtime(at, 240s) : std::nullopt;
-        if (!down) {
-          ++dropped;
-          break;
-        }
-        by_place[place].push_back(*down);
-      }
-    }
-    caf::anon_send_exit(d, caf::exit_reason::user_shutdown);
-    destroy();
-  }
-  caf::anon_send_exit(prober, caf::exit_reason::user_shutdown);
-  for (auto h :
-       {caf::actor_cast<caf::actor>(bus), caf::actor_cast<caf::actor>(gw),
-        caf::actor_cast<caf::actor>(rec), caf::actor_cast<caf::actor>(*hv)}) {
-    caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
-  }
+  auto by_place = repeated_failures(
+    r, spec, rounds,
+    [&](auto&) {
+      return std::optional<http_target>{http_target{"127.0.0.1", port, {}}};
+    },
+    dropped);
   auto supervised = supervisord_trials(trials);
   if (killed.empty() || forced_off.empty()) {
     std::fprintf(stderr,
@@ -453,12 +514,8 @@ int main(int argc, char** argv) {
     std::printf("ratio (a)/(c): median %.2f, p95 %.2f\n", a.median / c.median,
                 a.p95 / c.p95);
   }
-  std::printf("(d) %d round%s of three force-offs; %d dropped (no steady "
-              "service or no recovery seen)\n",
-              rounds, rounds == 1 ? "" : "s", dropped);
-  print_repeated(by_place);
-  std::printf("resolution: one request every %lld ms; a downtime under it "
-              "means no request failed\n",
-              static_cast<long long>(poll_interval.count()));
+  print_rounds(rounds, dropped);
+  print_repeated(by_place, "user");
+  print_resolution();
   return 0;
 }

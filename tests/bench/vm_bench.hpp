@@ -19,10 +19,12 @@ namespace pcloud::bench {
 
 class vm_bench {
 public:
-  vm_bench()
+  /// `system`: on qemu:///system (root; libvirtd must run) rather than an
+  /// embed root of its own.
+  explicit vm_bench(bool system = false)
       : quiet_(runtime::configure_logging({"error", ""}).empty()),
-        sys{configured(cfg)}, hv{
-                                runtime::spawn_hypervisor(sys, env.options())} {
+        env(system), sys{configured(cfg)}, hv{runtime::spawn_hypervisor(
+                                             sys, env.options())} {
     // nop
   }
 

@@ -64,6 +64,9 @@ public:
   /// The libvirt network's name (for pcloudd --network).
   const std::string& name() const { return name_; }
 
+  /// The client's network namespace (under /run/netns).
+  const std::string& netns() const { return netns_; }
+
   /// GET / on `address`:`port` from inside the client's namespace.
   http_answer http_get(const std::string& address, uint16_t port,
                        std::chrono::milliseconds timeout
