@@ -44,10 +44,15 @@ bool on_libvirt_network(const assembly_state& st) {
 }
 
 /// Where its services answer on a libvirt network: the guest's address in
-/// the network's subnet.
+/// the network's subnet, leased to it.
 std::string address_of(const assembly_state& st) {
-  return msg::service_address(st.addresses, st.subnets);
+  return st.address.service();
 }
+
+/// How often, and how many times, a lease not yet known to libvirt is asked
+/// again: dnsmasq tells libvirt of a lease a moment after the guest has it.
+constexpr auto lease_retry = std::chrono::milliseconds(250);
+constexpr uint32_t max_lease_asks = 40;
 
 msg::assembly_status status_of(self_ptr self) {
   auto& st = self->state;
@@ -58,7 +63,7 @@ msg::assembly_status status_of(self_ptr self) {
   result.domain_name = st.domain.domain_name;
   result.incarnation = st.domain.incarnation;
   result.restarts = st.restarts;
-  result.addresses = st.addresses;
+  result.addresses = st.address.named;
   if (on_libvirt_network(st)) {
     result.service_address = address_of(st);
   }
@@ -160,9 +165,15 @@ bool needs_address(const assembly_state& st) {
   return on_libvirt_network(st) && address_of(st).empty();
 }
 
+/// The VM is gone: its addresses with it, and any lease question.
+void forget_addresses(assembly_state& st) {
+  st.address.forget();
+  ++st.lease_round;
+}
+
 void on_vm_failure(self_ptr self, const std::string& reason) {
   auto& st = self->state;
-  st.addresses.clear();
+  forget_addresses(st);
   auto now = self->clock().now();
   if (!st.failed_at) {
     st.failed_at = now;
@@ -246,7 +257,7 @@ void ask_subnets(self_ptr self) {
       [=](std::vector<std::string>& subnets) {
         auto& st = self->state;
         auto before = address_of(st);
-        st.subnets = std::move(subnets);
+        st.address.subnets = std::move(subnets);
         on_address_change(self, before);
       },
       [=](caf::error& err) {
@@ -254,6 +265,31 @@ void ask_subnets(self_ptr self) {
                      "address the guest names is used",
                      qualified(self->state), self->state.spec.network,
                      describe(self->system(), err));
+      });
+}
+
+void on_lease(self_ptr self, uint64_t round,
+              std::optional<std::vector<std::string>> leases,
+              const std::string& why);
+
+/// Asks which addresses libvirt's DHCP server leased to the VM: the guest's
+/// word is taken only for those.
+void ask_lease(self_ptr self) {
+  auto& st = self->state;
+  if (!on_libvirt_network(st)) {
+    return;
+  }
+  auto round = ++st.lease_round;
+  ++st.lease_asks;
+  self
+    ->request(st.ctx.hypervisor, std::chrono::seconds(30),
+              msg::lease_atom::value, st.spec.name)
+    .then(
+      [=](std::vector<std::string>& leases) {
+        on_lease(self, round, std::move(leases), {});
+      },
+      [=](caf::error& err) {
+        on_lease(self, round, std::nullopt, describe(self->system(), err));
       });
 }
 
@@ -300,7 +336,9 @@ void on_hello(self_ptr self, const msg::agent_hello& hello) {
                   hello.incarnation);
     return;
   }
-  st.addresses = hello.addresses;
+  st.address.named = hello.addresses;
+  st.lease_asks = 0;
+  ask_lease(self);
   if (st.now == phase::booting) {
     st.hello_reason = "agent " + hello.agent_version + " connected";
     // Resources start now, while the guest may still wait for its lease.
@@ -333,13 +371,15 @@ void on_hello(self_ptr self, const msg::agent_hello& hello) {
 void on_addresses(self_ptr self, const msg::agent_addresses& x) {
   auto& st = self->state;
   if (!is_current(self, x.assembly, x.incarnation)
-      || x.addresses == st.addresses) {
+      || x.addresses == st.address.named) {
     return; // stale, or nothing new (a guest may repeat itself)
   }
   spdlog::info("{}: guest addresses now: {}", qualified(st),
                fmt::join(x.addresses, " "));
   auto before = address_of(st);
-  st.addresses = x.addresses;
+  st.address.named = x.addresses;
+  st.lease_asks = 0;
+  ask_lease(self);
   on_address_change(self, before);
 }
 
@@ -349,11 +389,14 @@ void on_address_change(self_ptr self, const std::string& before) {
   auto& st = self->state;
   auto now = address_of(st);
   if (on_libvirt_network(st) && now.empty()
-      && !msg::service_address(st.addresses).empty()) {
+      && st.address.lease != guest_address::lease_state::unknown
+      && st.address.claimed().empty()
+      && !msg::service_address(st.address.named).empty()) {
     spdlog::warn("{}: the guest names no address in network {} ({}): {} "
                  "not used",
-                 qualified(st), st.spec.network, fmt::join(st.subnets, " "),
-                 fmt::join(st.addresses, " "));
+                 qualified(st), st.spec.network,
+                 fmt::join(st.address.subnets, " "),
+                 fmt::join(st.address.named, " "));
   }
   if (is_running(self) && now != before && on_libvirt_network(st)) {
     // Clients must look elsewhere now: the operator hears of it, though
@@ -376,6 +419,41 @@ void on_address_change(self_ptr self, const std::string& before) {
   } else {
     report_status(self);
   }
+}
+
+/// A lease reply: the address is pinned to the leases, or, when the network
+/// hands out none (`leases` empty: `why`), taken on the guest's word. A
+/// claimed address not leased yet is asked about again for a while.
+void on_lease(self_ptr self, uint64_t round,
+              std::optional<std::vector<std::string>> leases,
+              const std::string& why) {
+  auto& st = self->state;
+  if (round != st.lease_round) {
+    return; // the VM went, or newer addresses came
+  }
+  auto before = address_of(st);
+  if (leases) {
+    st.address.lease = guest_address::lease_state::pinned;
+    st.address.leases = std::move(*leases);
+  } else {
+    st.address.lease = guest_address::lease_state::unpinned;
+    spdlog::info("{}: the guest's address is taken on its word ({})",
+                 qualified(st), why);
+  }
+  auto claimed = st.address.claimed();
+  if (address_of(st).empty() && !claimed.empty() && agent_up(self)) {
+    if (st.lease_asks == 1 || st.lease_asks == max_lease_asks) {
+      spdlog::warn("{}: the guest names {}, which network {} did not lease "
+                   "to it (leases: {}){}",
+                   qualified(st), claimed, st.spec.network,
+                   fmt::join(st.address.leases, " "),
+                   st.lease_asks == max_lease_asks ? ": not used" : "");
+    }
+    if (st.lease_asks < max_lease_asks) {
+      self->delayed_send(self, lease_retry, msg::lease_atom::value, round);
+    }
+  }
+  on_address_change(self, before);
 }
 
 void on_child_exit(self_ptr self, const caf::exit_msg& em) {
@@ -488,7 +566,7 @@ assembly(msg::assembly_actor::stateful_pointer<assembly_state> self,
         st.failed_at = self->clock().now();
       }
       self->send(st.ctx.gateway, msg::detach_atom::value, st.spec.name);
-      st.addresses.clear();
+      forget_addresses(st);
       st.resources.tell(self, msg::vm_lost_atom::value, reason);
       enter(self, assembly_event::restart, reason);
       restart_vm(self);
@@ -516,7 +594,7 @@ assembly(msg::assembly_actor::stateful_pointer<assembly_state> self,
             }
             st.now = phase::idle;
             st.domain = msg::domain_info{};
-            st.addresses.clear();
+            forget_addresses(st);
             enter(self, assembly_event::shut_down, "stopped on request");
           },
           [=](caf::error& err) {
@@ -534,6 +612,11 @@ assembly(msg::assembly_actor::stateful_pointer<assembly_state> self,
       auto& st = self->state;
       if (gen == st.generation && st.now == phase::backoff) {
         restart_vm(self);
+      }
+    },
+    [=](msg::lease_atom, uint64_t round) {
+      if (round == self->state.lease_round && agent_up(self)) {
+        ask_lease(self);
       }
     },
     [=](msg::boot_timeout_atom, uint64_t gen) {

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "actors/context.hpp"
+#include "actors/guest_address.hpp"
 #include "actors/level.hpp"
 #include "actors/restart_tracker.hpp"
 #include "messages/interfaces.hpp"
@@ -45,15 +46,16 @@ struct assembly_state {
   level::resources resources;
   uint32_t restarts = 0;
   std::string reason;
-  /// The guest's addresses, from its agent's latest hello or update;
-  /// cleared when the VM goes.
-  std::vector<std::string> addresses;
+  /// What the guest names, its network's subnets and its DHCP lease;
+  /// forgotten when the VM goes.
+  guest_address address;
+  /// Bumped per lease request: only the newest reply and retry count.
+  uint64_t lease_round = 0;
+  /// Lease requests since the guest last named new addresses.
+  uint32_t lease_asks = 0;
   /// What the hello said, for the reason ACTIVE gives once the guest has
   /// its address.
   std::string hello_reason;
-  /// The IPv4 subnets of its libvirt network, from the hypervisor at every
-  /// start: an address the guest names outside them is not used.
-  std::vector<std::string> subnets;
   std::optional<caf::actor_clock::time_point> failed_at;
 };
 

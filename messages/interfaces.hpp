@@ -56,9 +56,12 @@ using hypervisor_actor = caf::typed_actor<
                   std::vector<service_port>>::with<std::vector<service_port>>,
   /// The networks an assembly may name: user, none and libvirt's own.
   caf::replies_to<network_atom>::with<std::vector<std::string>>,
-  /// A libvirt network's IPv4 subnets ("10.213.5.0/24"); none when it has
-  /// none or is unknown.
-  caf::replies_to<network_atom, std::string>::with<std::vector<std::string>>>;
+  /// A libvirt network's subnets ("10.213.5.0/24", "fd00:5::/64"); none
+  /// when it has none.
+  caf::replies_to<network_atom, std::string>::with<std::vector<std::string>>,
+  /// The addresses libvirt's DHCP server leased to the running VM of an
+  /// assembly (none yet: empty); not_found when its network hands out none.
+  caf::replies_to<lease_atom, std::string>::with<std::vector<std::string>>>;
 
 /// AMQP links to guest agents. `attach` makes the gateway talk to the agent of
 /// one domain incarnation; on hello it configures the agent's resource set and
@@ -156,7 +159,9 @@ using assembly_actor
            caf::reacts_to<restart_atom, std::string>,
            caf::replies_to<caf::get_atom>::with<assembly_status>,
            caf::reacts_to<backoff_atom, uint64_t>,
-           caf::reacts_to<boot_timeout_atom, uint64_t>>;
+           caf::reacts_to<boot_timeout_atom, uint64_t>,
+           /// Timer: ask the DHCP lease again (generation).
+           caf::reacts_to<lease_atom, uint64_t>>;
 
 using deployable_actor = assembly_parent_actor::extend<
   caf::reacts_to<start_atom>, caf::reacts_to<stop_atom>,

@@ -234,23 +234,28 @@ void shutdown(self_ptr self, const std::string& assembly, caf::timespan timeout,
   self->delayed_send(self, timeout, shutdown_deadline{assembly, t.incarnation});
 }
 
-/// The pty of a running assembly's serial console, from the live XML.
-caf::result<std::string> console_path(self_ptr self,
+/// The live XML of the running VM of `assembly`.
+result<xml::document> live_definition(self_ptr self,
                                       const std::string& assembly) {
-  auto& st = self->state;
-  auto dom = st.conn->lookup(virt::domain_name_for(assembly));
+  auto dom = self->state.conn->lookup(virt::domain_name_for(assembly));
   if (!dom) {
-    return make_failure(dom.failure_value());
+    return dom.failure_value();
   }
   if (!dom->has_value() || !(*dom)->is_active()) {
-    return make_failure(msg::errc::wrong_state,
-                        "assembly " + assembly + " has no running VM");
+    return failure{msg::errc::wrong_state,
+                   "assembly " + assembly + " has no running VM"};
   }
   auto text = (*dom)->xml_desc();
   if (!text) {
-    return make_failure(text.failure_value());
+    return text.failure_value();
   }
-  auto doc = xml::document::parse(*text, "live XML of " + assembly);
+  return xml::document::parse(*text, "live XML of " + assembly);
+}
+
+/// The pty of a running assembly's serial console, from the live XML.
+caf::result<std::string> console_path(self_ptr self,
+                                      const std::string& assembly) {
+  auto doc = live_definition(self, assembly);
   if (!doc) {
     return make_failure(doc.failure_value());
   }
@@ -268,6 +273,33 @@ caf::result<std::string> console_path(self_ptr self,
   }
   return make_failure(msg::errc::unavailable,
                       "assembly " + assembly + " has no console pty");
+}
+
+/// What libvirt's DHCP server leased to the NIC of `assembly`'s VM: the
+/// only addresses of a guest on a libvirt network that the guest cannot
+/// make up.
+caf::result<std::vector<std::string>> leases_of(self_ptr self,
+                                                const std::string& assembly) {
+  auto doc = live_definition(self, assembly);
+  if (!doc) {
+    return make_failure(doc.failure_value());
+  }
+  if (auto devices = doc->root().find("devices")) {
+    for (auto& nic : devices->find_all("interface")) {
+      auto source = nic.find("source");
+      auto mac = nic.find("mac");
+      if (nic.attribute("type") == "network" && source && mac) {
+        auto leases = self->state.conn->dhcp_leases(
+          source->attribute("network"), mac->attribute("address"));
+        if (!leases) {
+          return make_failure(leases.failure_value());
+        }
+        return std::move(*leases);
+      }
+    }
+  }
+  return make_failure(msg::errc::not_found,
+                      "assembly " + assembly + " has no libvirt network");
 }
 
 } // namespace
@@ -361,6 +393,12 @@ result<msg::hypervisor_actor> spawn_hypervisor(caf::actor_system& sys,
             }
             rp.deliver(std::move(names));
           });
+          return rp;
+        },
+        [=](msg::lease_atom, const std::string& assembly) {
+          auto rp = self->make_response_promise<std::vector<std::string>>();
+          when_connected(
+            self, [=]() mutable { deliver(rp, leases_of(self, assembly)); });
           return rp;
         },
         [=](msg::network_atom, const std::string& name) {

@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <bitset>
 
 #include "runtime/virt/event_loop.hpp"
@@ -285,9 +286,11 @@ result<std::vector<std::string>> connection::network_names() {
   return result;
 }
 
-result<std::vector<std::string>>
-connection::network_subnets(const std::string& name) {
-  auto* net = virNetworkLookupByName(ptr_.get(), name.c_str());
+namespace {
+
+result<xml::document> network_definition(virConnectPtr conn,
+                                         const std::string& name) {
+  auto* net = virNetworkLookupByName(conn, name.c_str());
   if (net == nullptr) {
     return last_error("virNetworkLookupByName");
   }
@@ -298,6 +301,47 @@ connection::network_subnets(const std::string& name) {
   }
   auto doc = xml::document::parse(text, "network " + name);
   free(text);
+  return doc;
+}
+
+} // namespace
+
+result<std::vector<std::string>>
+connection::dhcp_leases(const std::string& network, const std::string& mac) {
+  auto doc = network_definition(ptr_.get(), network);
+  if (!doc) {
+    return doc.failure_value();
+  }
+  auto ips = doc->root().find_all("ip");
+  if (std::none_of(ips.begin(), ips.end(),
+                   [](auto& ip) { return ip.find("dhcp") != nullptr; })) {
+    return failure{msg::errc::not_found,
+                   "network " + network + " hands out no addresses by DHCP"};
+  }
+  auto* net = virNetworkLookupByName(ptr_.get(), network.c_str());
+  if (net == nullptr) {
+    return last_error("virNetworkLookupByName");
+  }
+  virNetworkDHCPLeasePtr* leases = nullptr;
+  auto n = virNetworkGetDHCPLeases(net, mac.c_str(), &leases, 0);
+  virNetworkFree(net);
+  if (n < 0) {
+    return last_error("virNetworkGetDHCPLeases " + network);
+  }
+  std::vector<std::string> result;
+  for (int i = 0; i < n; ++i) {
+    if (leases[i]->ipaddr != nullptr) {
+      result.emplace_back(leases[i]->ipaddr);
+    }
+    virNetworkDHCPLeaseFree(leases[i]);
+  }
+  free(leases);
+  return result;
+}
+
+result<std::vector<std::string>>
+connection::network_subnets(const std::string& name) {
+  auto doc = network_definition(ptr_.get(), name);
   if (!doc) {
     return doc.failure_value();
   }

@@ -76,6 +76,10 @@ public:
   /// The subnets of the libvirt network `name` ("10.213.5.0/24",
   /// "fd00:5::/64"), from its `<ip>` elements.
   result<std::vector<std::string>> network_subnets(const std::string& name);
+  /// The addresses the DHCP server of libvirt network `network` leased to
+  /// the NIC `mac`; not_found when the network hands out none.
+  result<std::vector<std::string>> dhcp_leases(const std::string& network,
+                                               const std::string& mac);
   bool alive() const;
 
   /// Asks for the domain capabilities of `virt_type` guests on x86_64,

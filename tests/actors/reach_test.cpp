@@ -189,6 +189,62 @@ TEST_F(reach_test, an_address_outside_the_networks_subnet_is_not_used) {
   EXPECT_EQ(status(dep).state, msg::state::active);
 }
 
+TEST_F(reach_test, only_the_address_dhcp_leased_to_the_guest_is_used) {
+  hv->subnets["net1"] = {"192.0.2.0/24"};
+  hv->leases["assy1"] = {"192.0.2.8"};
+  auto dep = start_web("net1");
+  // A guest root names a neighbour's address in the same subnet: its own
+  // resources would look reachable, and the host would knock on the
+  // neighbour's door. libvirt leased it .8, so .7 is not used.
+  addresses({"192.0.2.7"});
+  EXPECT_TRUE(pr->calls.empty());
+  EXPECT_EQ(status(dep).assemblies.at(0).service_address, "");
+  EXPECT_EQ(status(dep).state, msg::state::starting);
+  // Asked again every 250 ms, 40 times at most (dnsmasq tells libvirt of a
+  // lease a moment after the guest has it), then it waits for new words.
+  advance(10s);
+  EXPECT_TRUE(pr->calls.empty());
+  EXPECT_EQ(status(dep).assemblies.at(0).reason,
+            "agent fake connected, waiting for an address");
+  addresses({"192.0.2.8"});
+  EXPECT_EQ(pr->calls, strings{"tcp 192.0.2.8:80"});
+  EXPECT_EQ(status(dep).assemblies.at(0).service_address, "192.0.2.8");
+  EXPECT_EQ(status(dep).state, msg::state::active);
+}
+
+TEST_F(reach_test, a_lease_libvirt_learns_late_is_picked_up) {
+  hv->subnets["net1"] = {"192.0.2.0/24"};
+  hv->leases["assy1"] = {};
+  auto dep = start_web("net1");
+  addresses({"192.0.2.7"});
+  EXPECT_EQ(status(dep).state, msg::state::starting);
+  hv->leases["assy1"] = {"192.0.2.7"};
+  advance(249ms);
+  EXPECT_EQ(status(dep).state, msg::state::starting);
+  advance(1ms);
+  EXPECT_EQ(pr->calls, strings{"tcp 192.0.2.7:80"});
+  EXPECT_EQ(status(dep).state, msg::state::active);
+  // A new address while ACTIVE is used once its lease is known too.
+  hv->leases["assy1"] = {"192.0.2.7", "192.0.2.9"};
+  addresses({"192.0.2.9"});
+  EXPECT_EQ(status(dep).assemblies.at(0).service_address, "192.0.2.9");
+}
+
+TEST_F(reach_test, a_vm_failure_forgets_the_lease) {
+  hv->subnets["net1"] = {"192.0.2.0/24"};
+  hv->leases["assy1"] = {"192.0.2.7"};
+  auto dep = start_web("net1");
+  addresses({"192.0.2.7"});
+  ASSERT_EQ(status(dep).state, msg::state::active);
+  hv->leases["assy1"] = {"192.0.2.10"};
+  kill_vm("assy1");
+  // The new incarnation names the old address: no longer its lease.
+  addresses({"192.0.2.7"});
+  EXPECT_EQ(status(dep).assemblies.at(0).service_address, "");
+  addresses({"192.0.2.10"});
+  EXPECT_EQ(status(dep).assemblies.at(0).service_address, "192.0.2.10");
+}
+
 TEST(service_address, is_the_first_ipv4_address_in_the_subnets) {
   EXPECT_EQ(
     msg::service_address({"fe80::1", "127.0.0.1", "169.254.3.4", "10.0.2.15"}),

@@ -330,6 +330,11 @@ TEST_P(acceptance, the_original_walk_through_with_its_failures) {
       EXPECT_GE(delay, 0) << slurp(dir + "/pcloudd.log");
       EXPECT_LT(delay, 10) << "DHCP retries without a 20 s gap";
     }
+    // The address used is the one libvirt's DHCP leased, not the guest's
+    // word (security.md, "Addresses guests name").
+    EXPECT_EQ(slurp(dir + "/pcloudd.log").find("taken on its word"),
+              std::string::npos)
+      << slurp(dir + "/pcloudd.log");
     std::fflush(stdout);
   }
   for (int i = 0; i < 3; ++i) {

@@ -85,6 +85,14 @@ fake_hypervisor(msg::hypervisor_actor::pointer self,
                    script->networks.end());
       return names;
     },
+    [=](msg::lease_atom,
+        const std::string& assembly) -> caf::result<std::vector<std::string>> {
+      auto i = script->leases.find(assembly);
+      if (i == script->leases.end()) {
+        return msg::make_error(msg::errc::not_found, "no DHCP");
+      }
+      return i->second;
+    },
     [=](msg::network_atom, const std::string& name) {
       auto i = script->subnets.find(name);
       return i == script->subnets.end() ? std::vector<std::string>{}

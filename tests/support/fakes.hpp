@@ -39,6 +39,9 @@ struct hypervisor_script {
   /// The libvirt networks the fake host defines, and the subnets of some.
   std::vector<std::string> networks{"default"};
   std::map<std::string, std::vector<std::string>> subnets;
+  /// DHCP leases by assembly. Without an entry its network hands out none
+  /// (not_found), as a network without <dhcp>.
+  std::map<std::string, std::vector<std::string>> leases;
 
   size_t count(const std::string& call) const;
 };
