@@ -177,18 +177,14 @@ private:
       char text[INET_ADDRSTRLEN] = {};
       ::inet_ntop(AF_INET, &sa.sin_addr, text, sizeof(text));
       auto peer = std::string{text} + ":" + std::to_string(ntohs(sa.sin_port));
-      if (pending_.size() >= opts_.max_pending) {
-        refused(text, peer,
-                "refused: " + std::to_string(pending_.size())
-                  + " connections wait for their hello already");
-        continue;
-      }
+      make_room(text);
       auto link = std::make_unique<host_link>(
         msg::domain_info{}, std::vector<msg::resource_spec>{},
         msg::guest_listener_actor{}, opts_, loop_);
       auto& l = *link;
       l.peer = peer;
       l.peer_address = text;
+      l.accepted = ++accepted_;
       l.claim = [this, &l](const wire::hello& h, std::string& why) {
         return claim(l, h, why);
       };
@@ -201,6 +197,37 @@ private:
       });
       start_stream(l, std::move(fd));
       after_io(l);
+    }
+  }
+
+  /// Keeps the waiting TCP connections within their limits before one more
+  /// from `address` joins them: the oldest of that address, or of all, is
+  /// closed.
+  void make_room(const std::string& address) {
+    host_link* oldest = nullptr;
+    host_link* oldest_here = nullptr;
+    size_t here = 0;
+    for (auto& [l, owned] : pending_) {
+      if (oldest == nullptr || l->accepted < oldest->accepted) {
+        oldest = l;
+      }
+      if (l->peer_address == address) {
+        ++here;
+        if (oldest_here == nullptr || l->accepted < oldest_here->accepted) {
+          oldest_here = l;
+        }
+      }
+    }
+    if (here >= opts_.max_pending_per_peer && oldest_here != nullptr) {
+      close(*oldest_here,
+            "made room: " + std::to_string(here)
+              + " connections from its address wait for their hello",
+            false);
+    } else if (pending_.size() >= opts_.max_pending && oldest != nullptr) {
+      close(*oldest,
+            "made room: " + std::to_string(pending_.size())
+              + " connections wait for their hello",
+            false);
     }
   }
 
@@ -358,6 +385,8 @@ private:
   /// assembly.
   std::map<host_link*, std::unique_ptr<host_link>> pending_;
   log_limiter refusals_;
+  /// TCP connections accepted so far (their order, for make_room).
+  uint64_t accepted_ = 0;
   std::thread thread_;
 };
 

@@ -47,9 +47,13 @@ struct guest_gateway_options {
   /// gateway owns and closes it. -1: no TCP transport.
   int tcp_listener = -1;
   /// An accepted TCP connection must say hello within this, and at most
-  /// `max_pending` connections may wait for theirs.
+  /// `max_pending` connections may wait for theirs, `max_pending_per_peer`
+  /// of them from one address. A new connection over either limit makes room
+  /// by closing the oldest waiting one (of its source, or of all): a flood
+  /// cannot keep an agent out, only make it hurry.
   caf::timespan hello_timeout{std::chrono::seconds(5)};
   size_t max_pending = 64;
+  size_t max_pending_per_peer = 16;
 };
 
 /// Spawns the gateway; its I/O runs on a thread of its own, which ends when

@@ -85,6 +85,8 @@ public:
   /// log.
   std::string peer;
   std::string peer_address;
+  /// The order it was accepted in, among TCP connections (oldest first).
+  uint64_t accepted = 0;
   guest::scoped_timer tick_timer;
   guest::scoped_timer retry_timer;
 

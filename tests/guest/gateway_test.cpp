@@ -3,9 +3,12 @@
 // host end that goes away and comes back. Peers are the real agent or a
 // scripted AMQP peer on socketpairs (a fake of the guest, never of the
 // gateway); each test waits, with a timeout, for what the gateway relays.
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -405,8 +408,9 @@ TEST_F(gateway_test, tcp_connections_that_never_say_hello_are_dropped) {
     silent.push_back(tcp.agent_open(error));
     ASSERT_GE(silent.back(), 0) << error;
   }
-  EXPECT_TRUE(log.wait_for("connections wait for their hello already"))
-    << "a third silent connection is over the limit";
+  EXPECT_TRUE(log.wait_for("closed: made room: 2 connections wait for their "
+                           "hello"))
+    << "a third silent connection makes room: the oldest goes";
   EXPECT_TRUE(log.wait_for("closed: no hello within 300 ms"));
   for (int fd : silent) {
     ::close(fd);
@@ -436,6 +440,58 @@ bool closed_by_peer(int fd, std::chrono::milliseconds limit) {
     if (n < 0 && errno != EAGAIN && errno != EINTR) {
       return true; // reset
     }
+  }
+}
+
+/// A TCP connection to 127.0.0.1:`port` from `source` (any 127.x.y.z: what
+/// a local user can take), or -1.
+int connect_from(const char* source, uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in from{};
+  from.sin_family = AF_INET;
+  ::inet_pton(AF_INET, source, &from.sin_addr);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(port);
+  ::inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof(from)) != 0
+      || ::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof(to)) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+TEST_F(gateway_security, a_flood_of_silent_connections_keeps_no_agent_out) {
+  captured_log log;
+  auto opts = tcp_options();
+  opts.max_pending = 8;
+  opts.max_pending_per_peer = 3;
+  spawn_gateway(opts);
+  // One source floods: it never holds more than its share.
+  std::vector<int> flood;
+  for (int i = 0; i < 10; ++i) {
+    flood.push_back(connect_from("127.0.0.2", tcp.port));
+    ASSERT_GE(flood.back(), 0);
+  }
+  EXPECT_TRUE(log.wait_for("closed: made room: 3 connections from its "
+                           "address wait for their hello"));
+  // Others fill every slot; an agent still gets in, making room.
+  for (const char* source : {"127.0.0.3", "127.0.0.4", "127.0.0.5"}) {
+    for (int i = 0; i < 3; ++i) {
+      flood.push_back(connect_from(source, tcp.port));
+      ASSERT_GE(flood.back(), 0);
+    }
+  }
+  EXPECT_TRUE(log.wait_for("closed: made room: 8 connections wait for their "
+                           "hello"));
+  auto& r = attach("a1", true);
+  test::agent_thread agent{tcp, "a1", "boot-1", secret_of("a1")};
+  EXPECT_TRUE(r.wait_hellos(1));
+  // The oldest of the flood were closed by the gateway.
+  EXPECT_TRUE(closed_by_peer(flood.front(), 5000ms));
+  for (int fd : flood) {
+    ::close(fd);
   }
 }
 

@@ -16,8 +16,7 @@
 #include "runtime/control/basp.hpp"
 #include "runtime/control/handshake.hpp"
 #include "runtime/control/sockets.hpp"
-#include "tests/support/daemon_process.hpp"
-#include "tests/support/descriptors.hpp"
+#include "tests/support/attackers.hpp"
 
 using namespace pcloud;
 using namespace pcloud::test;
@@ -25,30 +24,15 @@ using pcloud::posix::unique_fd;
 
 namespace {
 
-/// A bare CAF system with the middleman, as a peer of pcloudd would run.
-struct remote_client_config : caf::actor_system_config {
-  remote_client_config() {
-    load<caf::io::middleman>();
-    set("logger.verbosity", caf::atom("quiet"));
-  }
-};
-
 class attacks : public daemon_fixture {
 protected:
   attacks() : daemon_fixture("/tmp/pcloud-attack-XXXXXX", "test:///default") {
     // nop
   }
 
-  uint16_t tcp_port() {
-    auto text = slurp(dir + "/shell.address");
-    return static_cast<uint16_t>(std::stoul(text.substr(text.rfind(':') + 1)));
-  }
+  uint16_t tcp_port() { return control_port(dir); }
 
-  size_t daemon_rss_kb() {
-    auto status = slurp("/proc/" + std::to_string(daemon_pid) + "/status");
-    auto at = status.find("VmRSS:");
-    return at == std::string::npos ? 0 : std::stoul(status.substr(at + 6));
-  }
+  size_t daemon_rss_kb() { return rss_kb(daemon_pid); }
 
   /// The operator's command still works.
   void operator_still_served() {
@@ -63,12 +47,8 @@ TEST_F(attacks, a_caf_client_without_the_token_reaches_no_actor) {
   start_daemon();
   // CAF's own remote_actor, as the reproduced attack used: with no handle
   // there is nothing to send exit, kill or a link to.
-  remote_client_config cfg;
-  {
-    caf::actor_system sys{cfg};
-    auto service = sys.middleman().remote_actor("127.0.0.1", tcp_port());
-    EXPECT_FALSE(service) << "got the shell service without the token";
-  }
+  EXPECT_FALSE(caf_client_gets_an_actor(tcp_port()))
+    << "got the shell service without the token";
   operator_still_served();
   EXPECT_NE(
     slurp(dir + "/pcloudd.log")
@@ -124,19 +104,9 @@ TEST_F(attacks, idle_connections_and_huge_headers_cost_pcloudd_nothing) {
     << "this test needs the descriptors";
   operator_still_served();
   auto before = daemon_rss_kb();
-  std::vector<unique_fd> idle;
-  for (size_t i = 0; i < flood; ++i) {
-    auto fd
-      = runtime::connect_tcp("127.0.0.1", tcp_port(), std::chrono::seconds(2));
-    ASSERT_TRUE(fd) << fd.error();
-    if (i % 10 == 0) {
-      // Every tenth announces a 4 GiB BASP payload.
-      std::vector<uint8_t> header(32, 0);
-      header[4] = header[5] = header[6] = header[7] = 0xff;
-      (void)!::send(fd->get(), header.data(), header.size(), MSG_NOSIGNAL);
-    }
-    idle.push_back(std::move(*fd));
-  }
+  std::string why;
+  auto idle = idle_flood(tcp_port(), flood, why);
+  ASSERT_EQ(idle.size(), flood) << why;
   // Over the socket and over TCP, the operator gets in while they wait.
   auto start = std::chrono::steady_clock::now();
   operator_still_served();

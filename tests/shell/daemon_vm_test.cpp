@@ -3,8 +3,11 @@
 // started again, the VM adopted (not restarted), and a failure afterwards
 // still recovered. Two assemblies serve HTTP to the host through their port
 // forwards, before and after each kind of failure and a daemon restart.
+// Under attack (daemon_vm_security, doc/security.md): a peer without the
+// token and 2,000 idle connections while a VM is killed; it comes back.
 #include <regex>
 
+#include "tests/support/attackers.hpp"
 #include "tests/support/http.hpp"
 #include "tests/support/terminal.hpp"
 
@@ -214,6 +217,61 @@ deployable_start dep1
   EXPECT_EQ(r.rc, 0) << r.err;
   EXPECT_TRUE(wait_until([&] { return http_get(port1).status == 0; }))
     << "no VM, no answer";
+}
+
+/// Attacks while a real VM has to be recovered: the attacks' suite name
+/// gives them the label security too.
+class daemon_vm_security : public daemon_vm {};
+
+TEST_F(daemon_vm_security, a_killed_vm_comes_back_under_attack) {
+  auto first = 15000 + (::getpid() % 60) * 100;
+  daemon_args = {"--forward-ports",
+                 std::to_string(first) + "-" + std::to_string(first + 99)};
+  start_daemon();
+  auto r = sh({}, R"(assembly_create assy1 tiny x86_64
+assembly_resource_add www httpd assy1
+deployable_create dep1
+deployable_assembly_add dep1 assy1
+deployable_start dep1
+)");
+  ASSERT_EQ(r.rc, 0) << r.out << r.err;
+  ASSERT_TRUE(status_matches("dep1/assy1/www +ACTIVE +0"))
+    << status() << slurp(dir + "/pcloudd.log");
+  auto port = http_port_of("assy1");
+  auto boot = serving(port);
+  ASSERT_FALSE(boot.empty());
+
+  // The reproduced attack: CAF's own client, no token. It gets no actor,
+  // so nothing to send exit, kill or a link to.
+  EXPECT_FALSE(caf_client_gets_an_actor(control_port(dir)));
+
+  // 2,000 idle connections, every tenth announcing a 4 GiB payload, held
+  // while the VM is killed.
+  constexpr size_t flood = 2000;
+  ASSERT_TRUE(allow_descriptors(flood + 200)) << "this test needs them";
+  auto before = rss_kb(daemon_pid);
+  std::string why;
+  auto idle = idle_flood(control_port(dir), flood, why);
+  ASSERT_EQ(idle.size(), flood) << why;
+  auto pid = qemu_pid();
+  ASSERT_NE(pid, 0);
+  ASSERT_EQ(::kill(pid, SIGTERM), 0);
+  // The operator is answered at once while the VM is recovered.
+  auto asked = std::chrono::steady_clock::now();
+  r = sh({"deployable_list"});
+  auto answered = std::chrono::steady_clock::now() - asked;
+  EXPECT_EQ(r.rc, 0) << r.err;
+  EXPECT_LT(answered, 1s) << "pcloudsh waited for the flood";
+  ASSERT_TRUE(status_matches("dep1/assy1 +ACTIVE +1"))
+    << status() << slurp(dir + "/pcloudd.log");
+  auto reboot = serving(port);
+  EXPECT_NE(reboot.find("pcloud-tiny: "), std::string::npos) << reboot;
+  EXPECT_NE(reboot, boot) << "a new boot";
+  EXPECT_EQ(::waitpid(daemon_pid, nullptr, WNOHANG), 0) << "pcloudd died";
+  EXPECT_LT(rss_kb(daemon_pid), before + 20 * 1024);
+  EXPECT_NE(slurp(dir + "/pcloudd.log").find("refused a connection"),
+            std::string::npos)
+    << "the log says who was turned away";
 }
 
 } // namespace
