@@ -23,8 +23,10 @@
 #include "runtime/hooks.hpp"
 #include "runtime/hypervisor.hpp"
 #include "runtime/image_store.hpp"
+#include "runtime/readiness_reporter.hpp"
 #include "runtime/service_prober.hpp"
 #include "runtime/store.hpp"
+#include "runtime/systemd_notify.hpp"
 
 namespace pcloud::runtime {
 
@@ -279,6 +281,15 @@ result<std::unique_ptr<daemon>> daemon::start(caf::actor_system& sys,
     // Already logged by the store; repeated for the operator at start.
     spdlog::warn("pcloudd: definition set aside: {}", problem);
   }
+  // What the readiness report waits for: the VMs of what was running.
+  readiness_options readiness;
+  for (auto& dep : loaded.deployables) {
+    if (dep.running) {
+      for (auto& a : dep.assemblies) {
+        readiness.adopting.push_back(dep.name + "/" + a);
+      }
+    }
+  }
   auto consoles = spawn_console_factory(sys);
   d->actors_.push_back(caf::actor_cast<caf::actor>(consoles));
   actors::network_settings network{network_of(hv_opts, {}),
@@ -288,6 +299,15 @@ result<std::unique_ptr<daemon>> daemon::start(caf::actor_system& sys,
   d->actors_.push_back(caf::actor_cast<caf::actor>(prober));
   actors::shell_services services{*store,  image_store, bus,     *hv,
                                   gateway, consoles,    network, prober};
+  // Before the shell service starts the trees: their first events find
+  // it subscribed.
+  readiness.watchdog = std::chrono::duration_cast<caf::timespan>(
+    systemd_notify::watchdog_interval());
+  readiness.notify = [](const std::string& x) { systemd_notify::send(x); };
+  auto reporter = sys.spawn(readiness_reporter, std::move(readiness));
+  caf::anon_send(bus, caf::subscribe_atom::value,
+                 caf::actor_cast<msg::event_listener_actor>(reporter));
+  d->actors_.push_back(caf::actor_cast<caf::actor>(reporter));
   auto shell = sys.spawn(actors::shell_service, d->token_, services,
                          std::move(*templates), std::move(loaded),
                          static_cast<uint64_t>(std::random_device{}()) << 32
@@ -359,6 +379,8 @@ result<std::unique_ptr<daemon>> daemon::start(caf::actor_system& sys,
     }
     d->address_file_ = address_path(opts.state_dir);
   }
+  // Shell connections are taken: the service manager may hear READY.
+  caf::anon_send(reporter, msg::start_atom::value);
   spdlog::info(
     "pcloudd: shell service on {}{}, libvirt {}, state {}", door.socket_path,
     d->port_ == 0 ? std::string{}

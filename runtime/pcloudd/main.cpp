@@ -26,6 +26,7 @@
 #include "runtime/pcloudd/daemon.hpp"
 #include "runtime/posix/unique_fd.hpp"
 #include "runtime/scheduler_settings.hpp"
+#include "runtime/systemd_notify.hpp"
 
 namespace {
 
@@ -445,6 +446,8 @@ int main(int argc, char** argv) {
   spdlog::info("pcloudd: {}: stopping; VMs stay running and are adopted at "
                "the next start",
                strsignal(sig));
+  pcloud::runtime::systemd_notify::send(
+    "STOPPING=1\nSTATUS=stopping; the VMs stay running");
   (*d)->stop();
   sys.await_all_actors_done();
   spdlog::info("pcloudd: stopped");

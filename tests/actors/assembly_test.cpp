@@ -13,17 +13,6 @@ public:
   msg::deployable_actor start_one() {
     return start(make_deployable({make_assembly("assy1", {"httpd"})}));
   }
-
-  void say_hello(const std::string& assembly) {
-    caf::anon_send(listener_of(assembly),
-                   msg::agent_hello{assembly,
-                                    incarnation_of(assembly),
-                                    msg::guest_protocol_version,
-                                    "test",
-                                    "boot",
-                                    {}});
-    sched.run();
-  }
 };
 
 } // namespace

@@ -71,6 +71,18 @@ public:
     return hv->incarnations.at(assembly);
   }
 
+  /// The agent of `assembly` says hello (with auto_hello off).
+  void say_hello(const std::string& assembly) {
+    caf::anon_send(listener_of(assembly),
+                   msg::agent_hello{assembly,
+                                    incarnation_of(assembly),
+                                    msg::guest_protocol_version,
+                                    "test",
+                                    "boot",
+                                    {}});
+    sched.run();
+  }
+
   /// The agent of `assembly` reports that `resource` failed.
   void fail_resource(const std::string& assembly, const std::string& resource,
                      std::string cause = "killed by signal 9") {
