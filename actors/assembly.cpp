@@ -340,10 +340,16 @@ void on_hello(self_ptr self, const msg::agent_hello& hello) {
   st.lease_asks = 0;
   ask_lease(self);
   if (st.now == phase::booting) {
-    st.hello_reason = "agent " + hello.agent_version + " connected";
-    // Resources start now, while the guest may still wait for its lease.
+    st.hello_reason = (st.domain.adopted ? "VM adopted, agent " : "agent ")
+                      + hello.agent_version + " connected";
+    // Resources start now, while the guest may still wait for its lease;
+    // in an adopted VM they ran on while pcloudd was away.
     st.resources.tell(self, route_of(st));
-    st.resources.tell(self, msg::start_atom::value);
+    if (st.domain.adopted) {
+      st.resources.tell(self, msg::adopt_atom::value);
+    } else {
+      st.resources.tell(self, msg::start_atom::value);
+    }
     if (needs_address(st)) {
       // No client reaches it yet: STARTING (or RECOVERING) until the lease
       // comes, still bounded by the boot timeout.

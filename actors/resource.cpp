@@ -1,6 +1,7 @@
 // actors/resource.cpp -- keeps one resource inside one guest running.
 //
 //   STOPPED --start--> STARTING --running--> ACTIVE
+//   STOPPED --adopt--> STARTING --running--> ACTIVE ("adopted")
 //   ACTIVE --failed--> RECOVERING --backoff--> restart --running--> ACTIVE
 //   RECOVERING --start_failed--> counted as another failure
 //   STARTING --stopped--> ignored: the agent's probe, the start follows
@@ -132,6 +133,11 @@ void become_active(self_ptr self, const std::string& reached) {
   auto& st = self->state;
   if (st.current == state::starting) {
     auto why = st.ready_cause.empty() ? "started" : st.ready_cause;
+    if (st.adopting) {
+      // It ran before this pcloudd: the agent's word is how it was.
+      why = "adopted (agent: " + why + ")";
+      st.adopting = false;
+    }
     transition(self, state::active,
                reached.empty() ? why : why + "; answers at " + reached);
     return;
@@ -367,8 +373,21 @@ resource(msg::resource_actor::stateful_pointer<resource_state> self,
       }
       send_command(self, msg::resource_operation::start);
     },
+    [=](msg::adopt_atom) {
+      auto& st = self->state;
+      if (st.current != state::stopped) {
+        // Under watch already (a second hello): as a start.
+        send_command(self, msg::resource_operation::start);
+        return;
+      }
+      cancel_recovery(self);
+      st.adopting = true;
+      transition(self, state::starting, "VM adopted", "confirming");
+      send_command(self, msg::resource_operation::start);
+    },
     [=](msg::stop_atom) {
       cancel_recovery(self);
+      self->state.adopting = false;
       forget_probe(self->state);
       self->state.failed_at.reset();
       if (self->state.current != state::stopped) {
@@ -378,6 +397,7 @@ resource(msg::resource_actor::stateful_pointer<resource_state> self,
     [=](msg::vm_lost_atom, std::string reason) {
       auto& st = self->state;
       cancel_recovery(self);
+      st.adopting = false;
       forget_probe(st);
       st.pending = resource_state::recovery::vm;
       // The VM's restart is a fresh start for the resource's intensity.

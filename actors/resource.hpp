@@ -55,6 +55,8 @@ struct resource_state {
   bool reaching = false;
   /// What the agent said ("started (pid 7), ready in 80ms (...)").
   std::string ready_cause;
+  /// Confirming a resource of an adopted VM: its ACTIVE says "adopted".
+  bool adopting = false;
   /// The check in flight (or the timer before the next): older results and
   /// timers are ignored.
   uint64_t reach_id = 0;

@@ -140,6 +140,10 @@ using assembly_parent_actor
 using resource_actor = reach_listener_actor::extend<
   /// The agent is up: start the resource (a no-op if it already runs).
   caf::reacts_to<start_atom>, caf::reacts_to<stop_atom>,
+  /// The agent of an adopted VM is up: the resource kept running while
+  /// pcloudd was away; confirm it (a start the agent answers with its
+  /// state) and say that it was adopted, not started.
+  caf::reacts_to<adopt_atom>,
   /// The VM is being recovered: drop any own recovery and wait for start.
   caf::reacts_to<vm_lost_atom, std::string>, caf::reacts_to<resource_report>,
   caf::reacts_to<probe_report>,

@@ -29,6 +29,31 @@ TEST_F(assembly_test, start_boots_the_vm_then_starts_resources) {
                      "dep1/assy1/httpd ACTIVE: started"}));
 }
 
+TEST_F(assembly_test, an_adopted_vm_and_its_resources_say_so) {
+  // pcloudd restarted: the VM ran on, and so did httpd in it. Nothing was
+  // started, and no event may say so.
+  hv->running_domains = {"assy1"};
+  start_one();
+  EXPECT_EQ(lines_of("dep1/assy1").back(),
+            "dep1/assy1 ACTIVE: VM adopted, agent fake connected");
+  EXPECT_EQ(lines_of("dep1/assy1/httpd"),
+            (strings{"dep1/assy1/httpd STARTING: VM adopted -> confirming",
+                     "dep1/assy1/httpd ACTIVE: adopted (agent: started)"}));
+  // The agent is asked to start it: a no-op for what runs, and it answers
+  // with the resource's state.
+  EXPECT_EQ(gw->calls, (strings{"attach assy1#1", "start assy1/httpd"}));
+  // A VM restarted afterwards is no adoption.
+  mark();
+  kill_vm("assy1");
+  EXPECT_EQ(lines_since_mark("dep1/assy1/httpd").back(),
+            "dep1/assy1/httpd ACTIVE: restarted in 0s");
+  EXPECT_NE(lines_since_mark("dep1/assy1")
+              .back()
+              .find("dep1/assy1 ACTIVE: VM restarted in"),
+            std::string::npos)
+    << lines_since_mark("dep1/assy1").back();
+}
+
 TEST_F(assembly_test, addresses_come_with_the_hello_and_change_after_it) {
   auto dep = start_one();
   auto inc = incarnation_of("assy1");

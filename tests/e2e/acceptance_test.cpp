@@ -9,7 +9,8 @@
 //      destroy sends first; system: `virsh destroy` from another process);
 //   3. httpd killed past its escalation limit (the defaults: the sixth
 //      failure within 60 s) -> the assembly's VM restarted;
-//   4. pcloudd killed with SIGKILL and started again -> no VM restarted, and
+//   4. pcloudd killed with SIGKILL and started again -> no VM restarted (the
+//      events say "adopted"), and
 //      a failure afterwards still recovered;
 //   5. deployable_stop -> every VM gone, nothing restarted.
 // "Serving again" is HTTP 200 from the host where deployable_status says
@@ -461,6 +462,11 @@ TEST_P(acceptance, the_original_walk_through_with_its_failures) {
   for (auto& x : a) {
     EXPECT_EQ(qemu_pid(x), qemus[x]) << x << " was restarted, not adopted";
   }
+  // And the events say so: nothing reads as started.
+  EXPECT_TRUE(saw_event("dep1/" + a[0] + " ACTIVE: VM adopted, agent"))
+    << follower->screen();
+  EXPECT_TRUE(saw_event(path(0) + " ACTIVE: adopted (agent: "))
+    << follower->screen();
   type_in_guest(1, "killall -9 httpd");
   ASSERT_TRUE(saw_event(path(1) + " ACTIVE: restarted in"))
     << follower->screen();

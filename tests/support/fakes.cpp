@@ -45,9 +45,10 @@ fake_hypervisor(msg::hypervisor_actor::pointer self,
       auto inc = script->next_incarnation++;
       script->incarnations[spec.name] = inc;
       script->listeners[spec.name] = listener;
+      auto adopted = script->running_domains.erase(spec.name) > 0;
       return msg::domain_info{spec.name, inc,
                               spec.name + "-" + std::to_string(inc),
-                              "uuid-" + std::to_string(inc), false,
+                              "uuid-" + std::to_string(inc), adopted,
                               // As the real one: a channel unless on TCP,
                               // and then a secret (fake_agent_secret).
                               spec.agent_transport == msg::tcp_transport

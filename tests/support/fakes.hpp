@@ -34,6 +34,9 @@ struct hypervisor_script {
   uint64_t next_incarnation = 1;
   /// The next this many starts fail.
   int failing_starts = 0;
+  /// The next start of these assemblies finds their domain running: it is
+  /// adopted (as after a pcloudd restart).
+  std::set<std::string> running_domains;
   /// Host ports something outside pcloud has bound.
   std::set<uint16_t> busy_ports;
   /// The libvirt networks the fake host defines, and the subnets of some.
