@@ -71,8 +71,8 @@ msg::event_listener_actor spawn_listener(caf::actor_system& sys,
     q, svc);
 }
 
-std::string event_line(const msg::event& ev, bool json) {
-  return json ? render_event_json(ev) : render_event(ev);
+std::string event_line(const msg::event& ev, bool json, bool replayed) {
+  return json ? render_event_json(ev, replayed) : render_event(ev);
 }
 
 } // namespace pcloud::shell

@@ -54,7 +54,11 @@ msg::event_listener_actor spawn_listener(caf::actor_system& sys,
                                          std::shared_ptr<event_queue> q,
                                          const msg::shell_service_actor& svc);
 
-/// One event as a line: text for people, or JSON.
-std::string event_line(const msg::event& ev, bool json);
+/// One event as a line: text for people, or JSON (with "replayed": whether
+/// it comes from the history rather than the live stream).
+std::string event_line(const msg::event& ev, bool json, bool replayed = false);
+
+/// Where `events` turns from the history to the live stream (text only).
+inline constexpr const char* live_marker = "-- live from here (Ctrl-C ends) --";
 
 } // namespace pcloud::shell

@@ -113,7 +113,7 @@ std::string render_event(const msg::event& ev) {
   return std::string{buf} + " " + msg::to_string(ev);
 }
 
-std::string render_event_json(const msg::event& ev) {
+std::string render_event_json(const msg::event& ev, bool replayed) {
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
               ev.time.time_since_epoch())
               .count();
@@ -128,7 +128,8 @@ std::string render_event_json(const msg::event& ev) {
          + json_string(msg::to_string(ev.state)) + ", \"reason\": "
          + json_string(ev.reason) + ", \"action\": " + json_string(ev.action)
          + ", \"restarts\": " + std::to_string(ev.restarts)
-         + ", \"downtime_ms\": " + std::to_string(downtime_ms) + "}";
+         + ", \"downtime_ms\": " + std::to_string(downtime_ms)
+         + ", \"replayed\": " + (replayed ? "true" : "false") + "}";
 }
 
 } // namespace pcloud::shell

@@ -21,7 +21,7 @@ std::string render_json(const msg::shell_reply& reply);
 std::string render_event(const msg::event& ev);
 
 /// One JSON object per event, on one line.
-std::string render_event_json(const msg::event& ev);
+std::string render_event_json(const msg::event& ev, bool replayed = false);
 
 std::string json_string(const std::string& x);
 

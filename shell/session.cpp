@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -152,6 +153,7 @@ bool session::subscribe(msg::error& error) {
     return false;
   }
   for (auto& ev : history) {
+    history_end_ = std::max(history_end_, ev.sequence);
     events_->push(ev);
   }
   return true;
@@ -167,6 +169,26 @@ int session::follow_events() {
   sa.sa_handler = on_sigint;
   struct sigaction old {};
   sigaction(SIGINT, &sa, &old);
+  // The history first, then a line (text) or "replayed": false (JSON)
+  // where the live stream begins; a Ctrl-C meanwhile only sets the flag.
+  bool live = false;
+  auto show = [&](const msg::event& ev) {
+    auto replayed = ev.sequence <= history_end_;
+    if (!replayed && !live) {
+      live = true;
+      if (!opts_.json) {
+        std::cout << live_marker << std::endl;
+      }
+    }
+    std::cout << event_line(ev, opts_.json, replayed) << std::endl;
+  };
+  for (auto& ev : events_->take()) {
+    show(ev);
+  }
+  if (!live && !opts_.json) {
+    live = true;
+    std::cout << live_marker << std::endl;
+  }
   int rc = 0;
   while (!interrupted) {
     pollfd pfd{events_->wake_fd(), POLLIN, 0};
@@ -175,7 +197,7 @@ int session::follow_events() {
       break;
     }
     for (auto& ev : events_->take()) {
-      std::cout << event_line(ev, opts_.json) << std::endl;
+      show(ev);
     }
     if (events_->daemon_gone()) {
       rc = fail(msg::errc::unavailable, "pcloudd went away");

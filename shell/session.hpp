@@ -64,6 +64,8 @@ private:
   options opts_;
   std::unique_ptr<client> client_;
   std::shared_ptr<event_queue> events_;
+  /// The newest event of the history `subscribe` got: later ones are live.
+  uint64_t history_end_ = 0;
   msg::event_listener_actor listener_;
   bool quit_ = false;
 };
