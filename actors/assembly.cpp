@@ -204,6 +204,7 @@ void on_vm_failure(self_ptr self, const std::string& reason) {
 void on_domain_started(self_ptr self, msg::domain_info info) {
   auto& st = self->state;
   st.domain = std::move(info);
+  st.death_named = false;
   st.now = phase::booting;
   spdlog::info("{}: domain {} (incarnation {}) {}", qualified(st),
                st.domain.domain_name, st.domain.incarnation,
@@ -427,9 +428,10 @@ void on_address_change(self_ptr self, const std::string& before) {
   }
 }
 
-/// A lease reply: the address is pinned to the leases, or, when the network
-/// hands out none (`leases` empty: `why`), taken on the guest's word. A
-/// claimed address not leased yet is asked about again for a while.
+/// A lease reply: the address is pinned to the leases, or, without them
+/// (`leases` nullopt: `why`; a network without DHCP), taken on the guest's
+/// word. A claimed address not leased yet is asked about again for a
+/// while.
 void on_lease(self_ptr self, uint64_t round,
               std::optional<std::vector<std::string>> leases,
               const std::string& why) {
@@ -534,9 +536,19 @@ assembly(msg::assembly_actor::stateful_pointer<assembly_state> self,
           || !is_current(self, ev.assembly, ev.incarnation)) {
         return;
       }
+      auto what = "VM " + msg::to_string(ev.kind)
+                  + (ev.reason.empty() ? "" : ": " + ev.reason);
       if (agent_up(self) || st.now == phase::booting) {
-        on_vm_failure(self, "VM " + msg::to_string(ev.kind)
-                              + (ev.reason.empty() ? "" : ": " + ev.reason));
+        st.death_named = true;
+        on_vm_failure(self, what);
+      } else if (st.failed_at && !st.death_named) {
+        st.death_named = true;
+        // A faster signal (the agent link closing) started this recovery;
+        // libvirt's word on the same death comes after it and names the
+        // cause: `virsh destroy` reads as destroyed, not as an agent crash.
+        self->send(
+          st.ctx.bus, caf::publish_atom::value,
+          make_event(st.ctx, st.spec.name, {}, st.current, "libvirt: " + what));
       }
     },
     [=](msg::escalate_atom, const std::string&, const std::string& reason) {

@@ -51,6 +51,9 @@ struct assembly_state {
   guest_address address;
   /// Bumped per lease request: only the newest reply and retry count.
   uint64_t lease_round = 0;
+  /// libvirt's word on this incarnation's death was heard (as its cause or
+  /// after a faster signal): said once.
+  bool death_named = false;
   /// Lease requests since the guest last named new addresses.
   uint32_t lease_asks = 0;
   /// What the hello said, for the reason ACTIVE gives once the guest has

@@ -29,6 +29,29 @@ TEST_F(assembly_test, start_boots_the_vm_then_starts_resources) {
                      "dep1/assy1/httpd ACTIVE: started"}));
 }
 
+TEST_F(assembly_test, libvirts_word_on_a_death_follows_the_faster_signal) {
+  start_one();
+  mark();
+  // `virsh destroy`: the agent's channel closes first, libvirt's event on
+  // the same incarnation comes while the restart is under way.
+  auto inc = incarnation_of("assy1");
+  caf::anon_send(listener_of("assy1"),
+                 msg::agent_gone{"assy1", inc, "agent channel closed"});
+  caf::anon_send(hv->listeners.at("assy1"),
+                 msg::domain_event{"assy1", inc,
+                                   msg::domain_event_kind::stopped, "destroyed",
+                                   false});
+  sched.run();
+  auto lines = lines_since_mark("dep1/assy1");
+  ASSERT_GE(lines.size(), 2u);
+  EXPECT_EQ(lines.at(0), "dep1/assy1 RECOVERING: agent link lost: agent "
+                         "channel closed -> restarting VM (1 of 3 in 300s)");
+  EXPECT_EQ(lines.at(1), "dep1/assy1 RECOVERING: libvirt: VM stopped: "
+                         "destroyed");
+  EXPECT_EQ(hv->calls, (strings{"destroy assy1", "start assy1"}))
+    << "one failure, one restart";
+}
+
 TEST_F(assembly_test, an_adopted_vm_and_its_resources_say_so) {
   // pcloudd restarted: the VM ran on, and so did httpd in it. Nothing was
   // started, and no event may say so.
