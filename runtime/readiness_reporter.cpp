@@ -101,7 +101,12 @@ readiness_reporter_actor::behavior_type readiness_reporter(
         return; // a deployable's or a resource's: the assemblies tell enough
       }
       auto key = ev.deployable + "/" + ev.assembly;
-      st.assemblies[key] = ev.state;
+      if (ev.state == msg::state::stopped) {
+        // Not counted, and an assembly deleted later leaves nothing here.
+        st.assemblies.erase(key);
+      } else {
+        st.assemblies[key] = ev.state;
+      }
       if (ev.state != msg::state::starting) {
         st.adopting.erase(key);
       }

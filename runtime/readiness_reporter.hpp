@@ -44,7 +44,8 @@ struct readiness_reporter_state {
   static inline const char* name = "pcloud.readiness_reporter";
   readiness_options opts;
   std::set<std::string> adopting;
-  /// The latest state of every assembly seen, by "DEPLOYABLE/ASSEMBLY".
+  /// The latest state of every assembly that is not stopped, by
+  /// "DEPLOYABLE/ASSEMBLY".
   std::map<std::string, msg::state> assemblies;
   /// pcloudd takes shell connections (start_atom came).
   bool open = false;

@@ -75,6 +75,10 @@ TEST_F(readiness_reporter_test, ready_waits_for_the_adopted_vms) {
             1)
     << "READY once";
   EXPECT_EQ(status(dep).state, msg::state::active);
+  // Stopped assemblies are not counted, nor kept.
+  caf::anon_send(dep, msg::stop_atom::value);
+  sched.run();
+  EXPECT_EQ(notes->back(), "STATUS=no assemblies running");
 }
 
 TEST_F(readiness_reporter_test, ready_at_the_deadline_says_what_still_adopts) {
