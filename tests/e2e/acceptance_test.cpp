@@ -13,10 +13,11 @@
 //      events say "adopted"), and
 //      a failure afterwards still recovered;
 //   5. deployable_stop -> every VM gone, nothing restarted.
-// "Serving again" is HTTP 200 from the host where deployable_status says
-// the httpd answers: its port forward on embed, the guest's DHCP address on
-// system, on a libvirt network of the test's own, asked from a network
-// namespace of its own (never the host's `default` network or namespace).
+// "Serving again" is HTTP 200 where deployable_status says the httpd
+// answers, asked from a network namespace of the test's own (never the
+// host's namespace or its `default` network): on embed its port forward,
+// which listens only on the host end of that namespace's veth pair; on
+// system the guest's DHCP address on a libvirt network of the test's own.
 // ACTIVE means a client gets an answer: the moment status reads ACTIVE (the
 // deployable after its start, a resource after its VM was forced off), one
 // GET with a 1 s timeout must get 200. On system each guest must have its
@@ -27,6 +28,7 @@
 #include <set>
 #include <sstream>
 
+#include "tests/support/client_namespace.hpp"
 #include "tests/support/http.hpp"
 #include "tests/support/private_network.hpp"
 #include "tests/support/terminal.hpp"
@@ -80,10 +82,16 @@ protected:
     // own: DHCP from its dnsmasq, httpd reached at the guest's own address
     // from the test's own namespace. On embed: user-mode networking and a
     // port forward each.
+    // On embed the forwards listen only on the host end of a veth pair
+    // whose other end is the client's namespace.
     if (system) {
       network = std::make_unique<private_network>("e2e");
       daemon_args.push_back("--network");
       daemon_args.push_back(network->name());
+    } else {
+      client = std::make_unique<client_namespace>("e2e");
+      daemon_args.push_back("--forward-address");
+      daemon_args.push_back(client->host_address());
     }
     ::setenv("PCLOUD_JEOS_DOWNLOADS", PCLOUD_JEOS_DOWNLOADS_DIR, 1);
   }
@@ -150,8 +158,7 @@ protected:
     if (port == 0) {
       return -1;
     }
-    return network ? network->http_get(address, port, 1s).status
-                   : http_get(address, port, 1s).status;
+    return get(address, port, 1s).status;
   }
 
   /// Seconds from the hello of assembly i's first boot to its ACTIVE with
@@ -198,8 +205,8 @@ protected:
   }
 
   /// Where deployable_status says assembly i's httpd answers: its forward
-  /// on embed ("http 127.0.0.1:21080 -> 80"), the guest's own address on a
-  /// libvirt network ("http 192.168.122.57:80", from its agent). Port 0
+  /// on embed ("http 10.214.5.1:21080 -> 80"), the guest's own address on a
+  /// libvirt network ("http 10.213.5.101:80", from its agent). Port 0
   /// while it says neither.
   std::pair<std::string, uint16_t> endpoint(int i) {
     return endpoint(i, status());
@@ -225,10 +232,12 @@ protected:
       vm_timeout);
   }
 
-  /// GET / as a client sees it: on the host for a forward, from the test's
-  /// namespace on its libvirt network.
-  http_answer get(const std::string& address, uint16_t port) const {
-    return network ? network->http_get(address, port) : http_get(address, port);
+  /// GET / as a client sees it, from the test's own namespace: through
+  /// the forward's veth on embed, on its libvirt network on system.
+  http_answer get(const std::string& address, uint16_t port,
+                  std::chrono::milliseconds timeout = 2s) const {
+    return network ? network->http_get(address, port, timeout)
+                   : client->http_get(address, port, timeout);
   }
 
   /// Types `line` into the guest's shell and waits until it has run there,
@@ -266,6 +275,8 @@ protected:
   bool system = false;
   /// system only: the guests' network and the client's namespace.
   std::unique_ptr<private_network> network;
+  /// embed only: the client's namespace, joined to the host by a veth.
+  std::unique_ptr<client_namespace> client;
   std::vector<std::string> assemblies;
   std::vector<std::string> resources;
   std::unique_ptr<terminal> follower;
@@ -274,6 +285,9 @@ protected:
 TEST_P(acceptance, the_original_walk_through_with_its_failures) {
   const auto& a = assemblies;
   const auto& r = resources;
+  if (client) {
+    ASSERT_TRUE(client->ok()) << "could not make the client's namespace";
+  }
   if (network) {
     ASSERT_TRUE(network->ok()) << "could not make the test's libvirt network "
                                   "and client namespace";
@@ -347,9 +361,11 @@ TEST_P(acceptance, the_original_walk_through_with_its_failures) {
   std::set<std::string> endpoints;
   for (int i = 0; i < 3; ++i) {
     auto [address, port] = endpoint(i);
-    auto where = system
-                   ? "http 10\\.213\\.[0-9]+\\.[0-9]+:80\\b"
-                   : "http 127\\.0\\.0\\.1:" + std::to_string(port) + " -> 80";
+    auto where = system ? "http 10\\.213\\.[0-9]+\\.[0-9]+:80\\b"
+                        : "http "
+                            + std::regex_replace(client->host_address(),
+                                                 std::regex{"\\."}, "\\.")
+                            + ":" + std::to_string(port) + " -> 80";
     EXPECT_TRUE(
       std::regex_search(s, std::regex{path(i) + " +ACTIVE +0 +" + where}))
       << s;

@@ -8,6 +8,7 @@
 #include <regex>
 
 #include "tests/support/attackers.hpp"
+#include "tests/support/client_namespace.hpp"
 #include "tests/support/http.hpp"
 #include "tests/support/terminal.hpp"
 
@@ -29,6 +30,8 @@ protected:
     uri = "qemu:///embed?root=" + dir + "/root";
     fs::create_directories(dir + "/images");
     fs::copy(PCLOUD_TINY_JEOS_DIR, dir + "/images/tiny");
+    // Forwards listen only where the test's own client namespace reaches.
+    daemon_args = {"--forward-address", client.host_address()};
   }
 
   ~daemon_vm() override {
@@ -65,10 +68,41 @@ protected:
   uint16_t http_port_of(const std::string& assembly) {
     std::smatch m;
     auto list = sh({"assembly_list"}).out;
-    std::regex re{assembly + " .* www http 127\\.0\\.0\\.1:([0-9]+) -> 80"};
+    std::regex re{assembly + " .* www http " + forward_pattern()
+                  + ":([0-9]+) -> 80"};
     return std::regex_search(list, m, re)
              ? static_cast<uint16_t>(std::stoi(m[1].str()))
              : 0;
+  }
+
+  void SetUp() override {
+    ASSERT_TRUE(client.ok()) << "could not make the client's namespace";
+  }
+
+  /// The test's client: its own namespace, a veth to the forwards.
+  client_namespace client{"dvm"};
+
+  /// assy1 with www (httpd), in dep1, started and ACTIVE.
+  void start_web() {
+    auto r = sh({}, R"(assembly_create assy1 tiny x86_64
+assembly_resource_add www httpd assy1
+deployable_create dep1
+deployable_assembly_add dep1 assy1
+deployable_start dep1
+)");
+    ASSERT_EQ(r.rc, 0) << r.out << r.err;
+    ASSERT_TRUE(status_matches("dep1/assy1/www +ACTIVE +0"))
+      << status() << slurp(dir + "/pcloudd.log");
+  }
+
+  /// The forward address as a regex.
+  std::string forward_pattern() const {
+    return std::regex_replace(client.host_address(), std::regex{"\\."}, "\\.");
+  }
+
+  /// GET / on a forward, from the client's namespace.
+  http_answer get(uint16_t port) const {
+    return client.http_get(client.host_address(), port);
   }
 
   /// Waits until the guest's httpd answers 200 through the forward; its page
@@ -77,7 +111,7 @@ protected:
     std::string body;
     wait_until(
       [&] {
-        auto answer = http_get(port);
+        auto answer = get(port);
         body = answer.body;
         return answer.status == 200;
       },
@@ -88,15 +122,7 @@ protected:
 
 TEST_F(daemon_vm, a_restarted_daemon_adopts_the_running_vm_and_resumes) {
   start_daemon();
-  auto r = sh({}, R"(assembly_create assy1 tiny x86_64
-assembly_resource_add www httpd assy1
-deployable_create dep1
-deployable_assembly_add dep1 assy1
-deployable_start dep1
-)");
-  ASSERT_EQ(r.rc, 0) << r.out << r.err;
-  ASSERT_TRUE(status_matches("dep1/assy1/www +ACTIVE +0"))
-    << status() << slurp(dir + "/pcloudd.log");
+  ASSERT_NO_FATAL_FAILURE(start_web());
   auto pid = qemu_pid();
   ASSERT_NE(pid, 0);
 
@@ -145,7 +171,7 @@ deployable_start dep1
   ASSERT_TRUE(status_matches("dep1/assy1/www +ACTIVE"));
   EXPECT_NE(qemu_pid(), pid);
 
-  r = sh({"deployable_stop", "dep1"});
+  auto r = sh({"deployable_stop", "dep1"});
   EXPECT_EQ(r.rc, 0) << r.err;
   EXPECT_TRUE(wait_until([&] { return qemu_pid() == 0; }, vm_timeout))
     << "deployable_stop leaves no VM";
@@ -155,8 +181,9 @@ TEST_F(daemon_vm, services_answer_on_their_host_ports_across_failures) {
   // A range of its own: tests on one host never race for a port.
   // Below the kernel's ephemeral ports (32768 and up).
   auto first = 26000 + (::getpid() % 60) * 100;
-  daemon_args = {"--forward-ports",
-                 std::to_string(first) + "-" + std::to_string(first + 99)};
+  daemon_args.push_back("--forward-ports");
+  daemon_args.push_back(std::to_string(first) + "-"
+                        + std::to_string(first + 99));
   start_daemon();
   auto r = sh({}, R"(assembly_create assy1 tiny x86_64
 assembly_resource_add www httpd assy1
@@ -171,8 +198,9 @@ deployable_start dep1
   auto port2 = http_port_of("assy2");
   ASSERT_EQ(port1, first + 80) << sh({"assembly_list"}).out;
   ASSERT_EQ(port2, first + 81) << "a clone has its own host port";
-  ASSERT_TRUE(status_matches("dep1/assy1/www +ACTIVE +0 +http 127\\.0\\.0\\.1:"
-                             + std::to_string(port1) + " -> 80"))
+  ASSERT_TRUE(status_matches("dep1/assy1/www +ACTIVE +0 +http "
+                             + forward_pattern() + ":" + std::to_string(port1)
+                             + " -> 80"))
     << status() << slurp(dir + "/pcloudd.log");
   ASSERT_TRUE(status_matches("dep1/assy2/www +ACTIVE +0"));
   auto boot1 = serving(port1);
@@ -215,7 +243,7 @@ deployable_start dep1
 
   r = sh({"deployable_stop", "dep1"});
   EXPECT_EQ(r.rc, 0) << r.err;
-  EXPECT_TRUE(wait_until([&] { return http_get(port1).status == 0; }))
+  EXPECT_TRUE(wait_until([&] { return get(port1).status == 0; }))
     << "no VM, no answer";
 }
 
@@ -225,18 +253,11 @@ class daemon_vm_security : public daemon_vm {};
 
 TEST_F(daemon_vm_security, a_killed_vm_comes_back_under_attack) {
   auto first = 15000 + (::getpid() % 60) * 100;
-  daemon_args = {"--forward-ports",
-                 std::to_string(first) + "-" + std::to_string(first + 99)};
+  daemon_args.push_back("--forward-ports");
+  daemon_args.push_back(std::to_string(first) + "-"
+                        + std::to_string(first + 99));
   start_daemon();
-  auto r = sh({}, R"(assembly_create assy1 tiny x86_64
-assembly_resource_add www httpd assy1
-deployable_create dep1
-deployable_assembly_add dep1 assy1
-deployable_start dep1
-)");
-  ASSERT_EQ(r.rc, 0) << r.out << r.err;
-  ASSERT_TRUE(status_matches("dep1/assy1/www +ACTIVE +0"))
-    << status() << slurp(dir + "/pcloudd.log");
+  ASSERT_NO_FATAL_FAILURE(start_web());
   auto port = http_port_of("assy1");
   auto boot = serving(port);
   ASSERT_FALSE(boot.empty());
@@ -258,7 +279,7 @@ deployable_start dep1
   ASSERT_EQ(::kill(pid, SIGTERM), 0);
   // The operator is answered at once while the VM is recovered.
   auto asked = std::chrono::steady_clock::now();
-  r = sh({"deployable_list"});
+  auto r = sh({"deployable_list"});
   auto answered = std::chrono::steady_clock::now() - asked;
   EXPECT_EQ(r.rc, 0) << r.err;
   EXPECT_LT(answered, 1s) << "pcloudsh waited for the flood";

@@ -4,16 +4,13 @@
 // the host's own namespace. Both go away with the object, on failure too.
 #pragma once
 
-#include <sched.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>
 #include <string>
 
-#include "runtime/posix/unique_fd.hpp"
-#include "tests/support/http.hpp"
+#include "tests/support/client_namespace.hpp"
 
 namespace pcloud::test {
 
@@ -35,24 +32,25 @@ public:
                        << "1' netmask='255.255.255.0'><dhcp><range start='"
                        << net << "100' end='" << net
                        << "199'/></dhcp></ip></network>\n";
-    created_ = run("virsh -q -c qemu:///system net-create " + xml);
+    created_ = run_quietly("virsh -q -c qemu:///system net-create " + xml);
     std::remove(xml.c_str());
     // The client's namespace, on the network at .250.
     ns_made_
-      = created_ && run("ip netns add " + netns_)
-        && run("ip link add " + veth_ + " type veth peer name " + veth_ + "c")
-        && run("ip link set " + veth_ + " master " + bridge_ + " up")
-        && run("ip link set " + veth_ + "c netns " + netns_)
-        && run("ip -n " + netns_ + " addr add " + net + "250/24 dev " + veth_
-               + "c")
-        && run("ip -n " + netns_ + " link set " + veth_ + "c up")
-        && run("ip -n " + netns_ + " link set lo up");
+      = created_ && run_quietly("ip netns add " + netns_)
+        && run_quietly("ip link add " + veth_ + " type veth peer name " + veth_
+                       + "c")
+        && run_quietly("ip link set " + veth_ + " master " + bridge_ + " up")
+        && run_quietly("ip link set " + veth_ + "c netns " + netns_)
+        && run_quietly("ip -n " + netns_ + " addr add " + net + "250/24 dev "
+                       + veth_ + "c")
+        && run_quietly("ip -n " + netns_ + " link set " + veth_ + "c up")
+        && run_quietly("ip -n " + netns_ + " link set lo up");
   }
 
   ~private_network() {
-    run("ip netns del " + netns_);
-    run("ip link del " + veth_);
-    run("virsh -q -c qemu:///system net-destroy " + name_);
+    run_quietly("ip netns del " + netns_);
+    run_quietly("ip link del " + veth_);
+    run_quietly("virsh -q -c qemu:///system net-destroy " + name_);
   }
 
   private_network(const private_network&) = delete;
@@ -71,44 +69,10 @@ public:
   http_answer http_get(const std::string& address, uint16_t port,
                        std::chrono::milliseconds timeout
                        = std::chrono::milliseconds{2000}) const {
-    http_answer result;
-    posix::fd_pair pipe;
-    if (!posix::make_pipe(pipe, O_CLOEXEC)) {
-      return result;
-    }
-    auto pid = ::fork();
-    if (pid == 0) {
-      posix::unique_fd ns{
-        ::open(("/run/netns/" + netns_).c_str(), O_RDONLY | O_CLOEXEC)};
-      if (!ns || ::setns(ns.get(), CLONE_NEWNET) != 0) {
-        ::_exit(1);
-      }
-      auto answer = test::http_get(address, port, timeout);
-      auto text = std::to_string(answer.status) + "\n" + answer.body;
-      (void)!::write(pipe.write.get(), text.data(), text.size());
-      ::_exit(0);
-    }
-    pipe.write.reset();
-    std::string text;
-    char buf[4096];
-    ssize_t n;
-    while ((n = ::read(pipe.read.get(), buf, sizeof(buf))) > 0) {
-      text.append(buf, static_cast<size_t>(n));
-    }
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    if (auto nl = text.find('\n'); nl != std::string::npos) {
-      result.status = std::atoi(text.c_str());
-      result.body = text.substr(nl + 1);
-    }
-    return result;
+    return http_get_in(netns_, address, port, timeout);
   }
 
 private:
-  static bool run(const std::string& cmd) {
-    return std::system((cmd + " >/dev/null 2>&1").c_str()) == 0;
-  }
-
   std::string name_, bridge_, netns_, veth_;
   bool created_ = false;
   bool ns_made_ = false;
