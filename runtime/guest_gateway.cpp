@@ -1,6 +1,6 @@
 // runtime/guest_gateway.cpp -- the guest gateway actor and the I/O thread
 // that holds every agent link: attaching and detaching assemblies, reaching
-// their channel sockets, accepting agents over TCP until their hello proves
+// their channel sockets, accepting agents over TCP until they prove
 // an assembly, and closing links. What one link says and may say is in
 // host_link.cpp.
 #include "runtime/guest_gateway.hpp"
@@ -28,7 +28,6 @@
 #include "guest/link/amqp_stream.hpp"
 #include "guest/link/event_loop.hpp"
 #include "guest/link/wire.hpp"
-#include "runtime/agent_secret.hpp"
 #include "runtime/host_link.hpp"
 #include "runtime/log_limiter.hpp"
 #include "runtime/posix/unique_fd.hpp"
@@ -185,6 +184,10 @@ private:
       l.peer = peer;
       l.peer_address = text;
       l.accepted = ++accepted_;
+      l.secret_for = [this](const std::string& assembly) {
+        auto i = links_.find(assembly);
+        return i == links_.end() ? std::string{} : i->second->info.agent_secret;
+      };
       l.claim = [this, &l](const wire::hello& h, std::string& why) {
         return claim(l, h, why);
       };
@@ -231,27 +234,16 @@ private:
     }
   }
 
-  /// A TCP hello: the secret first (without it nothing about the assemblies
-  /// here is revealed), then an attached assembly without an agent link.
+  /// A TCP agent that proved the secret of `h.assembly`'s incarnation
+  /// (host_link.cpp): the link of that attached assembly, unless its agent
+  /// is connected already.
   bool claim(host_link& l, const wire::hello& h, std::string& why) {
-    if (h.assembly.empty()) {
-      why = "a hello over TCP must name its assembly";
-      return false;
-    }
     auto i = links_.find(h.assembly);
-    // The same answer whether or not the assembly runs here: nothing about
-    // the assemblies is revealed to a peer without the secret.
-    auto wrong = (h.secret.empty() ? "no secret" : "a wrong secret")
-                 + std::string{" for assembly '"} + h.assembly + "'";
     if (i == links_.end()) {
-      why = wrong;
+      why = "assembly '" + h.assembly + "' stopped while its agent proved it";
       return false;
     }
     auto& attached = *i->second;
-    if (!same_secret(h.secret, attached.info.agent_secret)) {
-      why = wrong;
-      return false;
-    }
     if (!attached.info.agent_channel.empty()) {
       // Its agent talks through the VM's own channel: a TCP peer claiming
       // it (at a restart, before the channel agent speaks) is an impostor.

@@ -11,6 +11,7 @@
 #include <proton/transport.hpp>
 #include <spdlog/spdlog.h>
 
+#include "guest/link/proof.hpp"
 #include "runtime/agent_configuration.hpp"
 
 namespace pcloud::runtime::detail {
@@ -129,6 +130,8 @@ void host_link::on_message(proton::delivery&, proton::message& m) {
   }
   if (auto* h = std::get_if<wire::hello>(&decoded.value)) {
     on_hello(*h);
+  } else if (auto* p = std::get_if<wire::proof>(&decoded.value)) {
+    on_proof(*p);
   } else if (auto* a = std::get_if<wire::address_change>(&decoded.value)) {
     on_addresses(*a);
   } else if (auto* p = std::get_if<wire::probe_result>(&decoded.value)) {
@@ -194,26 +197,72 @@ void host_link::on_addresses(const wire::address_change& x) {
 }
 
 void host_link::on_hello(const wire::hello& h) {
-  if (hello_seen) {
+  if (hello_seen || challenged_) {
     violation("a second hello on the same connection");
     return;
   }
   if (claim) {
-    // TCP: the connection says nothing; the hello names its assembly and
-    // the secret proves it.
-    std::string why;
-    auto claimed = claim(h, why);
-    if (!claimed) {
-      violation(why);
-      return;
-    }
-    claim = nullptr;
-  } else if (!h.assembly.empty() && h.assembly != info.assembly) {
+    challenge(h);
+    return;
+  }
+  if (!h.assembly.empty() && h.assembly != info.assembly) {
     // A guest speaks for its own assembly only: the link says which.
     violation("the agent claims to be assembly '" + h.assembly
               + "' on the link of '" + info.assembly + "'");
     return;
   }
+  welcome(h);
+}
+
+void host_link::challenge(const wire::hello& h) {
+  // TCP: the connection says nothing; the hello names the assembly and the
+  // agent proves its secret, after the host has proven it.
+  if (h.assembly.empty()) {
+    violation("a hello over TCP must name its assembly");
+    return;
+  }
+  if (h.nonce.empty()) {
+    violation("no nonce in the hello for assembly '" + h.assembly
+              + "' (an agent without its secret)");
+    return;
+  }
+  host_nonce_ = wire::make_nonce();
+  auto secret = secret_for(h.assembly);
+  // For an assembly not running here, a proof nobody can check: the same
+  // answer either way, so a peer without the secret learns nothing about
+  // what runs here.
+  auto proof = secret.empty() ? wire::random_hex(wire::proof_digits / 2)
+                              : wire::prove(wire::prover::host, secret,
+                                            h.assembly, h.nonce, host_nonce_);
+  challenged_ = h;
+  send(wire::encode(wire::challenge{host_nonce_, proof}));
+}
+
+void host_link::on_proof(const wire::proof& p) {
+  if (!challenged_ || hello_seen) {
+    violation("a proof without a challenge");
+    return;
+  }
+  auto& h = *challenged_;
+  auto secret = secret_for(h.assembly);
+  if (secret.empty()
+      || !wire::same_proof(p.proof,
+                           wire::prove(wire::prover::agent, secret, h.assembly,
+                                       h.nonce, host_nonce_))) {
+    violation("a wrong secret for assembly '" + h.assembly + "'");
+    return;
+  }
+  std::string why;
+  if (!claim(h, why)) {
+    violation(why);
+    return;
+  }
+  claim = nullptr;
+  secret_for = nullptr;
+  welcome(h);
+}
+
+void host_link::welcome(const wire::hello& h) {
   hello_seen = true;
   spdlog::info("guest gateway: {}: agent {} says hello (boot {}{}{})",
                info.assembly, h.agent_version, h.boot_id,

@@ -12,6 +12,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -62,7 +63,7 @@ public:
             const guest_gateway_options& opts, guest::event_loop& loop);
 
   /// Takes over an attached assembly's identity: a TCP connection whose
-  /// hello proved it is that assembly's agent.
+  /// agent proved it is that assembly's.
   void adopt(const host_link& attached);
 
   /// Counts bytes read against the byte budget.
@@ -78,8 +79,12 @@ public:
   bool violated = false;
   bool hello_seen = false;
   bool connect_failure_logged = false;
-  /// Set while this is a TCP connection that has not proven its assembly:
-  /// checks a hello and, when it holds, makes this the assembly's link.
+  /// Set while this is a TCP connection that has not proven its assembly.
+  /// `secret_for` tells the secret of the current incarnation of an
+  /// assembly attached here (empty for any other, and for one on its
+  /// channel); once the agent proved it, `claim` checks the rest and, when
+  /// it holds, makes this the assembly's link.
+  std::function<std::string(const std::string& assembly)> secret_for;
   std::function<bool(const wire::hello&, std::string& why)> claim;
   /// Where a TCP connection came from (ADDRESS:PORT and ADDRESS), for the
   /// log.
@@ -111,6 +116,11 @@ private:
   bool within_endpoint_limits(size_t& count, size_t most, const char* what);
 
   void on_hello(const wire::hello& h);
+  /// TCP: answers a hello with the host's proof and nonce.
+  void challenge(const wire::hello& h);
+  void on_proof(const wire::proof& p);
+  /// The agent is who it says: configure it and tell its assembly.
+  void welcome(const wire::hello& h);
   void on_state(const wire::resource_state& s);
   void on_probe(const wire::probe_result& p);
   void on_addresses(const wire::address_change& x);
@@ -125,6 +135,9 @@ private:
   std::set<std::string> probed_;
   proton::sender sender_;
   std::deque<proton::message> outbox_;
+  /// TCP: the hello that was challenged, and the host's nonce.
+  std::optional<wire::hello> challenged_;
+  std::string host_nonce_;
 };
 
 } // namespace pcloud::runtime::detail

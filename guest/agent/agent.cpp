@@ -23,6 +23,8 @@
 #include <proton/receiver_options.hpp>
 #include <proton/transport.hpp>
 
+#include "guest/link/proof.hpp"
+
 namespace pcloud::guest {
 
 namespace {
@@ -234,7 +236,10 @@ void agent::on_connection_open(proton::connection& c) {
   h.boot_id = opts_.boot_id;
   addresses_ = local_addresses();
   h.addresses = addresses_;
-  h.secret = opts_.secret;
+  distrusted_ = false;
+  host_proven_ = opts_.secret.empty();
+  nonce_ = host_proven_ ? std::string{} : wire::make_nonce();
+  h.nonce = nonce_;
   outbox_.push_back(wire::encode(h));
 }
 
@@ -267,9 +272,44 @@ void agent::on_message(proton::delivery&, proton::message& m) {
     agent_log("ignoring a message from the host: " + msg.error);
     return;
   }
+  if (distrusted_) {
+    return;
+  }
+  if (!host_proven_ && !std::holds_alternative<wire::challenge>(msg.value)) {
+    distrust("the host sent a message before it proved this VM's secret");
+    return;
+  }
   in_event_ = true;
   std::visit([this](auto& x) { handle(x); }, msg.value);
   in_event_ = false;
+}
+
+void agent::distrust(const std::string& why) {
+  distrusted_ = true;
+  if (why != last_distrust_) {
+    // Once per reason: the agent retries every half second.
+    agent_log(why + ": link closed, nothing taken (retrying)");
+    last_distrust_ = why;
+  }
+  link_down_later(why);
+}
+
+void agent::handle(const wire::challenge& c) {
+  if (host_proven_) {
+    distrust("the host challenged twice, or on a channel");
+    return;
+  }
+  if (!wire::same_proof(c.proof,
+                        wire::prove(wire::prover::host, opts_.secret,
+                                    opts_.assembly, nonce_, c.nonce))) {
+    distrust("the host did not prove this VM's secret (not pcloudd, or "
+             "pcloudd runs another incarnation of this VM)");
+    return;
+  }
+  host_proven_ = true;
+  last_distrust_.clear();
+  send(wire::encode(wire::proof{wire::prove(wire::prover::agent, opts_.secret,
+                                            opts_.assembly, nonce_, c.nonce)}));
 }
 
 void agent::on_transport_error(proton::transport& t) {

@@ -32,8 +32,10 @@ struct agent_options {
   std::string agent_version;
   std::string boot_id;
   std::string ocf_root = "/usr/lib/ocf";
-  /// The assembly's agent secret, sent in the hello: what the host's TCP
-  /// listener checks (a channel link needs none).
+  /// The secret of this VM's incarnation, for the TCP transport: host and
+  /// agent prove to each other that they hold it (guest/link/proof.hpp)
+  /// before the agent takes any message. Empty on a channel, which needs
+  /// none.
   std::string secret;
   /// Opens the transport to the host: an fd, or -1 with `error` set.
   std::function<int(std::string& error)> open;
@@ -82,8 +84,11 @@ private:
   void watch_stream();
   void on_tick();
 
+  void handle(const wire::challenge& c);
   void handle(const wire::configure& cfg);
   void handle(const wire::command& cmd);
+  /// Ends this connection without taking anything more from it.
+  void distrust(const std::string& why);
   void report(const std::string& resource, const std::string& condition,
               const std::string& cause);
   void retire(std::unique_ptr<managed_resource> r);
@@ -95,6 +100,13 @@ private:
   proton::sender sender_;
   std::deque<proton::message> outbox_;
   bool configured_ = false;
+  /// This connection's nonce (TCP), and whether its host has proven the
+  /// secret; on a channel it is proven by being the channel.
+  std::string nonce_;
+  bool host_proven_ = false;
+  /// The host of this connection failed a check: nothing more is taken.
+  bool distrusted_ = false;
+  std::string last_distrust_;
   /// NETLINK_ROUTE socket for address events; empty without.
   posix::unique_fd netlink_;
   /// What the host was last told.

@@ -107,6 +107,9 @@ int main(int argc, char** argv) {
     tcp = !port;
   }
   opts.boot_id = read_boot_id();
+  if (!tcp) {
+    opts.secret.clear(); // a channel is the VM's own: nothing to prove
+  }
   if (tcp) {
     std::string host;
     uint16_t port = default_agent_port;
@@ -118,6 +121,12 @@ int main(int argc, char** argv) {
     if (opts.secret.empty()) {
       std::fprintf(stderr, "pcloud-agent: TCP needs the assembly's secret "
                            "(--secret, or pcloud.secret= from the boot)\n");
+      return 2;
+    }
+    if (opts.assembly.empty()) {
+      // Both proofs name it (guest/link/proof.hpp).
+      std::fprintf(stderr, "pcloud-agent: TCP needs the assembly's name "
+                           "(--assembly, or pcloud.assembly= from the boot)\n");
       return 2;
     }
     opts.open = [host, port](std::string& error) {

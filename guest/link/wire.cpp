@@ -8,6 +8,8 @@
 #include <proton/types.hpp>
 #include <proton/value.hpp>
 
+#include "guest/link/proof.hpp"
+
 namespace pcloud::wire {
 
 namespace {
@@ -20,6 +22,8 @@ constexpr const char* subject_resource = "resource";
 constexpr const char* subject_configure = "configure";
 constexpr const char* subject_command = "command";
 constexpr const char* subject_probe = "probe";
+constexpr const char* subject_challenge = "challenge";
+constexpr const char* subject_proof = "proof";
 
 proton::message make(const char* subject, body_map body) {
   proton::message m;
@@ -84,6 +88,16 @@ public:
     if (s.empty() || s.find('/') != std::string::npos) {
       throw refused(std::string{what_} + ": field '" + key
                     + "' is not a valid name");
+    }
+    return s;
+  }
+
+  /// A nonce or a proof: exactly `digits` lower-case hex digits.
+  std::string hex(const char* key, size_t digits) const {
+    auto s = text(key, limits::max_name);
+    if (!is_hex(s, digits)) {
+      throw refused(std::string{what_} + ": field '" + key + "' is not "
+                    + std::to_string(digits) + " lower-case hex digits");
     }
     return s;
   }
@@ -193,7 +207,7 @@ std::vector<std::string> addresses_of(const proton::value& v,
 
 hello decode_hello(const proton::message& m) {
   fields f{m.body(), subject_hello};
-  f.only({"assembly", "agent_version", "boot_id", "addresses", "secret"});
+  f.only({"assembly", "agent_version", "boot_id", "addresses", "nonce"});
   hello x;
   // An agent that was not told its assembly (no kernel parameter) says
   // nothing; the link tells the host which assembly it is anyway.
@@ -202,8 +216,8 @@ hello decode_hello(const proton::message& m) {
   }
   x.agent_version = f.text("agent_version", limits::max_name);
   x.boot_id = f.text("boot_id", limits::max_name);
-  if (f.find("secret") != nullptr) {
-    x.secret = f.text("secret", limits::max_name);
+  if (f.find("nonce") != nullptr) {
+    x.nonce = f.hex("nonce", nonce_digits);
   }
   if (auto* addrs = f.find("addresses")) {
     x.addresses = addresses_of(*addrs, "hello");
@@ -232,6 +246,18 @@ resource_state decode_resource_state(const proton::message& m) {
   }
   x.cause = f.text("cause", limits::max_text, false);
   return x;
+}
+
+proof decode_proof(const proton::message& m) {
+  fields f{m.body(), subject_proof};
+  f.only({"proof"});
+  return {f.hex("proof", proof_digits)};
+}
+
+challenge decode_challenge(const proton::message& m) {
+  fields f{m.body(), subject_challenge};
+  f.only({"nonce", "proof"});
+  return {f.hex("nonce", nonce_digits), f.hex("proof", proof_digits)};
 }
 
 probe_result decode_probe_result(const proton::message& m) {
@@ -363,8 +389,8 @@ proton::message encode(const hello& x) {
                 {"agent_version", x.agent_version},
                 {"boot_id", x.boot_id},
                 {"addresses", addrs}};
-  if (!x.secret.empty()) {
-    body["secret"] = x.secret;
+  if (!x.nonce.empty()) {
+    body["nonce"] = x.nonce;
   }
   return make(subject_hello, std::move(body));
 }
@@ -385,6 +411,14 @@ proton::message encode(const probe_result& x) {
                               {"ok", x.ok},
                               {"failures", x.failures},
                               {"detail", x.detail}});
+}
+
+proton::message encode(const proof& x) {
+  return make(subject_proof, {{"proof", x.proof}});
+}
+
+proton::message encode(const challenge& x) {
+  return make(subject_challenge, {{"nonce", x.nonce}, {"proof", x.proof}});
 }
 
 proton::message encode(const configure& x) {
@@ -424,6 +458,9 @@ decoded<from_agent> decode_from_agent(const proton::message& m) {
     if (subject == subject_probe) {
       return decode_probe_result(m);
     }
+    if (subject == subject_proof) {
+      return decode_proof(m);
+    }
     throw refused("unknown message type '" + subject.substr(0, limits::max_name)
                   + "'");
   });
@@ -437,6 +474,9 @@ decoded<from_host> decode_from_host(const proton::message& m) {
     }
     if (subject == subject_command) {
       return decode_command(m);
+    }
+    if (subject == subject_challenge) {
+      return decode_challenge(m);
     }
     throw refused("unknown message type '" + subject.substr(0, limits::max_name)
                   + "'");

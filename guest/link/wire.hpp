@@ -8,10 +8,12 @@
 // kinds below, within the limits below, is refused with a reason.
 //
 //   agent -> host   hello     {assembly, agent_version, boot_id, addresses,
-//                              secret (TCP only)}
+//                              nonce (TCP only)}
+//                   proof     {proof} (TCP only, after the challenge)
 //                   resource  {resource, condition, cause}
 //                   probe     {resource, ok, failures, detail}
-//   host -> agent   configure {assembly, resources: [{name, class, type,
+//   host -> agent   challenge {nonce, proof} (TCP only, after the hello)
+//                   configure {assembly, resources: [{name, class, type,
 //                              parameters, monitor_interval_ms,
 //                              monitor_timeout_ms, probe: {kind, port,
 //                              path, status_min, status_max, body, command,
@@ -38,7 +40,8 @@ inline constexpr const char* gateway_host = "gateway";
 
 /// Version spoken by this build; a peer with another version is refused.
 /// 2: probes in the configuration, probe results from the agent.
-constexpr uint32_t protocol_version = 2;
+/// 3: on TCP, proofs of the secret both ways instead of the secret itself.
+constexpr uint32_t protocol_version = 3;
 
 /// Limits on what a peer may send (the host treats the guest as untrusted).
 struct limits {
@@ -67,9 +70,24 @@ struct hello {
   /// Changes with every boot of the guest.
   std::string boot_id;
   std::vector<std::string> addresses;
-  /// The assembly's agent secret: required on the TCP transport, where the
-  /// connection alone does not say which guest speaks; empty on a channel.
-  std::string secret;
+  /// The agent's nonce (proof.hpp): required on the TCP transport, where
+  /// the connection alone does not say which guest speaks; empty on a
+  /// channel.
+  std::string nonce;
+};
+
+/// The host's answer to a TCP hello: its nonce and its proof of the
+/// secret (proof.hpp). The agent checks the proof before it proves
+/// anything or takes any other message.
+struct challenge {
+  std::string nonce;
+  std::string proof;
+};
+
+/// The agent's proof of the secret, after a challenge that proved the
+/// host's.
+struct proof {
+  std::string proof;
 };
 
 /// The guest's addresses changed after its hello (a DHCP lease came late
@@ -145,8 +163,8 @@ struct command {
 };
 
 using from_agent
-  = std::variant<hello, resource_state, address_change, probe_result>;
-using from_host = std::variant<configure, command>;
+  = std::variant<hello, resource_state, address_change, probe_result, proof>;
+using from_host = std::variant<configure, command, challenge>;
 
 /// A decoded message or why it was refused.
 template <class T>
@@ -160,6 +178,8 @@ proton::message encode(const hello& x);
 proton::message encode(const resource_state& x);
 proton::message encode(const address_change& x);
 proton::message encode(const probe_result& x);
+proton::message encode(const proof& x);
+proton::message encode(const challenge& x);
 proton::message encode(const configure& x);
 proton::message encode(const command& x);
 

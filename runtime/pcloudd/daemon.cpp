@@ -15,7 +15,7 @@
 
 #include "actors/event_bus.hpp"
 #include "actors/shell_service.hpp"
-#include "runtime/agent_secret.hpp" // to_hex
+#include "runtime/agent_secret.hpp" // random_secret
 #include "runtime/console.hpp"
 #include "runtime/control/basp.hpp"
 #include "runtime/definitions_xml.hpp"
@@ -142,12 +142,7 @@ result<std::string> load_or_create_secret(const std::string& path) {
     }
     return token;
   }
-  unsigned char bytes[32];
-  posix::unique_fd fd{::open("/dev/urandom", O_RDONLY | O_CLOEXEC)};
-  if (!fd || ::read(fd.get(), bytes, sizeof(bytes)) != sizeof(bytes)) {
-    return fail("cannot read /dev/urandom for " + path);
-  }
-  auto token = to_hex(bytes, sizeof(bytes));
+  auto token = random_secret();
   if (auto ok = write_file_atomically(path, token + "\n", 0600); !ok) {
     return fail(ok.error());
   }

@@ -28,7 +28,7 @@ int main(int argc, char** argv) {
   write(dir, "hello", 0,
         encode(hello{
           protocol_version, "web1", "0.1.0", "6e1c-9a", {"10.0.2.15"}, ""}));
-  // A TCP agent's hello carries its assembly's secret.
+  // A TCP agent's hello carries a nonce; its proof follows the challenge.
   write(dir, "hello-tcp", 0,
         encode(hello{protocol_version,
                      "web1",
@@ -36,6 +36,9 @@ int main(int argc, char** argv) {
                      "6e1c-9a",
                      {"10.0.2.15"},
                      std::string(64, 'f')}));
+  write(dir, "proof", 0, encode(proof{std::string(64, 'e')}));
+  write(dir, "challenge", 1,
+        encode(challenge{std::string(64, 'a'), std::string(64, 'b')}));
   write(dir, "resource", 0,
         encode(resource_state{"httpd", "failed", "killed by signal 9"}));
   write(dir, "configure", 1,

@@ -21,6 +21,7 @@
 #include <spdlog/spdlog.h>
 
 #include "guest/link/amqp_stream.hpp"
+#include "guest/link/proof.hpp"
 #include "runtime/guest_gateway.hpp"
 #include "tests/support/guest_link.hpp"
 #include "tests/support/live.hpp"
@@ -37,11 +38,37 @@ constexpr auto timeout = 20s;
 /// is written raw before the AMQP connection starts.
 class scripted_peer : private proton::messaging_handler {
 public:
-  scripted_peer(test::fake_channel& channel, std::string assembly,
+  template <class Channel>
+  scripted_peer(Channel& channel, std::string assembly,
                 proton::message then = {}, size_t extra = 0,
                 std::string prefix = {}, size_t extra_links = 0)
       : assembly_(std::move(assembly)), then_(std::move(then)), extra_(extra),
         extra_links_(extra_links) {
+    start(channel, std::move(prefix));
+  }
+
+  /// An impostor agent over TCP: its hello carries a nonce and it answers
+  /// any challenge with a proof made with `secret`, without checking the
+  /// host's.
+  scripted_peer(test::tcp_channel& channel, std::string assembly,
+                std::string secret)
+      : assembly_(std::move(assembly)), extra_(0), extra_links_(0),
+        secret_(std::move(secret)), nonce_(wire::make_nonce()) {
+    start(channel, {});
+  }
+
+  ~scripted_peer() override {
+    loop_.stop();
+    thread_.join();
+  }
+
+  /// Stops answering (and heartbeating) without closing the link: a guest
+  /// whose vCPUs stopped.
+  void freeze() { loop_.stop(); }
+
+private:
+  template <class Channel>
+  void start(Channel& channel, std::string prefix) {
     thread_ = std::thread{[this, &channel, prefix] {
       std::string error;
       int fd = -1;
@@ -61,16 +88,6 @@ public:
     }};
   }
 
-  ~scripted_peer() override {
-    loop_.stop();
-    thread_.join();
-  }
-
-  /// Stops answering (and heartbeating) without closing the link: a guest
-  /// whose vCPUs stopped.
-  void freeze() { loop_.stop(); }
-
-private:
   void pump() {
     loop_.watch(stream_->fd(), EPOLLIN, [this](uint32_t) {
       stream_->on_readable();
@@ -103,12 +120,24 @@ private:
       h.assembly = assembly_;
       h.agent_version = "scripted";
       h.boot_id = "boot-x";
+      h.nonce = nonce_;
       s.send(wire::encode(h));
       hello_sent_ = true;
     }
+    sender_ = s;
     while (sent_ < extra_ && s.credit() > 0) {
       s.send(then_);
       ++sent_;
+    }
+  }
+
+  void on_message(proton::delivery&, proton::message& m) override {
+    auto x = wire::decode_from_host(m);
+    if (x.ok() && std::holds_alternative<wire::challenge>(x.value)
+        && !secret_.empty()) {
+      auto& c = std::get<wire::challenge>(x.value);
+      sender_.send(wire::encode(wire::proof{wire::prove(
+        wire::prover::agent, secret_, assembly_, nonce_, c.nonce)}));
     }
   }
 
@@ -122,6 +151,9 @@ private:
   size_t extra_links_;
   size_t sent_ = 0;
   bool hello_sent_ = false;
+  std::string secret_;
+  std::string nonce_;
+  proton::sender sender_;
   guest::event_loop loop_;
   std::unique_ptr<guest::amqp_stream> stream_;
   std::thread thread_;
@@ -339,14 +371,15 @@ TEST_F(gateway_test, tcp_agents_prove_their_assembly_with_its_secret) {
   auto secret = secret_of("a1");
   // Refused first: no secret, another assembly's secret, a secret for an
   // assembly that is not running here (the same answer: a peer without the
-  // secret learns nothing about what runs here).
+  // secret learns nothing about what runs here). The impostors prove
+  // whatever the host says; a real agent would not even prove (below).
   test::agent_thread bare{tcp, "a1", "bare"};
-  ASSERT_TRUE(log.wait_for("closed: protocol violation: no secret for "
-                           "assembly 'a1'"));
-  test::agent_thread wrong{tcp, "a1", "wrong", secret_of("a2")};
+  ASSERT_TRUE(log.wait_for("closed: protocol violation: no nonce in the "
+                           "hello for assembly 'a1'"));
+  scripted_peer wrong{tcp, "a1", secret_of("a2")};
   ASSERT_TRUE(log.wait_for("closed: protocol violation: a wrong secret for "
                            "assembly 'a1'"));
-  test::agent_thread elsewhere{tcp, "a3", "elsewhere", secret_of("a3")};
+  scripted_peer elsewhere{tcp, "a3", secret_of("a3")};
   ASSERT_TRUE(log.wait_for("closed: protocol violation: a wrong secret for "
                            "assembly 'a3'"));
   EXPECT_TRUE(r.hellos->items().empty());
@@ -372,7 +405,7 @@ TEST_F(gateway_security, a_tcp_claim_never_takes_an_assembly_on_its_channel) {
   auto opts = tcp_options();
   spawn_gateway(opts);
   auto& r = attach("a1");
-  test::agent_thread impostor{tcp, "a1", "impostor", secret_of("a1")};
+  scripted_peer impostor{tcp, "a1", secret_of("a1")};
   ASSERT_TRUE(log.wait_for("closed: protocol violation: a wrong secret for "
                            "assembly 'a1'"));
   EXPECT_TRUE(r.hellos->items().empty());
@@ -387,7 +420,7 @@ TEST_F(gateway_security, a_secret_seen_once_is_worth_nothing_after_a_restart) {
   spawn_gateway(opts);
   attach("a1", true, 1);
   auto& r = attach("a1", true, 2); // the VM was restarted
-  test::agent_thread stale{tcp, "a1", "stale", secret_of("a1", 1)};
+  scripted_peer stale{tcp, "a1", secret_of("a1", 1)};
   ASSERT_TRUE(log.wait_for("closed: protocol violation: a wrong secret for "
                            "assembly 'a1'"));
   EXPECT_TRUE(r.hellos->items().empty());
@@ -512,8 +545,8 @@ TEST_F(gateway_test, the_same_refusal_from_one_address_is_logged_once) {
   EXPECT_EQ(log.count("closed: no hello within 100 ms"), 1u);
   // Another refusal of the same address is news.
   test::agent_thread bare{tcp, "a1", "bare"};
-  EXPECT_TRUE(log.wait_for("closed: protocol violation: no secret for "
-                           "assembly 'a1'"));
+  EXPECT_TRUE(log.wait_for("closed: protocol violation: no nonce in the hello "
+                           "for assembly 'a1'"));
 }
 
 TEST_F(gateway_test, agent_that_does_not_know_its_assembly_is_served) {

@@ -5,6 +5,7 @@
 #include <proton/types.hpp>
 #include <proton/value.hpp>
 
+#include "guest/link/proof.hpp"
 #include "guest/link/wire.hpp"
 
 using namespace pcloud;
@@ -43,13 +44,43 @@ TEST(wire, hello_round_trips) {
   EXPECT_EQ(x.agent_version, "0.1.0");
   EXPECT_EQ(x.boot_id, "6e1c");
   EXPECT_EQ(x.addresses, h.addresses);
-  EXPECT_EQ(x.secret, "") << "a channel hello carries no secret";
-  h.secret = std::string(64, 'f');
+  EXPECT_EQ(x.nonce, "") << "a channel hello carries no nonce";
+  h.nonce = wire::make_nonce();
   x = as<wire::hello>(wire::decode_from_agent(wire::encode(h)));
-  EXPECT_EQ(x.secret, h.secret);
-  h.secret = std::string(wire::limits::max_name + 1, 'f');
-  EXPECT_NE(refusal(wire::encode(h)).find("secret"), std::string::npos)
-    << "an oversized secret is refused like any other field";
+  EXPECT_EQ(x.nonce, h.nonce);
+  for (auto bad : {std::string(65, 'f'), std::string(63, 'f'),
+                   std::string(64, 'F'), std::string(64, 'g')}) {
+    h.nonce = bad;
+    EXPECT_NE(refusal(wire::encode(h))
+                .find("field 'nonce' is not 64 lower-case hex digits"),
+              std::string::npos)
+      << bad;
+  }
+}
+
+TEST(wire, proofs_round_trip_and_only_as_hex) {
+  wire::proof p{wire::random_hex(32)};
+  EXPECT_EQ(as<wire::proof>(wire::decode_from_agent(wire::encode(p))).proof,
+            p.proof);
+  wire::challenge c{wire::make_nonce(), wire::random_hex(32)};
+  auto y = wire::decode_from_host(wire::encode(c));
+  ASSERT_TRUE(y.ok()) << y.error;
+  EXPECT_EQ(std::get<wire::challenge>(y.value).nonce, c.nonce);
+  EXPECT_EQ(std::get<wire::challenge>(y.value).proof, c.proof);
+  p.proof = "the secret itself";
+  EXPECT_NE(refusal(wire::encode(p)).find("field 'proof' is not 64"),
+            std::string::npos);
+  c.nonce.clear();
+  EXPECT_FALSE(wire::decode_from_host(wire::encode(c)).ok());
+  // A challenge is the host's word, a proof the agent's: neither is taken
+  // from the other side.
+  EXPECT_FALSE(
+    wire::decode_from_agent(
+      wire::encode(wire::challenge{wire::make_nonce(), wire::random_hex(32)}))
+      .ok());
+  EXPECT_FALSE(
+    wire::decode_from_host(wire::encode(wire::proof{wire::random_hex(32)}))
+      .ok());
 }
 
 TEST(wire, hello_without_an_assembly_is_accepted) {

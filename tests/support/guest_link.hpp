@@ -116,7 +116,8 @@ private:
   int fd_ = -1;
 };
 
-/// Live children of this process (the in-process agent's) named `comm`.
+/// Live children of this process (the in-process agent's) named `comm`, or
+/// all of them when `comm` is empty.
 inline std::vector<pid_t> child_pids(const std::string& comm) {
   std::vector<pid_t> result;
   for (auto& entry : std::filesystem::directory_iterator("/proc")) {
@@ -137,7 +138,7 @@ inline std::vector<pid_t> child_pids(const std::string& comm) {
     pid_t ppid = 0;
     rest >> state >> ppid;
     if (ppid == getpid() && state != 'Z'
-        && line.substr(open + 1, close - open - 1) == comm) {
+        && (comm.empty() || line.substr(open + 1, close - open - 1) == comm)) {
       result.push_back(std::stoi(name));
     }
   }
