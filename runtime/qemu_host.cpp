@@ -17,6 +17,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "runtime/access_list.hpp"
 #include "runtime/posix/unique_fd.hpp"
 
 namespace pcloud::runtime {
@@ -82,6 +83,25 @@ std::string kvm_unusable_by_qemu() {
     }
   }
   return "/dev/kvm is not usable by libvirt-qemu";
+}
+
+result<void> close_state_dir(const std::string& dir) {
+  auto* pw = ::getpwnam("libvirt-qemu");
+  if (pw == nullptr) {
+    // No QEMU user: QEMU runs as the daemon's user and needs no passage.
+    if (::chmod(dir.c_str(), 0700) != 0) {
+      return fail("cannot close " + dir + ": " + std::strerror(errno));
+    }
+    return {};
+  }
+  auto opened = open_only_to_owner_and_passage_for(dir, pw->pw_uid);
+  if (!opened) {
+    // QEMU must pass: without ACLs, everyone passes (nobody lists it).
+    ::chmod(dir.c_str(), 0711);
+    return fail(opened.error() + "; it is 0711 instead: others may open "
+                + "what they can name in it");
+  }
+  return {};
 }
 
 void ensure_qemu_dir(const std::string& path) {

@@ -21,6 +21,13 @@ result<void> prepare_embed_root(const std::string& root);
 /// when it can or there is none.
 std::string kvm_unusable_by_qemu();
 
+/// Closes the state directory to everyone but its owner, except that QEMU
+/// (libvirt-qemu, which runs it even under an embedded driver) may pass
+/// through to its images, sockets and logs: an ACL entry for that user
+/// alone (mode 0700 where there is no such user). Where the file system
+/// keeps no ACLs, others get passage too (0711), and the result says so.
+result<void> close_state_dir(const std::string& dir);
+
 /// A directory QEMU writes into (channel sockets, console logs). QEMU runs as
 /// libvirt-qemu even under an embedded driver, so that user must own it.
 void ensure_qemu_dir(const std::string& path);

@@ -23,6 +23,7 @@
 #include "runtime/hooks.hpp"
 #include "runtime/hypervisor.hpp"
 #include "runtime/image_store.hpp"
+#include "runtime/qemu_host.hpp"
 #include "runtime/readiness_reporter.hpp"
 #include "runtime/service_prober.hpp"
 #include "runtime/store.hpp"
@@ -167,12 +168,11 @@ result<std::unique_ptr<daemon>> daemon::start(caf::actor_system& sys,
     return fail("cannot create state directory " + opts.state_dir + ": "
                 + ec.message());
   }
-  // QEMU runs as libvirt-qemu even under root: it must pass through to
-  // images, sockets and logs below the state directory, and nobody else
-  // may list it. What is private inside is 0700 or 0600 of its own.
-  fs::permissions(
-    opts.state_dir,
-    fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec, ec);
+  // Root's, and QEMU's to pass through; what is private inside is 0700 or
+  // 0600 of its own besides.
+  if (auto closed = close_state_dir(opts.state_dir); !closed) {
+    spdlog::warn("pcloudd: state directory: {}", closed.error());
+  }
   std::unique_ptr<daemon> d{new daemon(sys)};
   // One pcloudd per state directory: two would write the same files and
   // fight over the same VMs.
