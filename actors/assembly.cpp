@@ -11,6 +11,9 @@
 //   STARTING, ACTIVE, RECOVERING, FAILED --shut_down--> STOPPED
 //   STARTING, ACTIVE, RECOVERING, FAILED --stop_failed--> FAILED
 //
+// A guest without an agent says no hello: its domain running (and, on a
+// libvirt network, its lease) stands for one.
+//
 // Within a state, its phase (assembly_state::phase) says what is in flight. A
 // failure while a restart is in flight is ignored; one while booting is new.
 // stop shuts the VM down from any state; shut_down or stop_failed follows.
@@ -35,6 +38,12 @@ constexpr auto destroy_timeout = std::chrono::seconds(60);
 
 std::string qualified(const assembly_state& st) {
   return st.ctx.deployable + "/" + st.spec.name;
+}
+
+/// The guest has no agent: the VM and its services' ports are watched from
+/// the host alone.
+bool agentless(const assembly_state& st) {
+  return st.spec.agent_transport == msg::no_agent;
 }
 
 bool on_libvirt_network(const assembly_state& st) {
@@ -201,6 +210,30 @@ void on_vm_failure(self_ptr self, const std::string& reason) {
   }
 }
 
+void become_active(self_ptr self);
+void ask_lease(self_ptr self);
+
+/// A guest without an agent says nothing: its VM runs, so its resources
+/// are watched by their ports, once it has an address on a libvirt network
+/// (the one libvirt's DHCP server leased to it).
+void watch_without_agent(self_ptr self) {
+  auto& st = self->state;
+  st.hello_reason
+    = st.domain.adopted ? "VM adopted, no agent" : "VM running, no agent";
+  st.lease_asks = 0;
+  ask_lease(self);
+  st.resources.tell(self, route_of(st));
+  st.resources.tell(self, msg::watch_atom::value, st.domain.adopted);
+  if (needs_address(st)) {
+    st.now = phase::addressing;
+    st.reason = st.hello_reason + ", waiting for an address";
+    spdlog::info("{}: {}", qualified(st), st.reason);
+    report_status(self);
+    return;
+  }
+  become_active(self);
+}
+
 void on_domain_started(self_ptr self, msg::domain_info info) {
   auto& st = self->state;
   st.domain = std::move(info);
@@ -209,6 +242,12 @@ void on_domain_started(self_ptr self, msg::domain_info info) {
   spdlog::info("{}: domain {} (incarnation {}) {}", qualified(st),
                st.domain.domain_name, st.domain.incarnation,
                st.domain.adopted ? "adopted" : "started");
+  if (agentless(st)) {
+    self->delayed_send(self, st.spec.boot_timeout,
+                       msg::boot_timeout_atom::value, st.generation);
+    watch_without_agent(self);
+    return;
+  }
   std::vector<msg::resource_spec> specs = st.spec.resources;
   self->send(
     st.ctx.gateway, msg::attach_atom::value, st.domain, std::move(specs),
@@ -440,6 +479,25 @@ void on_lease(self_ptr self, uint64_t round,
     return; // the VM went, or newer addresses came
   }
   auto before = address_of(st);
+  if (agentless(st)) {
+    // Nobody inside names an address: the lease is the guest's word.
+    if (leases) {
+      st.address.lease = guest_address::lease_state::pinned;
+      st.address.named = *leases;
+      st.address.leases = std::move(*leases);
+    } else if (st.lease_asks == 1) {
+      spdlog::warn("{}: no lease to learn the guest's address from ({}); "
+                   "asking again",
+                   qualified(st), why);
+    }
+    if (address_of(st).empty() && agent_up(self)) {
+      // Its DHCP request comes once it has booted: ask until the boot
+      // timeout ends the wait.
+      self->delayed_send(self, lease_retry, msg::lease_atom::value, round);
+    }
+    on_address_change(self, before);
+    return;
+  }
   if (leases) {
     st.address.lease = guest_address::lease_state::pinned;
     st.address.leases = std::move(*leases);
@@ -479,7 +537,11 @@ void on_child_exit(self_ptr self, const caf::exit_msg& em) {
       if (agent_up(self)) {
         auto& fresh = st.resources.find(name)->actor;
         self->send(fresh, route_of(st));
-        self->send(fresh, msg::start_atom::value);
+        if (agentless(st)) {
+          self->send(fresh, msg::watch_atom::value, st.domain.adopted);
+        } else {
+          self->send(fresh, msg::start_atom::value);
+        }
       }
       return;
     }

@@ -9,6 +9,12 @@
 //   any --more than N failures in T--> FAILED, escalates to the assembly
 //   any --vm_lost--> RECOVERING, waits for the VM; --start--> as above
 //   any --stop--> STOPPED
+//
+// Without an agent in the guest (`watch` instead of `start`), the host's
+// checks of its port are all there is: STARTING until it answers, then
+// ACTIVE while it keeps answering (a check every probe interval); a start
+// that never answers or checks failing past the threshold are the VM's to
+// recover (escalated at once: nobody inside could restart it).
 #include "actors/resource.hpp"
 
 #include <caf/all.hpp>
@@ -63,6 +69,7 @@ void send_command(self_ptr self, msg::resource_operation op) {
 /// ignored from here on.
 void stop_reaching(resource_state& st) {
   st.reaching = false;
+  st.watching = false;
   ++st.reach_id;
 }
 
@@ -91,6 +98,18 @@ void restart_now(self_ptr self) {
 void on_failure(self_ptr self, const std::string& cause) {
   auto& st = self->state;
   stop_reaching(st);
+  if (st.agentless && st.pending == resource_state::recovery::none) {
+    auto now = self->clock().now();
+    if (!st.failed_at) {
+      st.failed_at = now;
+    }
+    transition(self, state::failed, cause,
+               "restarting the VM of " + st.assembly + " (no agent in it)");
+    self->send(st.parent, msg::escalate_atom::value, st.resource,
+               "resource " + st.resource + ": " + cause);
+    st.pending = resource_state::recovery::vm;
+    return;
+  }
   if (st.pending != resource_state::recovery::none) {
     // A restart (or the VM's recovery) is already under way: the same
     // failure seen again must not restart the resource twice.
@@ -189,6 +208,22 @@ void waiting_for(self_ptr self, std::string what) {
              status_of(st, self->clock().now()));
 }
 
+/// Sends one check of the port (id: reach_id) and a timer in case its
+/// result never comes.
+void send_check(self_ptr self) {
+  auto& st = self->state;
+  msg::reach_check check;
+  check.id = st.reach_id;
+  check.address = st.route.address;
+  check.port = reach_port_number(st);
+  check.forwarded = st.route.forwarded;
+  check.probe = st.reach_probe;
+  self->send(st.ctx.prober, std::move(check),
+             caf::actor_cast<msg::reach_listener_actor>(self));
+  self->delayed_send(self, st.reach_probe.timeout + reach_grace,
+                     msg::reach_atom::value, st.reach_id);
+}
+
 /// Asks the prober whether the service answers where clients reach it.
 void check_reach(self_ptr self) {
   auto& st = self->state;
@@ -205,16 +240,7 @@ void check_reach(self_ptr self) {
                        + st.reach_detail + ")");
     return;
   }
-  msg::reach_check check;
-  check.id = st.reach_id;
-  check.address = st.route.address;
-  check.port = reach_port_number(st);
-  check.forwarded = st.route.forwarded;
-  check.probe = st.reach_probe;
-  self->send(st.ctx.prober, std::move(check),
-             caf::actor_cast<msg::reach_listener_actor>(self));
-  self->delayed_send(self, st.reach_probe.timeout + reach_grace,
-                     msg::reach_atom::value, st.reach_id);
+  send_check(self);
 }
 
 bool checked_from_host(const resource_state& st) {
@@ -222,8 +248,50 @@ bool checked_from_host(const resource_state& st) {
          && (!st.route.forwarded || st.reach_port->host_port != 0);
 }
 
+/// Agentless and ACTIVE: checks the port again after the probe interval.
+void watch_later(self_ptr self) {
+  auto& st = self->state;
+  st.watching = true;
+  ++st.reach_id;
+  self->delayed_send(self, st.reach_probe.interval, msg::reach_atom::value,
+                     st.reach_id);
+}
+
+void on_watch_result(self_ptr self, const msg::reach_result& r) {
+  auto& st = self->state;
+  auto name = st.ctx.deployable + "/" + st.assembly + "/" + st.resource;
+  if (r.ok) {
+    if (st.watch_failures > 0) {
+      spdlog::info("{}: answers again ({})", name, r.detail);
+    }
+    st.watch_failures = 0;
+    st.probe = "ok: " + r.detail;
+  } else {
+    ++st.watch_failures;
+    st.probe = "failing " + std::to_string(st.watch_failures) + "/"
+               + std::to_string(st.reach_probe.failures) + ": " + r.detail;
+    spdlog::warn("{}: host check {}", name, st.probe);
+  }
+  st.probe_at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                     caf::make_timestamp().time_since_epoch())
+                     .count();
+  if (st.watch_failures >= st.reach_probe.failures) {
+    on_failure(self, "no answer at " + reach_target(st) + " "
+                       + std::to_string(st.watch_failures) + " times in a row ("
+                       + r.detail + ")");
+    return;
+  }
+  self->send(st.parent, caf::update_atom::value,
+             status_of(st, self->clock().now()));
+  watch_later(self);
+}
+
 void on_reach_result(self_ptr self, const msg::reach_result& r) {
   auto& st = self->state;
+  if (st.watching && r.id == st.reach_id) {
+    on_watch_result(self, r);
+    return;
+  }
   if (!st.reaching || r.id != st.reach_id) {
     return; // superseded
   }
@@ -233,6 +301,10 @@ void on_reach_result(self_ptr self, const msg::reach_result& r) {
     spdlog::info("{}/{}/{}: answers at {} ({})", st.ctx.deployable, st.assembly,
                  st.resource, target, r.detail);
     become_active(self, target);
+    if (st.agentless) {
+      st.watch_failures = 0;
+      watch_later(self);
+    }
     return;
   }
   st.reach_detail = r.detail;
@@ -241,6 +313,22 @@ void on_reach_result(self_ptr self, const msg::reach_result& r) {
                       + target + " (" + r.detail + ")");
   ++st.reach_id;
   self->delayed_send(self, reach_retry, msg::reach_atom::value, st.reach_id);
+}
+
+/// The service is up as far as the host can tell: wait until it answers
+/// where clients reach it (ACTIVE at once where nothing is checked).
+void await_answer(self_ptr self) {
+  auto& st = self->state;
+  if (!checked_from_host(st)) {
+    become_active(self, {});
+  } else if (!st.reaching) {
+    // Running in the guest is not yet reachable by a client: the guest
+    // may have no address yet, or the way to it may not be up.
+    st.reaching = true;
+    st.reach_since = self->clock().now();
+    st.reach_detail.clear();
+    check_reach(self);
+  }
 }
 
 void on_running(self_ptr self, const std::string& cause) {
@@ -259,16 +347,7 @@ void on_running(self_ptr self, const std::string& cause) {
     st.pending = resource_state::recovery::none;
   }
   st.ready_cause = cause;
-  if (!checked_from_host(st)) {
-    become_active(self, {});
-  } else if (!st.reaching) {
-    // Running in the guest is not yet reachable by a client: the guest
-    // may have no address yet, or the way to it may not be up.
-    st.reaching = true;
-    st.reach_since = self->clock().now();
-    st.reach_detail.clear();
-    check_reach(self);
-  }
+  await_answer(self);
 }
 
 void on_report(self_ptr self, const msg::resource_report& rep) {
@@ -385,6 +464,34 @@ resource(msg::resource_actor::stateful_pointer<resource_state> self,
       transition(self, state::starting, "VM adopted", "confirming");
       send_command(self, msg::resource_operation::start);
     },
+    [=](msg::watch_atom, bool adopted) {
+      auto& st = self->state;
+      st.agentless = true;
+      if (st.current == state::active || st.current == state::starting) {
+        return; // watched already
+      }
+      cancel_recovery(self);
+      st.ready_cause = adopted ? "VM adopted, no agent" : "no agent";
+      if (!checked_from_host(st)) {
+        st.ready_cause += ", no port: only its VM is watched";
+      } else if (st.route.forwarded && st.reach_probe.kind != "http") {
+        // QEMU's user-mode forward accepts (and holds) connections while
+        // the guest still boots: only an answer tells.
+        spdlog::warn("{}/{}/{}: without an agent and an http probe, a "
+                     "connect through the port forward only proves QEMU's "
+                     "end; give it an http probe",
+                     st.ctx.deployable, st.assembly, st.resource);
+      }
+      if (st.current == state::stopped) {
+        transition(self, state::starting,
+                   adopted ? "VM adopted, no agent" : "VM running, no agent",
+                   "waiting for its port");
+      } else {
+        transition(self, state::recovering, "VM is back",
+                   "waiting for its port");
+      }
+      await_answer(self);
+    },
     [=](msg::stop_atom) {
       cancel_recovery(self);
       self->state.adopting = false;
@@ -429,6 +536,8 @@ resource(msg::resource_actor::stateful_pointer<resource_state> self,
       auto& st = self->state;
       if (st.reaching && id == st.reach_id) {
         check_reach(self);
+      } else if (st.watching && id == st.reach_id) {
+        send_check(self);
       }
     },
     [=](msg::backoff_atom, uint64_t generation) {

@@ -63,6 +63,12 @@ struct resource_state {
   /// When the waiting began, and what the last check said.
   caf::actor_clock::time_point reach_since;
   std::string reach_detail;
+  /// The guest has no agent: the host's checks of the port are the only
+  /// word on the service, repeated while it is ACTIVE (`watching`), and a
+  /// failure is the VM's to recover.
+  bool agentless = false;
+  bool watching = false;
+  uint32_t watch_failures = 0;
 };
 
 /// Keeps one resource inside one guest running. `spec.escalation` must be set

@@ -197,7 +197,9 @@ struct assembly_spec {
   /// `user`, `none` (no NIC), or the name of a libvirt network.
   std::string network;
   /// How the guest's agent reaches pcloudd: empty for the virtio-serial
-  /// channel, `tcp` for pcloudd's agent listener (no channel in the domain).
+  /// channel, `tcp` for pcloudd's agent listener (no channel in the domain),
+  /// `none` for a guest without an agent (no channel): pcloudd watches the
+  /// VM and probes its services' ports from the host.
   std::string agent_transport;
 };
 
@@ -215,6 +217,7 @@ inline constexpr const char* no_network = "none";
 /// The values of `assembly_spec::agent_transport` (empty means channel).
 inline constexpr const char* channel_transport = "channel";
 inline constexpr const char* tcp_transport = "tcp";
+inline constexpr const char* no_agent = "none";
 
 bool operator==(const assembly_spec& x, const assembly_spec& y);
 

@@ -81,6 +81,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(pcloud, caf::first_custom_type_id)
   CAF_ADD_ATOM(pcloud, pcloud::msg, lease_atom, "lease")
   CAF_ADD_ATOM(pcloud, pcloud::msg, ready_atom, "ready")
   CAF_ADD_ATOM(pcloud, pcloud::msg, adopt_atom, "adopt")
+  CAF_ADD_ATOM(pcloud, pcloud::msg, watch_atom, "watch")
   CAF_ADD_ATOM(pcloud, pcloud::msg, watchdog_atom, "watchdog")
 
 CAF_END_TYPE_ID_BLOCK(pcloud)

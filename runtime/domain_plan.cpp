@@ -51,7 +51,8 @@ std::string console_log_path(const hypervisor_options& opts,
 
 std::string channel_path(const hypervisor_options& opts,
                          const msg::assembly_spec& spec) {
-  if (spec.agent_transport == msg::tcp_transport) {
+  if (spec.agent_transport == msg::tcp_transport
+      || spec.agent_transport == msg::no_agent) {
     return {};
   }
   return opts.state_dir + "/run/" + spec.uuid + ".agent";

@@ -107,8 +107,11 @@ msg::error apply_setting(const catalog& defs, msg::assembly_spec& x,
   } else if (setting == "transport") {
     if (value == msg::channel_transport) {
       x.agent_transport.clear();
+    } else if (value == msg::no_agent) {
+      x.agent_transport = value;
     } else if (value != msg::tcp_transport) {
-      bad = invalid("transport must be channel or tcp, not '" + value + "'");
+      bad = invalid("transport must be channel, tcp or none, not '" + value
+                    + "'");
     } else if (defs.network.agent_port == 0) {
       bad = {errc::wrong_state,
              "pcloudd has no agent listener for the tcp transport (start it "

@@ -238,7 +238,7 @@ TEST_F(shell_service_test, assembly_set_changes_one_setting_or_nothing) {
                     "pcloudd has no agent listener for the tcp transport "
                     "(start it with --agent-listen ADDR[:PORT])"},
          std::tuple{"transport", "carrier-pigeon",
-                    "transport must be channel or tcp, not "
+                    "transport must be channel, tcp or none, not "
                     "'carrier-pigeon'"},
        }) {
     r = call("assembly_set", {"a1", setting, value});
@@ -269,6 +269,19 @@ TEST_F(shell_service_test,
   EXPECT_EQ(stored->assemblies["a1"].agent_transport, "tcp");
   ASSERT_TRUE(call("assembly_set", {"a1", "transport", "channel"}).ok());
   EXPECT_TRUE(stored->assemblies["a1"].agent_transport.empty());
+}
+
+TEST_F(shell_service_test, transport_none_is_an_assembly_without_an_agent) {
+  ASSERT_TRUE(call("assembly_create", {"a1", "tiny", "x86_64"}).ok());
+  auto r = call("assembly_set", {"a1", "transport", "none"});
+  ASSERT_TRUE(r.ok()) << r.message;
+  EXPECT_EQ(r.message, "assembly a1: transport none");
+  EXPECT_EQ(stored->assemblies["a1"].agent_transport, msg::no_agent);
+  auto list = call("assembly_list", {});
+  ASSERT_EQ(list.rows.size(), 1u);
+  EXPECT_NE(std::find(list.rows[0].begin(), list.rows[0].end(), "none"),
+            list.rows[0].end())
+    << "the list shows that it has no agent";
 }
 
 TEST_F(shell_service_test, a_failed_write_changes_nothing) {
