@@ -5,6 +5,8 @@
 // forwards, before and after each kind of failure and a daemon restart.
 // Under attack (daemon_vm_security, doc/security.md): a peer without the
 // token and 2,000 idle connections while a VM is killed; it comes back.
+// Without an agent (daemon_vm_agentless): a guest that serves by itself,
+// its service stopped inside and its VM restarted, then adopted.
 #include <regex>
 
 #include "tests/support/attackers.hpp"
@@ -245,6 +247,66 @@ deployable_start dep1
   EXPECT_EQ(r.rc, 0) << r.err;
   EXPECT_TRUE(wait_until([&] { return get(port1).status == 0; }))
     << "no VM, no answer";
+}
+
+/// The tiny JEOS built without the agent in place of tiny: a guest that
+/// serves HTTP by itself, as an imported appliance would.
+class daemon_vm_agentless : public daemon_vm {
+protected:
+  daemon_vm_agentless() {
+    fs::remove_all(dir + "/images/tiny");
+    fs::copy(PCLOUD_TINY_BARE_JEOS_DIR, dir + "/images/tiny");
+  }
+};
+
+TEST_F(daemon_vm_agentless, a_guest_without_an_agent_is_watched_and_recovered) {
+  auto first = 17000 + (::getpid() % 60) * 100;
+  daemon_args.push_back("--forward-ports");
+  daemon_args.push_back(std::to_string(first) + "-"
+                        + std::to_string(first + 99));
+  start_daemon();
+  auto r = sh({}, R"(assembly_create assy1 tiny x86_64
+assembly_set assy1 transport none
+assembly_resource_add www httpd assy1
+deployable_create dep1
+deployable_assembly_add dep1 assy1
+deployable_start dep1
+)");
+  ASSERT_EQ(r.rc, 0) << r.out << r.err;
+  EXPECT_NE(sh({"assembly_list"}).out.find(" none "), std::string::npos)
+    << "the list shows that it has no agent";
+  ASSERT_TRUE(status_matches("dep1/assy1/www +ACTIVE +0"))
+    << status() << slurp(dir + "/pcloudd.log");
+  auto port = http_port_of("assy1");
+  auto boot = serving(port);
+  ASSERT_NE(boot.find("pcloud-tiny: "), std::string::npos) << boot;
+
+  // Its service stopped inside: nobody there restarts it, so the host's
+  // checks fail past the httpd template's threshold and the VM restarts.
+  {
+    terminal console{dir, {"assembly_console", "assy1"}};
+    ASSERT_TRUE(console.expect("Ctrl-] detaches")) << console.screen();
+    console.type("killall -9 httpd\r");
+    ASSERT_TRUE(status_matches("dep1/assy1 +ACTIVE +1"))
+      << status() << slurp(dir + "/pcloudd.log");
+    // The console it showed went with that VM.
+    EXPECT_EQ(console.wait_exit(), 1) << console.screen();
+  }
+  auto reboot = serving(port);
+  ASSERT_NE(reboot.find("pcloud-tiny: "), std::string::npos) << reboot;
+  EXPECT_NE(reboot, boot) << "a new boot serves it";
+  EXPECT_NE(
+    slurp(dir + "/pcloudd.log").find("dep1/assy1/www FAILED: no answer at "),
+    std::string::npos);
+
+  // A daemon restart adopts it as it runs: watched again, not restarted.
+  stop_daemon(SIGKILL);
+  start_daemon();
+  ASSERT_TRUE(status_matches("dep1/assy1/www +ACTIVE"))
+    << status() << slurp(dir + "/pcloudd.log");
+  EXPECT_EQ(serving(port), reboot);
+  EXPECT_NE(status().find("VM adopted, no agent"), std::string::npos)
+    << status();
 }
 
 /// Attacks while a real VM has to be recovered: the attacks' suite name
