@@ -17,8 +17,36 @@ caf::actor basp_broker_of(caf::actor_system& sys) {
 
 } // namespace
 
+void forget_departed_nodes(caf::actor_system& sys,
+                           std::function<void(size_t)> done) {
+  auto* sys_ptr = &sys;
+  sys.middleman().run_later([sys_ptr, done = std::move(done)] {
+    auto handle = basp_broker_of(*sys_ptr);
+    auto* broker = dynamic_cast<caf::io::basp_broker*>(
+      caf::actor_cast<caf::abstract_actor*>(handle));
+    if (broker == nullptr) {
+      return;
+    }
+    auto& servers = broker->spawn_servers;
+    for (auto i = servers.begin(); i != servers.end();) {
+      if (!broker->instance.tbl().lookup(i->first)) {
+        caf::anon_send_exit(i->second, caf::exit_reason::kill);
+        i = servers.erase(i);
+      } else {
+        ++i;
+      }
+    }
+    if (done) {
+      done(servers.size());
+    }
+  });
+}
+
 void serve_over(caf::actor_system& sys, posix::unique_fd fd,
                 const caf::strong_actor_ptr& whom) {
+  // Each connection is a chance to forget the ones that have gone: the
+  // map then holds about as many nodes as are connected.
+  forget_departed_nodes(sys);
   auto scribe = sys.middleman().backend().new_scribe(fd.release());
   // The interface stays unsaid: pcloudsh knows it, and nobody else gets
   // this far.
