@@ -223,7 +223,8 @@ void watch_without_agent(self_ptr self) {
   st.lease_asks = 0;
   ask_lease(self);
   st.resources.tell(self, route_of(st));
-  st.resources.tell(self, msg::watch_atom::value, st.domain.adopted);
+  st.resources.tell(self, msg::watch_atom::value, st.domain.adopted,
+                    st.spec.boot_timeout);
   if (needs_address(st)) {
     st.now = phase::addressing;
     st.reason = st.hello_reason + ", waiting for an address";
@@ -538,7 +539,8 @@ void on_child_exit(self_ptr self, const caf::exit_msg& em) {
         auto& fresh = st.resources.find(name)->actor;
         self->send(fresh, route_of(st));
         if (agentless(st)) {
-          self->send(fresh, msg::watch_atom::value, st.domain.adopted);
+          self->send(fresh, msg::watch_atom::value, st.domain.adopted,
+                     st.spec.boot_timeout);
         } else {
           self->send(fresh, msg::start_atom::value);
         }

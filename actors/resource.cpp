@@ -176,12 +176,6 @@ constexpr auto reach_grace = std::chrono::seconds(1);
 /// Between checks of a service that does not answer yet.
 constexpr auto reach_retry = std::chrono::milliseconds(250);
 
-/// How long a service that runs in its guest may stay out of the host's
-/// reach before that counts as a failed start (a service bound to the
-/// guest's loopback, a guest firewall, an address never leased). The agent
-/// has already seen it answer inside, so only the way to it is missing.
-constexpr auto reach_deadline = std::chrono::seconds(60);
-
 /// The port the host reaches the service at: its forward, or the guest's.
 uint16_t reach_port_number(const resource_state& st) {
   return st.route.forwarded ? st.reach_port->host_port
@@ -234,9 +228,9 @@ void check_reach(self_ptr self) {
     waiting_for(self, "waiting for an address");
     return;
   }
-  if (self->clock().now() - st.reach_since >= reach_deadline) {
+  if (self->clock().now() - st.reach_since >= st.reach_limit) {
     on_failure(self, "start failed: not reachable from the host within "
-                       + msg::format_duration(reach_deadline) + " ("
+                       + msg::format_duration(st.reach_limit) + " ("
                        + st.reach_detail + ")");
     return;
   }
@@ -464,9 +458,10 @@ resource(msg::resource_actor::stateful_pointer<resource_state> self,
       transition(self, state::starting, "VM adopted", "confirming");
       send_command(self, msg::resource_operation::start);
     },
-    [=](msg::watch_atom, bool adopted) {
+    [=](msg::watch_atom, bool adopted, caf::timespan within) {
       auto& st = self->state;
       st.agentless = true;
+      st.reach_limit = within;
       if (st.current == state::active || st.current == state::starting) {
         return; // watched already
       }

@@ -63,6 +63,10 @@ struct resource_state {
   /// When the waiting began, and what the last check said.
   caf::actor_clock::time_point reach_since;
   std::string reach_detail;
+  /// How long it may stay out of reach: 60 s once an agent saw it run
+  /// (only the way to it is missing); without an agent the guest's boot
+  /// counts too, so the assembly's boot timeout.
+  caf::timespan reach_limit = std::chrono::seconds(60);
   /// The guest has no agent: the host's checks of the port are the only
   /// word on the service, repeated while it is ACTIVE (`watching`), and a
   /// failure is the VM's to recover.

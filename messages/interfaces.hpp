@@ -145,8 +145,10 @@ using resource_actor = reach_listener_actor::extend<
   /// state) and say that it was adopted, not started.
   caf::reacts_to<adopt_atom>,
   /// The VM runs without an agent (adopted: true when it ran before this
-  /// pcloudd): the service is watched from the host alone, by its port.
-  caf::reacts_to<watch_atom, bool>,
+  /// pcloudd): the service is watched from the host alone, by its port,
+  /// which must answer within the timespan (the assembly's boot timeout:
+  /// the guest boots meanwhile).
+  caf::reacts_to<watch_atom, bool, caf::timespan>,
   /// The VM is being recovered: drop any own recovery and wait for start.
   caf::reacts_to<vm_lost_atom, std::string>, caf::reacts_to<resource_report>,
   caf::reacts_to<probe_report>,
