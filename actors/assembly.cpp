@@ -213,6 +213,21 @@ void on_vm_failure(self_ptr self, const std::string& reason) {
 void become_active(self_ptr self);
 void ask_lease(self_ptr self);
 
+/// ACTIVE now, or, on a libvirt network while the guest has no address yet
+/// (no client reaches it), STARTING (or RECOVERING) until the lease comes,
+/// still bounded by the boot timeout.
+void become_active_once_addressed(self_ptr self) {
+  auto& st = self->state;
+  if (needs_address(st)) {
+    st.now = phase::addressing;
+    st.reason = st.hello_reason + ", waiting for an address";
+    spdlog::info("{}: {}", qualified(st), st.reason);
+    report_status(self);
+    return;
+  }
+  become_active(self);
+}
+
 /// A guest without an agent says nothing: its VM runs, so its resources
 /// are watched by their ports, once it has an address on a libvirt network
 /// (the one libvirt's DHCP server leased to it).
@@ -225,14 +240,7 @@ void watch_without_agent(self_ptr self) {
   st.resources.tell(self, route_of(st));
   st.resources.tell(self, msg::watch_atom::value, st.domain.adopted,
                     st.spec.boot_timeout);
-  if (needs_address(st)) {
-    st.now = phase::addressing;
-    st.reason = st.hello_reason + ", waiting for an address";
-    spdlog::info("{}: {}", qualified(st), st.reason);
-    report_status(self);
-    return;
-  }
-  become_active(self);
+  become_active_once_addressed(self);
 }
 
 void on_domain_started(self_ptr self, msg::domain_info info) {
@@ -391,16 +399,7 @@ void on_hello(self_ptr self, const msg::agent_hello& hello) {
     } else {
       st.resources.tell(self, msg::start_atom::value);
     }
-    if (needs_address(st)) {
-      // No client reaches it yet: STARTING (or RECOVERING) until the lease
-      // comes, still bounded by the boot timeout.
-      st.now = phase::addressing;
-      st.reason = st.hello_reason + ", waiting for an address";
-      spdlog::info("{}: {}", qualified(st), st.reason);
-      report_status(self);
-      return;
-    }
-    become_active(self);
+    become_active_once_addressed(self);
   } else if (agent_up(self)) {
     // The agent reconnected to a guest that kept running: resources went on
     // running in there, so confirm rather than restart them.

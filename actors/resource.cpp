@@ -242,6 +242,27 @@ bool checked_from_host(const resource_state& st) {
          && (!st.route.forwarded || st.reach_port->host_port != 0);
 }
 
+/// Keeps a check's verdict for status ("ok: status 200", "failing 2/3:
+/// connection refused") and says in the log when it turns or fails.
+void keep_verdict(resource_state& st, const char* what, bool ok,
+                  uint32_t failures, uint32_t threshold,
+                  const std::string& detail) {
+  auto name = st.ctx.deployable + "/" + st.assembly + "/" + st.resource;
+  if (ok) {
+    if (!st.probe.empty() && st.probe.rfind("ok", 0) != 0) {
+      spdlog::info("{}: {} passes again ({})", name, what, detail);
+    }
+    st.probe = "ok: " + detail;
+  } else {
+    st.probe = "failing " + std::to_string(failures) + "/"
+               + std::to_string(threshold) + ": " + detail;
+    spdlog::warn("{}: {} {}", name, what, st.probe);
+  }
+  st.probe_at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                     caf::make_timestamp().time_since_epoch())
+                     .count();
+}
+
 /// Agentless and ACTIVE: checks the port again after the probe interval.
 void watch_later(self_ptr self) {
   auto& st = self->state;
@@ -253,22 +274,9 @@ void watch_later(self_ptr self) {
 
 void on_watch_result(self_ptr self, const msg::reach_result& r) {
   auto& st = self->state;
-  auto name = st.ctx.deployable + "/" + st.assembly + "/" + st.resource;
-  if (r.ok) {
-    if (st.watch_failures > 0) {
-      spdlog::info("{}: answers again ({})", name, r.detail);
-    }
-    st.watch_failures = 0;
-    st.probe = "ok: " + r.detail;
-  } else {
-    ++st.watch_failures;
-    st.probe = "failing " + std::to_string(st.watch_failures) + "/"
-               + std::to_string(st.reach_probe.failures) + ": " + r.detail;
-    spdlog::warn("{}: host check {}", name, st.probe);
-  }
-  st.probe_at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                     caf::make_timestamp().time_since_epoch())
-                     .count();
+  st.watch_failures = r.ok ? 0 : st.watch_failures + 1;
+  keep_verdict(st, "host check", r.ok, st.watch_failures,
+               st.reach_probe.failures, r.detail);
   if (st.watch_failures >= st.reach_probe.failures) {
     on_failure(self, "no answer at " + reach_target(st) + " "
                        + std::to_string(st.watch_failures) + " times in a row ("
@@ -383,20 +391,8 @@ void on_report(self_ptr self, const msg::resource_report& rep) {
 /// resource.
 void on_probe(self_ptr self, const msg::probe_report& rep) {
   auto& st = self->state;
-  auto name = st.ctx.deployable + "/" + st.assembly + "/" + st.resource;
-  if (rep.ok) {
-    if (!st.probe.empty() && st.probe.rfind("ok", 0) != 0) {
-      spdlog::info("{}: probe passes again ({})", name, rep.detail);
-    }
-    st.probe = "ok: " + rep.detail;
-  } else {
-    st.probe = "failing " + std::to_string(rep.failures) + "/"
-               + std::to_string(st.probe_failures) + ": " + rep.detail;
-    spdlog::warn("{}: probe {}", name, st.probe);
-  }
-  st.probe_at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                     caf::make_timestamp().time_since_epoch())
-                     .count();
+  keep_verdict(st, "probe", rep.ok, rep.failures, st.probe_failures,
+               rep.detail);
   self->send(st.parent, caf::update_atom::value,
              status_of(st, self->clock().now()));
 }
