@@ -53,6 +53,10 @@ void probed_resource::on_inner(const std::string& condition,
     // Our own kill: the failure is the probe's, not the class's. One that
     // never became ready is a start that did not work.
     report_(killed_ready_ ? "failed" : "start_failed", kill_cause_);
+  } else if (was == phase::starting && condition == "failed") {
+    // Gone before it was ever ready: the (re)start did not work. The host
+    // waits for the result of its restart and takes this one as it.
+    report_("start_failed", "exited before it was ready: " + cause);
   } else {
     report_(condition, cause);
   }
@@ -63,16 +67,29 @@ void probed_resource::begin_probing() {
   told_failing_ = false;
   told_once_ = false;
   running_since_ = loop_.now();
-  next_check_.set(std::chrono::milliseconds{def_.probe.initial_delay_ms},
-                  [this] { run_check(); });
+  auto delay = std::chrono::milliseconds{def_.probe.initial_delay_ms};
+  counts_from_ = running_since_ + delay;
+  retry_ = first_retry;
+  next_check_.set(delay, [this] { run_check(); });
 }
 
 void probed_resource::run_check() {
-  // Timeouts are below the interval, so a check ends before the next one.
-  next_check_.set(std::chrono::milliseconds{def_.probe.interval_ms},
-                  [this] { run_check(); });
+  if (phase_ == phase::ready) {
+    // Timeouts are below the interval, so a check ends before the next one.
+    next_check_.set(interval(), [this] { run_check(); });
+  }
+  // Before readiness, on_check sets the next check when this one is done.
   check_.run(
     [this](bool ok, const std::string& detail) { on_check(ok, detail); });
+}
+
+void probed_resource::retry_soon() {
+  // Until it is ready the service is looked at again soon, each wait twice
+  // the last, up to the interval: ACTIVE follows its first answer by
+  // milliseconds rather than by up to an interval.
+  auto wait = std::min(retry_, interval());
+  retry_ *= 2;
+  next_check_.set(wait, [this] { run_check(); });
 }
 
 void probed_resource::on_check(bool ok, const std::string& detail) {
@@ -91,15 +108,28 @@ void probed_resource::on_check(bool ok, const std::string& detail) {
       ready_cause_ = inner_cause_ + ", ready in "
                      + millis(loop_.now() - running_since_) + " ("
                      + health_check::describe(def_.probe) + ": " + detail + ")";
+      next_check_.set(interval(), [this] { run_check(); });
       report_("running", ready_cause_);
     }
     return;
+  }
+  if (phase_ == phase::starting) {
+    // The quick checks before readiness count once an interval, as the
+    // checks after it do: "3 failures" means three intervals either way.
+    if (loop_.now() < counts_from_) {
+      retry_soon();
+      return;
+    }
+    counts_from_ += interval();
   }
   ++failures_;
   probe_report_({def_.name, false, failures_, detail});
   told_failing_ = true;
   told_once_ = true;
   if (failures_ < def_.probe.failures) {
+    if (phase_ == phase::starting) {
+      retry_soon();
+    }
     return;
   }
   killed_ready_ = phase_ == phase::ready;

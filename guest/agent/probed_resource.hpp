@@ -16,7 +16,12 @@
 //   starting --failures--> killing --stopped/failed--> idle, reported
 //     start_failed ("never ready: ..."): the host counts it as the result
 //     of its (re)start
-//   any --stopped/failed by itself--> idle (reported as is)
+//   starting --failed by itself--> idle, reported start_failed ("exited
+//     before it was ready: ...")
+//   any other --stopped/failed by itself--> idle (reported as is)
+//
+// Before readiness a failed check is tried again after 10 ms, then 20, 40,
+// ... up to the interval; failures still count once an interval.
 #pragma once
 
 #include <chrono>
@@ -60,6 +65,12 @@ private:
   void run_check();
   void on_check(bool ok, const std::string& detail);
   void halt_probing();
+  void retry_soon();
+  std::chrono::milliseconds interval() const {
+    return std::chrono::milliseconds{def_.probe.interval_ms};
+  }
+
+  static constexpr std::chrono::milliseconds first_retry{10};
 
   probe_reporter probe_report_;
   std::unique_ptr<managed_resource> inner_;
@@ -71,6 +82,10 @@ private:
   bool told_failing_ = false;
   bool told_once_ = false;
   std::chrono::steady_clock::time_point running_since_;
+  /// Before readiness: a failed check counts from this time on.
+  std::chrono::steady_clock::time_point counts_from_;
+  /// Before readiness: the wait before the next check.
+  std::chrono::milliseconds retry_{first_retry};
   std::string inner_cause_;
   std::string ready_cause_;
   std::string kill_cause_;

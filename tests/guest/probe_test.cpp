@@ -135,6 +135,40 @@ TEST_F(probe_test, resource_is_active_only_once_its_probe_passes) {
   EXPECT_TRUE(wait_probe("web", "ok: status 200")) << lines();
 }
 
+TEST_F(probe_test, readiness_is_checked_again_well_before_the_interval) {
+  set_ok(true);
+  auto r = httpd(3);
+  // Were readiness checked once an interval, the first check (before httpd
+  // listens) would fail and the next come in an hour.
+  r.probe.interval = 1h;
+  r.probe.timeout = 150ms;
+  start({assembly("a1", {r})});
+  EXPECT_TRUE(wait_event("dep1/a1/web ACTIVE: started (pid")) << lines();
+}
+
+TEST_F(probe_test, process_that_dies_before_it_is_ready_is_restarted) {
+  set_ok(true);
+  start({assembly("a1", {httpd(100)})});
+  // Restarted, the next httpd never becomes ready (404), and is killed
+  // while pcloud waits for it.
+  set_ok(false);
+  auto m = mark();
+  ASSERT_EQ(kill(started_pid("dep1/a1/web"), SIGKILL), 0);
+  ASSERT_TRUE(wait_event("dep1/a1/web RECOVERING: killed by signal 9", m))
+    << lines();
+  ASSERT_TRUE(wait_probe("web", ": status 404")) << lines();
+  auto pids = test::child_pids("busybox");
+  ASSERT_EQ(pids.size(), 1u) << lines();
+  m = mark();
+  ASSERT_EQ(kill(pids[0], SIGKILL), 0);
+  EXPECT_TRUE(wait_event("dep1/a1/web RECOVERING: start failed: exited before "
+                         "it was ready: killed by signal 9",
+                         m))
+    << lines();
+  set_ok(true);
+  EXPECT_TRUE(wait_event("dep1/a1/web ACTIVE: restarted in", m)) << lines();
+}
+
 TEST_F(probe_test, sigstopped_httpd_is_killed_and_restarted) {
   set_ok(true);
   start({assembly("a1", {httpd(3)})});
