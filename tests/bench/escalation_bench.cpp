@@ -23,6 +23,7 @@
 #include "actors/event_bus.hpp"
 #include "runtime/logging.hpp"
 #include "runtime/scheduler_settings.hpp"
+#include "tests/bench/results.hpp"
 #include "tests/support/fakes.hpp"
 
 using namespace pcloud;
@@ -264,6 +265,35 @@ int main(int argc, char** argv) {
   if (t->escalations > 0) {
     std::printf("unexpected: %zu escalations\n", t->escalations);
   }
+  auto scale = std::to_string(total) + " resources ("
+               + std::to_string(deployables) + " deployables x "
+               + std::to_string(assemblies_per_deployable) + " assemblies x "
+               + std::to_string(resources) + ")";
+  bench::figure memory;
+  memory.case_id = "scale-memory";
+  memory.case_title = "memory of the supervision tree";
+  memory.peer = "pcloud";
+  memory.end_point = "RSS added by the tree, all ACTIVE";
+  memory.unit = "MB";
+  memory.samples = {(rss_tree - rss_before) / 1024.0};
+  memory.goal_median = 30.0 * static_cast<double>(total) / 10000;
+  memory.setting = scale + "; fake hypervisor and agents";
+  bench::record(memory);
+  bench::figure failures;
+  failures.case_id = "scale-failures";
+  failures.case_title = "every resource failed at once";
+  failures.peer = "pcloud";
+  failures.end_point = "the last resource ACTIVE again (the tree's events)";
+  if (recovered) {
+    failures.samples = {secs * 1000.0};
+  } else {
+    failures.dropped["not all recovered within 60 s"] = 1;
+  }
+  failures.goal_median = 1000;
+  failures.setting = scale + "; fake hypervisor and agents, "
+                     + std::to_string(sys.scheduler().num_workers())
+                     + " scheduler threads";
+  bench::record(failures);
 
   for (auto& d : tree) {
     caf::anon_send_exit(d, caf::exit_reason::user_shutdown);
