@@ -97,6 +97,27 @@ public:
     return std::nullopt;
   }
 
+  /// Milliseconds from `killed` to the first 200 of a request sent at or
+  /// after `from` (when the old service was surely gone); empty when none
+  /// came within `timeout`.
+  std::optional<double> answered_again(bench_clock::time_point killed,
+                                       bench_clock::time_point from,
+                                       std::chrono::seconds timeout) {
+    auto deadline = bench_clock::now() + timeout;
+    while (bench_clock::now() < deadline) {
+      {
+        std::lock_guard<std::mutex> guard{mtx_};
+        auto i = std::find_if(samples_.begin(), samples_.end(),
+                              [&](auto& s) { return s.at >= from && s.ok; });
+        if (i != samples_.end()) {
+          return ms(i->at - killed).count();
+        }
+      }
+      std::this_thread::sleep_for(poll_interval);
+    }
+    return std::nullopt;
+  }
+
 private:
   struct sample {
     bench_clock::time_point at;

@@ -84,6 +84,9 @@ GATES = [
      "pcloud's host MTTR within 3x the floor"),
     ("host-kill", "pcloud", 0.1, "supervisord",
      "pcloud's host MTTR under a tenth of supervisord's"),
+    ("vm-kill-running", "pcloud", 1.0, "Pacemaker 1 s",
+     "a VM kill back to a running domain faster than Pacemaker "
+     "VirtualDomain with a 1 s monitor"),
 ]
 
 
