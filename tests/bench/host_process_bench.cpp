@@ -19,8 +19,10 @@
 //
 // Backoff and escalation are off in pcloud (no_escalation_policy), as
 // Pacemaker's migration-threshold and supervisord's retries are unlimited.
-// Trials wait a random 0-300 ms between them, so a kill lands anywhere in a
-// monitor's interval.
+// Before each trial the benchmark waits a random time up to the peer's check
+// interval (Pacemaker's monitor, pcloud's probe, supervisord's 1 s tick), so
+// a failure lands anywhere in it, as failures do: neither right after a
+// check (the worst case) nor right before one.
 //
 //   pcloud_bench_host_process [--quick]
 // Figures go to stdout and, with PCLOUD_BENCH_RESULTS=FILE, to FILE for the
@@ -118,10 +120,10 @@ struct service {
   }
 };
 
-void pause_between_trials() {
+void pause_between_trials(std::chrono::milliseconds spread) {
   static std::mt19937 rng{std::random_device{}()};
-  std::this_thread::sleep_for(
-    std::chrono::milliseconds{std::uniform_int_distribution<>{0, 300}(rng)});
+  std::this_thread::sleep_for(std::chrono::milliseconds{
+    std::uniform_int_distribution<long>{0, spread.count()}(rng)});
 }
 
 bool wait_readable(int fd, std::chrono::milliseconds timeout) {
@@ -162,9 +164,9 @@ std::optional<double> one_trial(const service& svc, int sig) {
 
 /// `trials` trials of `sig`; trials with no recovery are dropped and said.
 bench::figure run_trials(const service& svc, int sig, int trials,
-                         bench::figure f) {
+                         std::chrono::milliseconds spread, bench::figure f) {
   for (int i = 0; i < trials; ++i) {
-    pause_between_trials();
+    pause_between_trials(spread);
     if (auto t = one_trial(svc, sig)) {
       f.samples.push_back(*t);
     } else {
@@ -236,7 +238,7 @@ void floor_peer(const service& svc, int trials) {
   }};
   auto f = make_figure(SIGKILL, "floor", "fork/exec, pidfd, restart at once");
   if (svc.wait_until_answering(10s)) {
-    f = run_trials(svc, SIGKILL, trials, f);
+    f = run_trials(svc, SIGKILL, trials, 300ms, f);
   } else {
     f.not_applicable = "the service never answered";
   }
@@ -263,7 +265,7 @@ void supervisord_peer(const service& svc, int kills, int hangs) {
   for (auto [sig, n] : {std::pair{SIGKILL, kills}, std::pair{SIGSTOP, hangs}}) {
     auto f = make_figure(sig, "supervisord", setting);
     if (up) {
-      f = run_trials(svc, sig, n, f);
+      f = run_trials(svc, sig, n, 1s, f);
     } else {
       f.not_applicable = "the service never answered under supervisord";
     }
@@ -308,7 +310,7 @@ void pacemaker_peer(const service& svc, const std::vector<int>& monitors,
          {std::pair{SIGKILL, kills}, std::pair{SIGSTOP, hangs}}) {
       auto f = make_figure(sig, name(seconds), setting(seconds));
       if (problem.empty()) {
-        f = run_trials(svc, sig, n, f);
+        f = run_trials(svc, sig, n, std::chrono::seconds{seconds}, f);
       } else {
         f.not_applicable = problem;
       }
@@ -370,7 +372,7 @@ void pcloud_peer(const service& svc, int kills, int hangs) {
         f.goal_median = 20;
       }
       if (up) {
-        f = run_trials(svc, sig, n, f);
+        f = run_trials(svc, sig, n, 1s, f);
       } else {
         f.not_applicable = "the service never answered under pcloud";
       }

@@ -129,15 +129,18 @@ bool wait_until(const std::function<bool()>& pred,
   return false;
 }
 
-void pause_between_trials() {
+/// A random wait up to the peer's check interval, so that a failure lands
+/// anywhere in it (see host_process_bench.cpp).
+void pause_between_trials(std::chrono::milliseconds spread) {
   static std::mt19937 rng{std::random_device{}()};
-  std::this_thread::sleep_for(
-    std::chrono::milliseconds{std::uniform_int_distribution<>{0, 1000}(rng)});
+  std::this_thread::sleep_for(std::chrono::milliseconds{
+    std::uniform_int_distribution<long>{0, spread.count()}(rng)});
 }
 
 /// Trials of `how` against `g`; records both end points as `peer`.
 void run_trials(const guest_under_test& g, bench::client& client, failure how,
-                int trials, const std::string& peer, const std::string& setting,
+                int trials, std::chrono::milliseconds spread,
+                const std::string& peer, const std::string& setting,
                 std::optional<double> goal_answering) {
   bench::figure running, answering;
   for (auto* f : {&running, &answering}) {
@@ -156,7 +159,7 @@ void run_trials(const guest_under_test& g, bench::client& client, failure how,
                           "kill"];
       break;
     }
-    pause_between_trials();
+    pause_between_trials(spread);
     auto old = g.env.qemu_pid(g.domain);
     if (!old) {
       ++running.dropped["no qemu found for the domain"];
@@ -283,7 +286,7 @@ void pcloud_peer(setup& s) {
     bench::client client{{address, 80, s.net.netns()}};
     guest_under_test g{s.env, domain, address};
     for (auto how : s.hows) {
-      run_trials(g, client, how, s.trials, "pcloud",
+      run_trials(g, client, how, s.trials, 1s, "pcloud",
                  "agentless assembly, libvirt events, HTTP probe every 1 s; "
                  "no backoff, no escalation",
                  how == failure::kill ? std::optional<double>{6000}
@@ -378,7 +381,8 @@ void pacemaker_peer(setup& s, const std::vector<int>& monitors) {
       bench::client client{{address, 80, s.net.netns()}};
       guest_under_test g{s.env, dc.name, address};
       for (auto how : s.hows) {
-        run_trials(g, client, how, s.trials, peer(m), setting, std::nullopt);
+        run_trials(g, client, how, s.trials, std::chrono::seconds{m}, peer(m),
+                   setting, std::nullopt);
       }
     }
     cluster.remove_resource(id);
