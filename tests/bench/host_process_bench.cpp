@@ -432,7 +432,7 @@ int main(int argc, char** argv) {
   // Every peer gets a port of its own, so that nothing left by one answers
   // for the next.
   auto svc = [&] { return service{free_port(), www}; };
-  int fast = quick ? 10 : 50;
+  int fast = quick ? 20 : 50;
   std::printf("host process: SIGKILL and SIGSTOP of busybox httpd -> a client "
               "gets 200 again (%s)\n",
               quick ? "quick" : "full");
