@@ -2,7 +2,10 @@
 #pragma once
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <random>
+#include <thread>
 #include <vector>
 
 namespace pcloud::bench {
@@ -28,6 +31,15 @@ inline stats print_stats(const char* what, std::vector<double> xs,
               "   %s\n",
               what, pct(0.5), pct(0.95), xs.front(), xs.back(), note);
   return {pct(0.5), pct(0.95)};
+}
+
+/// Waits a random time up to `spread` before a trial: with the peer's check
+/// interval as the spread, a failure lands anywhere in that interval, as
+/// failures do, rather than right after a check (the worst case).
+inline void pause_up_to(std::chrono::milliseconds spread) {
+  static std::mt19937 rng{std::random_device{}()};
+  std::this_thread::sleep_for(std::chrono::milliseconds{
+    std::uniform_int_distribution<long>{0, spread.count()}(rng)});
 }
 
 } // namespace pcloud::bench

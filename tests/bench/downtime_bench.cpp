@@ -62,19 +62,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-/// A free TCP port on 127.0.0.1, for the forwards.
-uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
-  socklen_t len = sizeof(sa);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
-  ::close(fd);
-  return ntohs(sa.sin_port);
-}
-
 /// The guest's serial console (a pty), open for the whole run: QEMU takes a
 /// pty nobody holds open for disconnected and drops what was typed.
 class console {
@@ -123,7 +110,7 @@ std::vector<double> supervisord_trials(int trials) {
              / ("pcloud-bench-www-" + std::to_string(::getpid()));
   fs::create_directories(www);
   std::ofstream{www / "index.html"} << "supervised\n";
-  auto port = free_port();
+  auto port = test::free_loopback_port();
   {
     bench::supervised_program sv{"/bin/busybox httpd -f -p 127.0.0.1:"
                                  + std::to_string(port) + " -h "
@@ -421,7 +408,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   rig r{vm};
-  auto port = free_port();
+  auto port = test::free_loopback_port();
   auto spec = httpd_deployable("assy1", port);
   auto dep
     = r.sys.spawn(actors::deployable, spec,

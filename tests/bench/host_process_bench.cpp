@@ -38,7 +38,6 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
-#include <random>
 #include <thread>
 
 #include <spdlog/spdlog.h>
@@ -120,12 +119,6 @@ struct service {
   }
 };
 
-void pause_between_trials(std::chrono::milliseconds spread) {
-  static std::mt19937 rng{std::random_device{}()};
-  std::this_thread::sleep_for(std::chrono::milliseconds{
-    std::uniform_int_distribution<long>{0, spread.count()}(rng)});
-}
-
 bool wait_readable(int fd, std::chrono::milliseconds timeout) {
   pollfd p{fd, POLLIN, 0};
   int r;
@@ -168,7 +161,7 @@ std::optional<double> one_trial(const service& svc, int sig) {
 bench::figure run_trials(const service& svc, int sig, int trials,
                          std::chrono::milliseconds spread, bench::figure f) {
   for (int i = 0; i < trials; ++i) {
-    pause_between_trials(spread);
+    bench::pause_up_to(spread);
     if (auto t = one_trial(svc, sig)) {
       f.samples.push_back(*t);
     } else {
@@ -388,18 +381,6 @@ void pcloud_peer(const service& svc, int kills, int hangs) {
   sys.await_all_actors_done();
 }
 
-uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
-  socklen_t len = sizeof(sa);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
-  ::close(fd);
-  return ntohs(sa.sin_port);
-}
-
 } // namespace
 
 int main(int argc, char** argv) {
@@ -431,7 +412,7 @@ int main(int argc, char** argv) {
   std::ofstream{www / "index.html"} << "ok\n";
   // Every peer gets a port of its own, so that nothing left by one answers
   // for the next.
-  auto svc = [&] { return service{free_port(), www}; };
+  auto svc = [&] { return service{test::free_loopback_port(), www}; };
   int fast = quick ? 20 : 50;
   std::printf("host process: SIGKILL and SIGSTOP of busybox httpd -> a client "
               "gets 200 again (%s)\n",

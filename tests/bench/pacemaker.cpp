@@ -23,6 +23,17 @@ namespace {
 
 const fs::path cib_dir = "/var/lib/pacemaker/cib";
 
+/// In a forked child: becomes `argv` (searched on PATH), or exits 127.
+[[noreturn]] void exec(const std::vector<std::string>& argv) {
+  std::vector<char*> args;
+  for (auto& a : argv) {
+    args.push_back(const_cast<char*>(a.c_str()));
+  }
+  args.push_back(nullptr);
+  ::execvp(args[0], args.data());
+  ::_exit(127);
+}
+
 /// Runs `argv` and returns its exit status and what it printed (both
 /// streams), killing it after 20 s: Pacemaker's tools can wait forever for
 /// a daemon that is still starting. The arguments are the benchmark's own,
@@ -37,13 +48,7 @@ std::pair<int, std::string> run(std::vector<std::string> argv) {
   if (pid == 0) {
     ::dup2(out[1], STDOUT_FILENO);
     ::dup2(out[1], STDERR_FILENO);
-    std::vector<char*> args;
-    for (auto& a : argv) {
-      args.push_back(const_cast<char*>(a.c_str()));
-    }
-    args.push_back(nullptr);
-    ::execvp(args[0], args.data());
-    ::_exit(127);
+    exec(argv);
   }
   ::close(out[1]);
   std::string text;
@@ -68,13 +73,7 @@ pid_t start(const std::vector<std::string>& argv, const fs::path& log,
     for (auto& e : env) {
       ::putenv(const_cast<char*>(e.c_str()));
     }
-    std::vector<char*> args;
-    for (auto& a : argv) {
-      args.push_back(const_cast<char*>(a.c_str()));
-    }
-    args.push_back(nullptr);
-    ::execvp(args[0], args.data());
-    ::_exit(127);
+    exec(argv);
   }
   return pid;
 }

@@ -32,7 +32,6 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
-#include <random>
 #include <thread>
 
 #include <caf/all.hpp>
@@ -134,14 +133,6 @@ bool wait_until(const std::function<bool()>& pred,
   return false;
 }
 
-/// A random wait up to the peer's check interval, so that a failure lands
-/// anywhere in it (see host_process_bench.cpp).
-void pause_between_trials(std::chrono::milliseconds spread) {
-  static std::mt19937 rng{std::random_device{}()};
-  std::this_thread::sleep_for(std::chrono::milliseconds{
-    std::uniform_int_distribution<long>{0, spread.count()}(rng)});
-}
-
 /// Trials of `how` against `g`; records both end points as `peer`.
 void run_trials(const guest_under_test& g, bench::client& client, failure how,
                 int trials, std::chrono::milliseconds spread,
@@ -164,7 +155,7 @@ void run_trials(const guest_under_test& g, bench::client& client, failure how,
                           "kill"];
       break;
     }
-    pause_between_trials(spread);
+    bench::pause_up_to(spread);
     auto old = g.env.qemu_pid(g.domain);
     if (!old) {
       ++running.dropped["no qemu found for the domain"];

@@ -16,6 +16,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/support/agent_link_fixture.hpp"
+#include "tests/support/http.hpp"
 
 using namespace std::chrono_literals;
 using namespace pcloud;
@@ -23,19 +24,6 @@ using namespace pcloud;
 namespace {
 
 constexpr const char* busybox = "/bin/busybox";
-
-/// A TCP port on 127.0.0.1 that nothing listened on a moment ago.
-uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(sa);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
-  ::close(fd);
-  return ntohs(sa.sin_port);
-}
 
 /// How many processes run the command line `words` (joined by NULs).
 size_t count_running(const std::string& words) {
@@ -55,7 +43,7 @@ public:
     if (access(busybox, X_OK) != 0) {
       GTEST_SKIP() << busybox << " is missing (./setup installs it)";
     }
-    port = free_port();
+    port = test::free_loopback_port();
     www = dir.path;
   }
 

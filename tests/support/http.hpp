@@ -98,6 +98,19 @@ inline http_answer http_get(const std::string& address, uint16_t port,
 }
 
 /// GET / on 127.0.0.1:`port`.
+/// A TCP port on 127.0.0.1 that nothing listened on a moment ago.
+inline uint16_t free_loopback_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(sa);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
+  ::close(fd);
+  return ntohs(sa.sin_port);
+}
+
 inline http_answer http_get(uint16_t port, std::chrono::milliseconds timeout
                                            = std::chrono::milliseconds{2000}) {
   return http_get("127.0.0.1", port, timeout);
